@@ -1,0 +1,81 @@
+"""Annotations from rasterised object masks: boxes, rotated boxes, RLE, instance-id map.
+
+Boxes and masks come from the same rasterised field, so they always agree. Host-side
+numpy on small windows; the full-image work is one RLE pass per object.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def clip_window(mask: np.ndarray, row0: int, col0: int, height: int, width: int) -> tuple[np.ndarray, int, int]:
+    """The part of an (S, S) window mask that lies inside the image, with its new origin."""
+    r0, c0 = max(row0, 0), max(col0, 0)
+    r1 = min(row0 + mask.shape[0], height)
+    c1 = min(col0 + mask.shape[1], width)
+    if r1 <= r0 or c1 <= c0:
+        return np.zeros((0, 0), dtype=bool), r0, c0
+    return mask[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0], r0, c0
+
+
+def bbox_xyxy(mask: np.ndarray, row0: int, col0: int) -> list[int] | None:
+    """Axis-aligned box [x0, y0, x1, y1] in pixels (x1, y1 exclusive), or None if empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return [int(col0 + cols[0]), int(row0 + rows[0]), int(col0 + cols[-1] + 1), int(row0 + rows[-1] + 1)]
+
+
+def rotated_box(mask: np.ndarray, row0: int, col0: int, angle_deg: float) -> dict[str, float] | None:
+    """Box aligned with the object's own axis: centre (cx, cy), w along the axis, h across,
+    angle in degrees (image axes, y down). Extents are pixel-centre extents plus one pixel."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    x = xs + col0 + 0.5
+    y = ys + row0 + 0.5
+    a = math.radians(angle_deg)
+    c, s = math.cos(a), math.sin(a)
+    u = c * x + s * y
+    v = -s * x + c * y
+    u0, u1, v0, v1 = u.min(), u.max(), v.min(), v.max()
+    uc, vc = (u0 + u1) / 2, (v0 + v1) / 2
+    return {
+        "cx": round(float(c * uc - s * vc), 3),
+        "cy": round(float(s * uc + c * vc), 3),
+        "w": round(float(u1 - u0 + 1.0), 3),
+        "h": round(float(v1 - v0 + 1.0), 3),
+        "angle_deg": round(float(angle_deg % 360.0), 3),
+    }
+
+
+def rle_encode(mask: np.ndarray) -> dict:
+    """COCO uncompressed RLE of a full (H, W) bool mask: column-major run lengths, starting
+    with the count of zeros."""
+    flat = np.asarray(mask, dtype=bool).ravel(order="F")
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    bounds = np.concatenate(([0], change, [flat.size]))
+    counts = np.diff(bounds).tolist()
+    if flat.size and flat[0]:
+        counts = [0] + counts
+    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts}
+
+
+def rle_decode(rle: dict) -> np.ndarray:
+    """Inverse of rle_encode: (H, W) bool."""
+    h, w = rle["size"]
+    values = np.zeros(len(rle["counts"]), dtype=bool)
+    values[1::2] = True
+    flat = np.repeat(values, rle["counts"])
+    return flat.reshape((w, h)).T
+
+
+def full_mask(mask: np.ndarray, row0: int, col0: int, height: int, width: int) -> np.ndarray:
+    """Paste a clipped window mask into an (H, W) bool image."""
+    out = np.zeros((height, width), dtype=bool)
+    out[row0 : row0 + mask.shape[0], col0 : col0 + mask.shape[1]] = mask
+    return out

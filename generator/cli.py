@@ -1,0 +1,140 @@
+"""The `radiopaque` console command: generate, preview, verify (more subcommands plug in)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from generator.config import DEFAULT_SPACING_MM, DEVICES, EXECUTORS, FORMAT_CHOICES, BuildConfig, RunConfig, SourceConfig
+from generator.encode import IMAGE_FORMATS
+from generator.errors import ConfigError
+from generator.style import DEFAULT_STYLE, STYLES
+
+
+def _csv_list(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in _csv_list(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+
+
+def add_generate_parser(sub) -> None:
+    p = sub.add_parser("generate", help="build a sharded dataset of radiographs with synthetic foreign bodies")
+    p.add_argument("--out", required=True, help="output folder or fsspec URL (s3://, gs://, memory://)")
+    p.add_argument("--input", default=None,
+                   help="folder (recursive), glob, CSV manifest or image file; default: the built-in RG1 chest CR sample")
+    p.add_argument("--path-column", default=None, help="CSV column with image paths (default: Path, file, path...)")
+    p.add_argument("--root", default=None, help="folder the CSV's paths are relative to (default: the CSV's folder)")
+    p.add_argument("--spacing-columns", type=_csv_list, default=None,
+                   help="CSV columns 'ROW,COL' with pixel spacing in mm (default: SpacingY_mm,SpacingX_mm when present)")
+    p.add_argument("--default-spacing-mm", type=float, default=DEFAULT_SPACING_MM,
+                   help=f"pixel spacing when neither file nor CSV gives one (default: {DEFAULT_SPACING_MM})")
+    p.add_argument("--count", type=int, default=512, help="number of samples (default: 512)")
+    p.add_argument("--seed", type=int, default=0, help="build seed; sample i uses (seed, i) alone (default: 0)")
+    p.add_argument("--size", type=int, default=512, help="long side of output images in pixels (default: 512)")
+    p.add_argument("--style", default=DEFAULT_STYLE, help=f"{', '.join(sorted(STYLES))} (default: {DEFAULT_STYLE})")
+    p.add_argument("--classes", type=_csv_list, default=(), help="comma-separated class mix (default: all of the style)")
+    p.add_argument("--class-weights", type=_float_list, default=(), help="one weight per class (default: equal)")
+    p.add_argument("--format", default="wds", help=f"{', '.join(FORMAT_CHOICES)} (default: wds)")
+    p.add_argument("--shard-size", type=int, default=256, help="samples per shard (default: 256)")
+    p.add_argument("--image-format", default="jpg", help=f"{', '.join(IMAGE_FORMATS)} (default: jpg, quality 95)")
+    p.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality (default: 95)")
+    p.add_argument("--executor", default="local", help=f"{', '.join(EXECUTORS)} (default: local)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes / Ray actors (default: 1)")
+    p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: start a local one)")
+    p.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default: auto = cuda if present)")
+    p.add_argument("--batch-size", type=int, default=64, help="images rendered per batch (default: 64)")
+    p.add_argument("--retries", type=int, default=2, help="retries of a failing shard (default: 2)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_generate)
+
+
+def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
+    if args.format not in FORMAT_CHOICES:
+        raise ConfigError("--format", args.format, ", ".join(FORMAT_CHOICES))
+    if args.spacing_columns is not None and len(args.spacing_columns) != 2:
+        raise ConfigError("--spacing-columns", ",".join(args.spacing_columns), "two column names ROW,COL")
+    sources = SourceConfig(input=args.input, path_column=args.path_column, root=args.root,
+                           spacing_columns=args.spacing_columns, default_spacing_mm=args.default_spacing_mm)
+    config = BuildConfig(count=args.count, seed=args.seed, size=args.size, style=args.style, classes=args.classes,
+                         class_weights=args.class_weights, formats=FORMAT_CHOICES[args.format],
+                         shard_size=args.shard_size, image_format=args.image_format,
+                         jpeg_quality=args.jpeg_quality, sources=sources)
+    run = RunConfig(out=args.out, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
+                    device=args.device, batch_size=args.batch_size, retries=args.retries,
+                    progress=not args.no_progress)
+    return config.validate(), run.validate()
+
+
+def cmd_generate(args) -> int:
+    from generator.build import build
+
+    config, run = configs_from_args(args)
+    report = build(config, run)
+    totals = report.manifest["totals"]
+    rejects = report.manifest["rejects"]["count"]
+    if rejects:
+        print(f"{rejects} input(s) rejected: see {run.out.rstrip('/')}/rejects.jsonl")
+    print(report.line())
+    return 0 if totals["complete"] else 1
+
+
+def add_preview_parser(sub) -> None:
+    p = sub.add_parser("preview", help="contact sheet of a build with boxes and labels")
+    p.add_argument("build", help="a build folder (with dataset.json)")
+    p.add_argument("--n", type=int, default=16, help="number of samples (default: 16)")
+    p.add_argument("--out", default=None, help="PNG to write (default: BUILD/preview.png)")
+    p.add_argument("--per-class", action="store_true", help="one row per class instead of the first n samples")
+    p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default: 256)")
+    p.set_defaults(func=cmd_preview)
+
+
+def cmd_preview(args) -> int:
+    from generator.preview import write_preview
+
+    out = args.out or f"{args.build.rstrip('/')}/preview.png"
+    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile)
+    print(f"preview of {n} samples -> {out}")
+    return 0
+
+
+def add_verify_parser(sub) -> None:
+    p = sub.add_parser("verify", help="check every shard of a build against the sha256 in its manifest")
+    p.add_argument("build", help="a build folder or URL")
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args) -> int:
+    from generator.verify import verify_build
+
+    problems, checked = verify_build(args.build)
+    for line in problems:
+        print(line)
+    print(f"{checked} shard file(s) checked, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="radiopaque", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_generate_parser(sub)
+    add_preview_parser(sub)
+    add_verify_parser(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

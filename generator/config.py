@@ -1,0 +1,139 @@
+"""Typed, frozen configuration of a build, validated once at the edge.
+
+`BuildConfig` is the identity of a dataset: with the sources it determines every output
+byte, and it is written into the manifest. `RunConfig` says how to execute a build
+(executor, workers, device); it never changes the output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from generator.encode import IMAGE_FORMATS
+from generator.errors import ConfigError
+from generator.style import NONE_CLASS, STYLES, DEFAULT_STYLE
+
+SHARD_FORMATS = ("wds", "parquet")
+FORMAT_CHOICES = {"wds": ("wds",), "parquet": ("parquet",), "both": ("wds", "parquet")}
+EXECUTORS = ("local", "ray")
+DEVICES = ("auto", "cpu", "cuda")
+# Typical CR/DR detector pitch (NIH ChestX-ray14 originals: 0.139-0.168 mm). Used only when
+# neither the file nor the manifest gives a spacing.
+DEFAULT_SPACING_MM = 0.143
+MIN_SIZE_PX, MAX_SIZE_PX = 32, 8192
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConfig:
+    """Where the input radiographs come from.
+
+    input: a folder (recursive), a glob, a CSV manifest, or None for the built-in sample.
+    """
+
+    input: str | None = None
+    path_column: str | None = None  # CSV column holding image paths (auto: Path, file, path)
+    root: str | None = None  # CSV paths are relative to this (default: the CSV's folder)
+    spacing_columns: tuple[str, str] | None = None  # CSV (row, col) spacing columns in mm
+    default_spacing_mm: float = DEFAULT_SPACING_MM
+
+    def validate(self) -> SourceConfig:
+        if not self.default_spacing_mm > 0:
+            raise ConfigError("--default-spacing-mm", self.default_spacing_mm, "a positive number of mm")
+        return self
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildConfig:
+    count: int
+    seed: int
+    size: int = 512  # long side of every output image in pixels, aspect kept
+    style: str = DEFAULT_STYLE
+    classes: tuple[str, ...] = ()  # empty: every class of the style
+    class_weights: tuple[float, ...] = ()  # empty: equal
+    formats: tuple[str, ...] = ("wds",)
+    shard_size: int = 256
+    image_format: str = "jpg"
+    jpeg_quality: int = 95
+    sources: SourceConfig = field(default_factory=SourceConfig)
+
+    def validate(self) -> BuildConfig:
+        """Check every field; return a copy with defaults resolved. Raises ConfigError."""
+        if self.count < 1:
+            raise ConfigError("--count", self.count, "an integer >= 1")
+        if self.seed < 0:
+            raise ConfigError("--seed", self.seed, "an integer >= 0")
+        if not MIN_SIZE_PX <= self.size <= MAX_SIZE_PX:
+            raise ConfigError("--size", self.size, f"{MIN_SIZE_PX}..{MAX_SIZE_PX} pixels")
+        if self.style not in STYLES:
+            raise ConfigError("--style", self.style, ", ".join(sorted(STYLES)))
+        allowed = STYLES[self.style].classes
+        classes = self.classes or allowed
+        unknown = [c for c in classes if c not in allowed]
+        if unknown:
+            raise ConfigError("--classes", ",".join(unknown), f"{', '.join(allowed)} (style {self.style})")
+        if len(set(classes)) != len(classes):
+            raise ConfigError("--classes", ",".join(classes), "each class at most once")
+        weights = self.class_weights or tuple(1.0 for _ in classes)
+        if len(weights) != len(classes):
+            raise ConfigError("--class-weights", weights, f"{len(classes)} numbers, one per class {classes}")
+        if any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ConfigError("--class-weights", weights, "non-negative numbers with a positive sum")
+        if not self.formats or any(f not in SHARD_FORMATS for f in self.formats):
+            raise ConfigError("--format", self.formats, "wds, parquet or both")
+        if self.shard_size < 1:
+            raise ConfigError("--shard-size", self.shard_size, "an integer >= 1")
+        if self.image_format not in IMAGE_FORMATS:
+            raise ConfigError("--image-format", self.image_format, ", ".join(IMAGE_FORMATS))
+        if not 1 <= self.jpeg_quality <= 100:
+            raise ConfigError("--jpeg-quality", self.jpeg_quality, "1..100")
+        total = float(sum(weights))
+        return BuildConfig(
+            **{
+                **self.__dict__,
+                "classes": tuple(classes),
+                "class_weights": tuple(float(w) / total for w in weights),
+                "sources": self.sources.validate(),
+            }
+        )
+
+    @property
+    def num_shards(self) -> int:
+        return -(-self.count // self.shard_size)
+
+    def shard_range(self, shard: int) -> range:
+        """Global sample indices in shard `shard`."""
+        return range(shard * self.shard_size, min((shard + 1) * self.shard_size, self.count))
+
+    @property
+    def positive_classes(self) -> tuple[str, ...]:
+        return tuple(c for c in self.classes if c != NONE_CLASS)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """How a build is executed. Never changes the output bytes."""
+
+    out: str
+    executor: str = "local"
+    workers: int = 1
+    ray_address: str | None = None
+    device: str = "auto"
+    batch_size: int = 64
+    retries: int = 2
+    progress: bool = True
+
+    def validate(self) -> RunConfig:
+        if self.executor not in EXECUTORS:
+            raise ConfigError("--executor", self.executor, ", ".join(EXECUTORS))
+        if self.workers < 1:
+            raise ConfigError("--workers", self.workers, "an integer >= 1")
+        if self.device not in DEVICES:
+            raise ConfigError("--device", self.device, ", ".join(DEVICES))
+        if self.batch_size < 1:
+            raise ConfigError("--batch-size", self.batch_size, "an integer >= 1")
+        if self.retries < 0:
+            raise ConfigError("--retries", self.retries, "an integer >= 0")
+        return self

@@ -1,0 +1,183 @@
+"""Listing the input radiographs: a folder, a glob, a CSV manifest, or the built-in sample.
+
+Each source gets a stable id derived from its path relative to the input root (hashed, so
+file names, which may carry patient numbers, never reach a shard). Listing never decodes;
+problems found while listing (a CSV row with a missing, duplicate or escaping path) become
+rejects with a one-line reason, and the build goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.config import SourceConfig
+from generator.errors import ConfigError
+
+IMAGE_SUFFIXES = (".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg")
+PATH_COLUMNS = ("Path", "path", "file", "filename", "image", "Image Index")
+SPACING_COLUMN_PAIRS = (("SpacingY_mm", "SpacingX_mm"), ("spacing_row_mm", "spacing_col_mm"))
+BUILTIN_SAMPLE = "RG1_UNCR.dcm"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """One input image. `rel` is its path relative to the input root (shown only in rejects)."""
+
+    source_id: str
+    path: str
+    rel: str
+    spacing_mm: tuple[float, float] | None = None  # from the manifest; overrides the file's
+    meta: dict = field(default_factory=dict)  # de-identified manifest fields (sex, age, view)
+
+
+@dataclass(frozen=True)
+class SourceList:
+    sources: tuple[Source, ...]
+    rejects: tuple[dict, ...]  # {"source": rel, "stage": "list", "reason": ...}
+    description: str
+
+    def fingerprint(self) -> str:
+        """sha256 over the ordered source ids: a changed input set means a different build."""
+        h = hashlib.sha256()
+        for s in self.sources:
+            h.update(s.source_id.encode())
+        return h.hexdigest()
+
+
+def source_id(rel: str) -> str:
+    return hashlib.sha256(rel.replace(os.sep, "/").encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def builtin_sample_path() -> str:
+    """The RG1 chest CR shipped in the pydicom-data package (no download)."""
+    try:
+        from pydicom.data import get_testdata_file
+
+        path = get_testdata_file(BUILTIN_SAMPLE)
+    except Exception as exc:  # pydicom-data missing or broken: say what to install
+        raise ConfigError("--input", None, f"a path; the built-in sample needs the pydicom-data package ({exc})")
+    if not path:
+        raise ConfigError("--input", None, "a path; the built-in sample RG1_UNCR.dcm was not found in pydicom-data")
+    return str(path)
+
+
+def list_sources(cfg: SourceConfig) -> SourceList:
+    """List the sources named by cfg, in a deterministic order. Fails fast (ConfigError) when
+    the input does not exist or holds no candidate image."""
+    if cfg.input is None:
+        path = builtin_sample_path()
+        src = Source(source_id=source_id("builtin/" + BUILTIN_SAMPLE), path=path, rel="builtin/" + BUILTIN_SAMPLE)
+        return SourceList((src,), (), f"built-in sample {BUILTIN_SAMPLE} (pydicom-data)")
+    text = cfg.input
+    if os.path.isdir(text):
+        listed = _from_folder(Path(text))
+    elif text.lower().endswith(".csv") and os.path.isfile(text):
+        listed = _from_csv(Path(text), cfg)
+    elif any(ch in text for ch in "*?["):
+        listed = _from_glob(text)
+    elif os.path.isfile(text):
+        listed = SourceList((_source(Path(text), Path(text).parent),), (), f"file {text}")
+    else:
+        raise ConfigError("--input", text, "an existing folder, glob, CSV manifest or image file (or omit it)")
+    if not listed.sources:
+        raise ConfigError("--input", text, f"a location holding images ({', '.join(IMAGE_SUFFIXES)} or DICOM)")
+    return listed
+
+
+def _is_candidate(path: Path) -> bool:
+    if path.name.startswith("."):
+        return False
+    return path.suffix.lower() in IMAGE_SUFFIXES or path.suffix == ""
+
+
+def _source(path: Path, root: Path, **extra) -> Source:
+    rel = os.path.relpath(path, root)
+    return Source(source_id=source_id(rel), path=str(path), rel=rel, **extra)
+
+
+def _from_folder(root: Path) -> SourceList:
+    paths = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        paths.extend(Path(dirpath) / f for f in sorted(filenames) if _is_candidate(Path(dirpath) / f))
+    return SourceList(tuple(_source(p, root) for p in sorted(paths)), (), f"folder {root}")
+
+
+def _from_glob(pattern: str) -> SourceList:
+    paths = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+    root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path(".")
+    return SourceList(tuple(_source(p, root) for p in paths), (), f"glob {pattern}")
+
+
+def _from_csv(csv_path: Path, cfg: SourceConfig) -> SourceList:
+    root = Path(cfg.root) if cfg.root else csv_path.parent
+    if not root.is_dir():
+        raise ConfigError("--root", str(root), "an existing folder that the CSV's paths are relative to")
+    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        column = cfg.path_column or next((c for c in PATH_COLUMNS if c in header), None)
+        if column is None or column not in header:
+            raise ConfigError("--path-column", cfg.path_column, f"one of the CSV's columns {header}")
+        spacing_cols = cfg.spacing_columns or next(
+            (pair for pair in SPACING_COLUMN_PAIRS if all(c in header for c in pair)), None
+        )
+        if spacing_cols and not all(c in header for c in spacing_cols):
+            raise ConfigError("--spacing-columns", spacing_cols, f"two of the CSV's columns {header}")
+        rows = list(reader)
+    sources, rejects, seen = [], [], set()
+    root_real = os.path.realpath(root)
+    for line, row in enumerate(rows, start=2):
+        value = (row.get(column) or "").strip()
+        reason = _csv_path_problem(value, root, root_real, seen)
+        if reason:
+            rejects.append({"source": value or f"{csv_path.name}:{line}", "stage": "list", "reason": reason})
+            continue
+        seen.add(os.path.normpath(value))
+        spacing = _row_spacing(row, spacing_cols)
+        sources.append(_source(root / value, root, spacing_mm=spacing, meta=_row_meta(row)))
+    return SourceList(tuple(sources), tuple(rejects), f"CSV {csv_path} (column {column!r}, root {root})")
+
+
+def _csv_path_problem(value: str, root: Path, root_real: str, seen: set) -> str | None:
+    if not value:
+        return "empty path in manifest"
+    if os.path.isabs(value):
+        real = os.path.realpath(value)
+        if os.path.commonpath([real, root_real]) != root_real:
+            return f"absolute path outside --root {root}"
+    if ".." in Path(value).parts:
+        return "path with '..' refused (must stay inside --root)"
+    if os.path.normpath(value) in seen:
+        return "duplicate path in manifest"
+    if not (root / value).is_file():
+        return "file listed in manifest does not exist"
+    return None
+
+
+def _row_spacing(row: dict, cols: tuple[str, str] | None) -> tuple[float, float] | None:
+    if not cols:
+        return None
+    try:
+        spacing = (float(row[cols[0]]), float(row[cols[1]]))
+    except (TypeError, ValueError):
+        return None
+    return spacing if spacing[0] > 0 and spacing[1] > 0 else None
+
+
+def _row_meta(row: dict) -> dict:
+    meta = {}
+    if row.get("Sex") in ("Male", "Female", "M", "F"):
+        meta["sex"] = row["Sex"][0]
+    age = row.get("Age")
+    if age and age.strip().isdigit():
+        meta["age_years"] = int(age)
+    view = row.get("AP/PA") or row.get("View Position")
+    if view:
+        meta["view"] = view.strip()
+    return meta

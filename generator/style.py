@@ -1,0 +1,66 @@
+"""Rendering styles: which classes exist, how their objects are drawn and composited.
+
+A style bundles the class samplers (spec side), the field reduction and the compositing
+rule (render side). `legacy` reproduces the prototype's flat white shapes; the physical
+style plugs in here with its own samplers and attenuation-domain compositing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+import torch
+
+from generator.bodies import legacy
+from generator.bodies.base import PlacementContext, Sampler
+
+NONE_CLASS = "none"
+
+# images (B, 1, H, W) float32 [0, 1]; field (B, 1, H, W) from `accumulate`; imaging: per
+# image, the spec's imaging params (a style that adds noise draws its noise seed into them,
+# so the spec alone replays the image).
+Compositor = Callable[[torch.Tensor, torch.Tensor, list[dict]], torch.Tensor]
+ImagingSampler = Callable[[np.random.Generator, PlacementContext], dict[str, float]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Style:
+    name: str
+    samplers: Mapping[str, Sampler]
+    field_reduce: str  # "amax" for paint, "sum" for thickness
+    mask_threshold: float  # field value above which a pixel belongs to the object
+    composite: Compositor
+    sample_imaging: ImagingSampler
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return (NONE_CLASS, *self.samplers)
+
+
+def _paint_white(images, field, imaging):
+    return torch.maximum(images, field.clamp(0.0, 1.0))
+
+
+def _no_imaging(rng, ctx):
+    return {}
+
+
+LEGACY = Style(
+    name="legacy",
+    samplers=legacy.SAMPLERS,
+    field_reduce="amax",
+    mask_threshold=0.5,
+    composite=_paint_white,
+    sample_imaging=_no_imaging,
+)
+
+STYLES: dict[str, Style] = {LEGACY.name: LEGACY}
+DEFAULT_STYLE = "legacy"
+
+
+def get_style(name: str) -> Style:
+    if name not in STYLES:
+        raise KeyError(f"unknown style {name!r}; allowed: {sorted(STYLES)}")
+    return STYLES[name]

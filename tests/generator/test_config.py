@@ -1,0 +1,39 @@
+import pytest
+
+from generator.config import BuildConfig, RunConfig
+from generator.errors import ConfigError
+from generator.rng import sample_rng
+
+
+def test_defaults_resolve_to_all_classes_equal_weights():
+    cfg = BuildConfig(count=10, seed=1).validate()
+    assert cfg.classes == ("none", "coin", "magnets", "bullet")
+    assert cfg.class_weights == (0.25, 0.25, 0.25, 0.25)
+    assert cfg.num_shards == 1 and list(cfg.shard_range(0)) == list(range(10))
+
+
+@pytest.mark.parametrize("kwargs, option, allowed", [
+    ({"classes": ("coin", "spoon")}, "--classes", "none, coin, magnets, bullet"),
+    ({"count": 0}, "--count", ">= 1"),
+    ({"style": "cartoon"}, "--style", "legacy"),
+    ({"image_format": "gif"}, "--image-format", "jpg, png, png16"),
+    ({"class_weights": (1.0,)}, "--class-weights", "4 numbers"),
+    ({"class_weights": (-1.0, 1.0, 1.0, 1.0)}, "--class-weights", "non-negative"),
+    ({"size": 5}, "--size", "32..8192"),
+])
+def test_bad_options_name_the_option_and_allowed_values(kwargs, option, allowed):
+    with pytest.raises(ConfigError) as err:
+        BuildConfig(**{"count": 10, "seed": 1, **kwargs}).validate()
+    assert option in str(err.value) and allowed in str(err.value)
+
+
+def test_run_config_rejects_unknown_executor():
+    with pytest.raises(ConfigError, match="--executor.*local, ray"):
+        RunConfig(out="x", executor="spark").validate()
+
+
+def test_sample_rng_depends_on_seed_and_index_only():
+    a = sample_rng(7, 42).random(4)
+    assert (a == sample_rng(7, 42).random(4)).all()
+    assert not (a == sample_rng(7, 43).random(4)).all()
+    assert not (a == sample_rng(8, 42).random(4)).all()
