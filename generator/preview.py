@@ -81,7 +81,7 @@ def _pick(samples: Iterable, n: int, per_class: bool, num_classes: int) -> list:
 
 def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False, tile_px: int = 256) -> int:
     """Write a contact sheet PNG of `build` to `out`; returns the number of samples shown."""
-    manifest = json.loads(Store(build).read_bytes(MANIFEST))
+    manifest = json.loads(Store(build, create=False).read_bytes(MANIFEST))
     classes = manifest["classes"]
     picked = _pick(iter_build(build), n, per_class, len(classes))
     if not picked:

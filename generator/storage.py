@@ -109,7 +109,8 @@ class Store:
             self._fs.pipe_file(probe, b"")
             self._fs.rm_file(probe)
         except Exception as exc:
-            raise StoreError(f"--out: cannot write to {self.url!r} ({_cause(exc)}); allowed: {_ALLOWED_OUT}") from exc
+            cause = _cause(exc)
+            raise StoreError(f"--out: cannot write to {self.url!r} ({cause}); allowed: {_ALLOWED_OUT}") from exc
 
     def _path(self, rel: str) -> str:
         parts = [p for p in rel.split("/") if p not in ("", ".")]

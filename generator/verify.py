@@ -10,7 +10,7 @@ from generator.storage import Store
 
 def verify_build(url: str) -> tuple[list[str], int]:
     """Returns (one line per problem, number of shard files checked)."""
-    store = Store(url)
+    store = Store(url, create=False)
     if not store.exists(MANIFEST):
         return [f"{MANIFEST} not found in {url}: not a radiopaque build"], 0
     manifest = json.loads(store.read_bytes(MANIFEST))

@@ -11,13 +11,12 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
+from generator.manifest import MANIFEST
 from generator.shards.parquet import decode_parquet, encode_parquet
 from generator.shards.sample import ShardSample
 from generator.shards.wds import decode_tar, encode_tar
 from generator.storage import Store, StoreError, sha256_bytes
 
-MANIFEST = "dataset.json"
-"""Name of a build's manifest, relative to the build root."""
 
 
 class ShardFormat(NamedTuple):

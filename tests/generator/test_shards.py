@@ -178,7 +178,8 @@ def test_parquet_is_readable_by_pyarrow_with_the_expected_schema(samples, tmp_pa
     assert table.column("labels").to_pylist()[0] == [0, 1, 0]
     assert json.loads(table.column("objects").to_pylist()[0])[0]["bbox_xyxy"] == [3, 2, 9, 6]
     row_group = pq.ParquetFile(path).metadata.row_group(0)
-    codecs = {row_group.column(i).path_in_schema: row_group.column(i).compression for i in range(row_group.num_columns)}
+    chunks = [row_group.column(i) for i in range(row_group.num_columns)]
+    codecs = {chunk.path_in_schema: chunk.compression for chunk in chunks}
     assert codecs["image"] == codecs["mask_png"] == "UNCOMPRESSED"
     assert codecs["spec"] == codecs["objects"] == "ZSTD"
 
