@@ -37,7 +37,8 @@ def library_versions() -> dict[str, str]:
 def new_manifest(config: BuildConfig, sources: SourceList) -> dict:
     return {
         "schema": SCHEMA,
-        "config": config.to_dict(),
+        # JSON-normalised (tuples -> lists) so it compares equal to a manifest read back.
+        "config": json.loads(json.dumps(config.to_dict())),
         "seed": config.seed,
         "versions": library_versions(),
         "classes": list(config.classes),
