@@ -56,13 +56,31 @@ def rotated_box(mask: np.ndarray, row0: int, col0: int, angle_deg: float) -> dic
 def rle_encode(mask: np.ndarray) -> dict:
     """COCO uncompressed RLE of a full (H, W) bool mask: column-major run lengths, starting
     with the count of zeros."""
-    flat = np.asarray(mask, dtype=bool).ravel(order="F")
-    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate(([0], change, [flat.size]))
-    counts = np.diff(bounds).tolist()
-    if flat.size and flat[0]:
-        counts = [0] + counts
-    return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": counts}
+    return rle_encode_window(np.asarray(mask, dtype=bool), 0, 0, mask.shape[0], mask.shape[1])
+
+
+def rle_encode_window(window: np.ndarray, row0: int, col0: int, height: int, width: int) -> dict:
+    """COCO RLE of an (H, W) mask that is zero outside `window` placed at (row0, col0).
+
+    Works on the window alone (cost ~ object area, not image area): the column-major flat
+    positions of its pixels are sorted, so runs are the breaks in consecutive positions.
+    """
+    cols, rows = np.nonzero(window.T)  # sorted by column, then row: column-major order
+    pos = (cols + col0).astype(np.int64) * height + (rows + row0)
+    total = height * width
+    if pos.size == 0:
+        return {"size": [height, width], "counts": [total]}
+    breaks = np.flatnonzero(np.diff(pos) != 1) + 1
+    starts = pos[np.concatenate(([0], breaks))]
+    ends = pos[np.concatenate((breaks - 1, [pos.size - 1]))] + 1
+    # counts alternate: zeros before run 0, run 0, zeros between, ..., trailing zeros
+    bounds = np.empty(2 * starts.size + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, total
+    bounds[1:-1:2], bounds[2:-1:2] = starts, ends
+    counts = np.diff(bounds)
+    if counts[-1] == 0:
+        counts = counts[:-1]
+    return {"size": [height, width], "counts": counts.tolist()}
 
 
 def rle_decode(rle: dict) -> np.ndarray:
@@ -74,8 +92,3 @@ def rle_decode(rle: dict) -> np.ndarray:
     return flat.reshape((w, h)).T
 
 
-def full_mask(mask: np.ndarray, row0: int, col0: int, height: int, width: int) -> np.ndarray:
-    """Paste a clipped window mask into an (H, W) bool image."""
-    out = np.zeros((height, width), dtype=bool)
-    out[row0 : row0 + mask.shape[0], col0 : col0 + mask.shape[1]] = mask
-    return out

@@ -27,10 +27,13 @@ log = logging.getLogger(__name__)
 class ShardWorker:
     """Long-lived per process / Ray actor: a renderer (device, decoder, source cache) and the store."""
 
-    def __init__(self, config: BuildConfig, sources: SourceList, out: str, device: str, batch_size: int):
+    def __init__(self, config: BuildConfig, sources: SourceList, out: str, device: str, batch_size: int | None):
         self.config = config
         self.store = Store(out)
-        self.renderer = ShardRenderer(config, sources, resolve_device(device), batch_size=batch_size)
+        dev = resolve_device(device)
+        # Small CPU batches stay in cache; the GPU wants wide batches.
+        batch_size = batch_size or (64 if dev.type == "cuda" else 8)
+        self.renderer = ShardRenderer(config, sources, dev, batch_size=batch_size)
 
     def run(self, shard: int, on_batch=None) -> dict:
         """Render and write shard `shard`; return its manifest part."""

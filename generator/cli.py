@@ -48,7 +48,7 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes / Ray actors (default: 1)")
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: start a local one)")
     p.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default: auto = cuda if present)")
-    p.add_argument("--batch-size", type=int, default=64, help="images rendered per batch (default: 64)")
+    p.add_argument("--batch-size", type=int, default=None, help="images rendered per batch (default: 64 on CUDA, 8 on CPU)")
     p.add_argument("--retries", type=int, default=2, help="retries of a failing shard (default: 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
@@ -126,6 +126,11 @@ def main(argv=None) -> int:
     add_generate_parser(sub)
     add_preview_parser(sub)
     add_verify_parser(sub)
+    from trainer.cli import add_evaluate_parser, add_experiment_parser, add_train_parser
+
+    add_train_parser(sub)
+    add_evaluate_parser(sub)
+    add_experiment_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -121,7 +121,7 @@ class RunConfig:
     workers: int = 1
     ray_address: str | None = None
     device: str = "auto"
-    batch_size: int = 64
+    batch_size: int | None = None  # images per render batch; None: 64 on CUDA, 8 on CPU
     retries: int = 2
     progress: bool = True
 
@@ -132,7 +132,7 @@ class RunConfig:
             raise ConfigError("--workers", self.workers, "an integer >= 1")
         if self.device not in DEVICES:
             raise ConfigError("--device", self.device, ", ".join(DEVICES))
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError("--batch-size", self.batch_size, "an integer >= 1")
         if self.retries < 0:
             raise ConfigError("--retries", self.retries, "an integer >= 0")

@@ -8,6 +8,7 @@ renders it, nor on what that worker rendered before.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from generator import annotate
+from generator.anatomy import estimate_anatomy
 from generator.bodies.base import PlacementContext
 from generator.config import BuildConfig
 from generator.encode import encode_image, encode_instance_map, file_extension
@@ -134,12 +136,16 @@ class ShardRenderer:
         src = self.sources[i]
         spacing = src.spacing_mm or rec.spacing_mm or (self.config.sources.default_spacing_mm,) * 2
         meta = {k: v for k, v in {**rec.meta, **src.meta}.items() if k in META_KEYS and v is not None}
-        return prepare(rec.pixels, spacing, self.config.size, self.device, meta, rec.converted)
+        prep = prepare(rec.pixels, spacing, self.config.size, self.device, meta, rec.converted)
+        # Placement priors need the body, lungs and mediastinum: estimated once per source.
+        return dataclasses.replace(prep, anatomy=estimate_anatomy(prep.pixels))
 
     def _spec(self, plan: _Plan) -> SampleSpec:
         prep = self._cache[plan.source_index]
         _, h, w = prep.pixels.shape
-        ctx = PlacementContext(height=h, width=w, spacing_mm=prep.spacing_mm)
+        an = prep.anatomy
+        ctx = PlacementContext(height=h, width=w, spacing_mm=prep.spacing_mm,
+                               body_mask=None if an is None else an.body_mask, anatomy=an)
         objects = () if plan.label == NONE_CLASS else self.style.samplers[plan.label](plan.rng, ctx)
         return SampleSpec(
             index=plan.index,
@@ -182,15 +188,14 @@ class ShardRenderer:
         for k, obj in enumerate(spec.objects):
             window, row0, col0, _ = masks[(b, k)]
             clipped, r0, c0 = annotate.clip_window(window, row0, col0, h, w)
-            full = annotate.full_mask(clipped, r0, c0, h, w)
             # Later objects are drawn over earlier ones in the instance-id map.
-            instance_ids[full] = k + 1
+            instance_ids[r0 : r0 + clipped.shape[0], c0 : c0 + clipped.shape[1]][clipped] = k + 1
             objects.append({
                 "class": obj.cls,
                 "bbox_xyxy": annotate.bbox_xyxy(clipped, r0, c0),
                 "rbox": annotate.rotated_box(clipped, r0, c0, obj.params.get("angle_deg", 0.0)),
-                "mask_rle": annotate.rle_encode(full),
-                "area_px": int(full.sum()),
+                "mask_rle": annotate.rle_encode_window(clipped, r0, c0, h, w),
+                "area_px": int(clipped.sum()),
                 "material": obj.material,
                 "pose": {name: v for name, v in obj.params.items() if name.endswith("_deg")},
             })
