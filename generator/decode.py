@@ -7,8 +7,9 @@ and Pillow use the same codec libraries, so they return identical pixels (checke
 
 Output is the file's own sample values, not yet normalised: grey images are ``(H, W)``,
 colour images ``(H, W, 3)`` RGB, ``uint8`` for 8-bit sources and ``uint16`` for 16-bit ones
-(DALI 2.x keeps 16-bit PNG samples exactly with ``dtype=UINT16``). Normalisation and
-colour-to-luminance conversion belong to ``generator.images``.
+(DALI 2.x keeps 16-bit PNG samples exactly with ``dtype=UINT16``); the dtype is the scale
+(full range = 1.0). Normalisation and colour-to-luminance conversion belong to
+``generator.images``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+# Pillow's modes for 16-bit grey PNG ("I" in some versions). It reduces 16-bit grey + alpha
+# to 8 bits; the returned dtype always says which scale the samples are on.
+_PIL_16BIT_GREY = ("I;16", "I;16B", "I;16L", "I")
 # One DALI run decodes at most this many images; longer groups are fed in chunks so the
 # cache holds one pipeline per (device, colour, bits) and not one per batch length.
 DALI_MAX_BATCH = 32
@@ -82,7 +86,7 @@ def decode_batch(
         Per input, in order: ``uint8``/``uint16`` array ``(H, W)`` (grey) or ``(H, W, 3)``
         (colour) on the CPU, or a ``DecodeError`` in its place.
     """
-    device_id = _parse_device(device)
+    device_id = parse_device(device)
     if not dali_available():
         return [_decode_pil_or_error(image) for image in images]
     if device_id is not None and device_id >= _cuda_device_count():
@@ -113,11 +117,10 @@ def decode_pil(image: EncodedImage) -> np.ndarray:
             if image.colour:
                 # Palette, RGBA and CMYK all become plain RGB, like DALI's RGB output.
                 return np.asarray(pil.convert("RGB"))
-            if image.bits == 16:
-                # Pillow opens 16-bit grey PNG as "I;16" (or "I" in some versions).
+            if image.bits == 16 and pil.mode in _PIL_16BIT_GREY:
                 return np.asarray(pil, dtype=np.uint16)
             # "1" and low-bit grey expand to 0..255 and "LA" drops alpha, as DALI's GRAY does.
-            return np.asarray(pil.convert("L"))
+            return np.asarray(pil if pil.mode == "L" else pil.convert("L"))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DecodeError(f"corrupt or truncated {image.fmt}: {_one_line(exc)}") from exc
 
@@ -129,8 +132,12 @@ def _decode_pil_or_error(image: EncodedImage) -> np.ndarray | DecodeError:
         return exc
 
 
-def _parse_device(device: str) -> int | None:
-    """"cpu" -> None; "cuda" -> 0; "cuda:N" -> N."""
+def parse_device(device: str) -> int | None:
+    """Map "cpu" to None, "cuda" to 0 and "cuda:N" to N (the DALI device id).
+
+    Raises:
+        ValueError: any other string, naming the allowed forms.
+    """
     if device == "cpu":
         return None
     if device == "cuda":
@@ -189,6 +196,10 @@ def _build_pipeline(device_id: int | None, colour: bool, bits: int) -> Any:
             device="cpu" if device_id is None else "mixed",
             output_type=output_type,
             dtype=dtype,
+            # Pillow ignores EXIF orientation too; both paths must agree with the header's H, W.
+            adjust_orientation=False,
+            # nvJPEG then upsamples chroma like libjpeg-turbo: GPU and CPU builds agree.
+            jpeg_fancy_upsampling=True,
         )
 
     pipe = decode_pipeline()

@@ -15,7 +15,7 @@ from generator.config import BuildConfig, RunConfig, SourceConfig
 from generator.errors import ConfigError
 from generator.shards import iter_build
 
-SMALL = dict(count=40, seed=7, size=128, shard_size=16, formats=("wds", "parquet"))
+SMALL = dict(count=40, seed=7, size=128, shard_size=16, formats=("wds", "parquet"), style="legacy")
 
 
 def _build(out, workers=1, executor="local", **overrides):

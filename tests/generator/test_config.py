@@ -6,14 +6,14 @@ from generator.rng import sample_rng
 
 
 def test_defaults_resolve_to_all_classes_equal_weights():
-    cfg = BuildConfig(count=10, seed=1).validate()
+    cfg = BuildConfig(count=10, seed=1, style="legacy").validate()
     assert cfg.classes == ("none", "coin", "magnets", "bullet")
     assert cfg.class_weights == (0.25, 0.25, 0.25, 0.25)
     assert cfg.num_shards == 1 and list(cfg.shard_range(0)) == list(range(10))
 
 
 @pytest.mark.parametrize("kwargs, option, allowed", [
-    ({"classes": ("coin", "spoon")}, "--classes", "none, coin, magnets, bullet"),
+    ({"classes": ("coin", "spoon"), "style": "legacy"}, "--classes", "none, coin, magnets, bullet"),
     ({"count": 0}, "--count", ">= 1"),
     ({"style": "cartoon"}, "--style", "legacy"),
     ({"image_format": "gif"}, "--image-format", "jpg, png, png16"),
