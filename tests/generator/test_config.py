@@ -23,7 +23,7 @@ def test_defaults_resolve_to_all_classes_equal_weights():
 ])
 def test_bad_options_name_the_option_and_allowed_values(kwargs, option, allowed):
     with pytest.raises(ConfigError) as err:
-        BuildConfig(**{"count": 10, "seed": 1, **kwargs}).validate()
+        BuildConfig(**{"count": 10, "seed": 1, "style": "legacy", **kwargs}).validate()
     assert option in str(err.value) and allowed in str(err.value)
 
 
