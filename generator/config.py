@@ -17,9 +17,10 @@ SHARD_FORMATS = ("wds", "parquet")
 FORMAT_CHOICES = {"wds": ("wds",), "parquet": ("parquet",), "both": ("wds", "parquet")}
 EXECUTORS = ("local", "ray")
 DEVICES = ("auto", "cpu", "cuda")
-# Typical CR/DR detector pitch (NIH ChestX-ray14 originals: 0.139-0.168 mm). Used only when
-# neither the file nor the manifest gives a spacing.
-DEFAULT_SPACING_MM = 0.143
+# When neither the file nor the manifest gives a spacing, the image is assumed to span a
+# 14 x 17 inch (356 x 432 mm) chest detector along its long side: right for full-size films
+# and for downscaled copies alike (CheXpert-small, NIH PNGs), unlike a fixed pixel pitch.
+ASSUMED_LONG_SIDE_MM = 432.0
 MIN_SIZE_PX, MAX_SIZE_PX = 32, 8192
 
 
@@ -34,12 +35,17 @@ class SourceConfig:
     path_column: str | None = None  # CSV column holding image paths (auto: Path, file, path)
     root: str | None = None  # CSV paths are relative to this (default: the CSV's folder)
     spacing_columns: tuple[str, str] | None = None  # CSV (row, col) spacing columns in mm
-    default_spacing_mm: float = DEFAULT_SPACING_MM
+    default_spacing_mm: float | None = None  # None: the long side spans ASSUMED_LONG_SIDE_MM
 
     def validate(self) -> SourceConfig:
-        if not self.default_spacing_mm > 0:
+        if self.default_spacing_mm is not None and not self.default_spacing_mm > 0:
             raise ConfigError("--default-spacing-mm", self.default_spacing_mm, "a positive number of mm")
         return self
+
+    def assumed_spacing_mm(self, height: int, width: int) -> tuple[float, float]:
+        """(row, col) spacing of an image whose file and manifest say nothing."""
+        mm = self.default_spacing_mm or ASSUMED_LONG_SIDE_MM / max(height, width)
+        return (mm, mm)
 
 
 @dataclass(frozen=True, kw_only=True)

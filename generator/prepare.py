@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +17,7 @@ class Prepared:
     spacing_mm: tuple[float, float]  # (row, col) of the output image
     meta: dict
     converted: str | None
+    anatomy: Any = None  # generator.anatomy.Anatomy at output size, estimated once per source
 
 
 def output_size(height: int, width: int, long_side: int) -> tuple[int, int]:

@@ -91,3 +91,31 @@ def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False,
     title = f"{cfg['style']} style, seed {cfg['seed']}, {manifest['totals']['samples']} samples"
     sheet([tile(s, tile_px, classes) for s in picked], columns, title).save(out)
     return len(picked)
+
+
+COMPARE_CLASSES = ("none", "coin", "magnets", "bullet")  # the classes both styles have
+
+
+def write_comparison(config, out: str, *, n: int = 8, tile_px: int = 256, device: str = "cpu") -> int:
+    """Render the same samples (sources, seeds, labels) with `legacy` and `physical` in memory
+    and write a sheet: one row per sample, legacy left, physical right. Returns n."""
+    import dataclasses
+
+    from generator.device import resolve_device
+    from generator.shard_render import ShardRenderer
+    from generator.sources import list_sources
+
+    sources = list_sources(config.sources)
+    dev = resolve_device(device)
+    rows = {}
+    for style in ("legacy", "physical"):
+        cfg = dataclasses.replace(config, style=style, classes=COMPARE_CLASSES, class_weights=(), count=n,
+                                  shard_size=n).validate()
+        rows[style] = ShardRenderer(cfg, sources, dev).render_shard(0).samples
+    tiles = []
+    for legacy_s, physical_s in zip(rows["legacy"], rows["physical"]):
+        name = COMPARE_CLASSES[legacy_s.label]
+        tiles.append(tile(legacy_s, tile_px, COMPARE_CLASSES, f"{legacy_s.key} legacy {name}"))
+        tiles.append(tile(physical_s, tile_px, COMPARE_CLASSES, f"{physical_s.key} physical {name}"))
+    sheet(tiles, 2, f"legacy vs physical, seed {config.seed}: same sources, labels and seeds").save(out)
+    return len(tiles) // 2

@@ -134,9 +134,11 @@ class ShardRenderer:
 
     def _prepare(self, i: int, rec: ImageRecord) -> Prepared:
         src = self.sources[i]
-        spacing = src.spacing_mm or rec.spacing_mm or (self.config.sources.default_spacing_mm,) * 2
+        spacing = src.spacing_mm or rec.spacing_mm or self.config.sources.assumed_spacing_mm(*rec.pixels.shape)
         meta = {k: v for k, v in {**rec.meta, **src.meta}.items() if k in META_KEYS and v is not None}
         prep = prepare(rec.pixels, spacing, self.config.size, self.device, meta, rec.converted)
+        if not self.style.needs_anatomy:
+            return prep
         # Placement priors need the body, lungs and mediastinum: estimated once per source.
         return dataclasses.replace(prep, anatomy=estimate_anatomy(prep.pixels))
 

@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
+from generator import physical
 from generator.bodies import legacy
 from generator.bodies.base import PlacementContext, Sampler
 
@@ -33,6 +34,9 @@ class Style:
     mask_threshold: float  # field value above which a pixel belongs to the object
     composite: Compositor
     sample_imaging: ImagingSampler
+    # Whether samplers read PlacementContext.anatomy; estimating it costs more than a legacy
+    # render on CPU, so styles that place by image fractions alone skip it.
+    needs_anatomy: bool = True
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -54,10 +58,20 @@ LEGACY = Style(
     mask_threshold=0.5,
     composite=_paint_white,
     sample_imaging=_no_imaging,
+    needs_anatomy=False,
 )
 
-STYLES: dict[str, Style] = {LEGACY.name: LEGACY}
-DEFAULT_STYLE = "legacy"
+PHYSICAL = Style(
+    name="physical",
+    samplers=physical.SAMPLERS,
+    field_reduce=physical.FIELD_REDUCE,
+    mask_threshold=physical.MASK_THRESHOLD,
+    composite=physical.composite,
+    sample_imaging=physical.sample_imaging,
+)
+
+STYLES: dict[str, Style] = {LEGACY.name: LEGACY, PHYSICAL.name: PHYSICAL}
+DEFAULT_STYLE = "physical"
 
 
 def get_style(name: str) -> Style:

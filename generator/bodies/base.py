@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -55,6 +55,7 @@ class PlacementContext:
     width: int
     spacing_mm: tuple[float, float]  # (row, col) of the output image
     body_mask: np.ndarray | None = None  # (H, W) bool, where the patient is; None = unknown
+    anatomy: Any = None  # generator.anatomy.Anatomy (body, lungs, mediastinum, landmarks); None = unknown
 
 
 Sampler = Callable[[np.random.Generator, PlacementContext], tuple[ObjectSpec, ...]]

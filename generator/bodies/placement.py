@@ -1,0 +1,208 @@
+"""Anatomical placement priors and shared helpers of the physical style's class samplers.
+
+Regions are defined from the image's estimated anatomy (`generator.anatomy`), in units of
+its own lung height (Lh, apex to diaphragm) and thorax width (Tw), never in fixed pixel
+fractions. Image-right is the patient's left on a PA/AP film.
+
+| region           | where (x, y)                                                          |
+|------------------|-----------------------------------------------------------------------|
+| oesophagus_upper | midline +- 0.03 Tw; apex - 0.12 Lh .. apex + 0.35 Lh (thoracic inlet,  |
+|                  | upper mediastinum, trachea: where swallowed coins/batteries lodge)    |
+| oesophagus_lower | midline + 0.05 Tw +- 0.03 Tw; diaphragm - 0.2 Lh .. - 0.02 Lh (GOJ)   |
+| stomach_bowel    | below the diaphragm: stomach under the left hemidiaphragm (midline +  |
+|                  | 0.05..0.35 Tw) or bowel (midline +- 0.4 Tw); diaphragm .. + 0.6 Lh     |
+| thorax           | anywhere from apex - 0.1 Lh to diaphragm + 0.15 Lh across the thorax  |
+| neck             | midline +- 0.1 Tw; apex - 0.35 Lh .. apex + 0.05 Lh                    |
+| chest_wall       | across the thorax, apex .. diaphragm + 0.1 Lh (clothing on the skin)  |
+
+A drawn centre outside the body mask is redrawn (up to MAX_REDRAWS times, then a uniformly
+drawn body pixel), so no object centre ever lies in the air outside the patient.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from generator.anatomy import Anatomy, nominal_anatomy
+from generator.bodies.base import PlacementContext
+from generator.bodies.solids import SPHERE_SLOTS, WIRE_SLOTS
+from generator.materials import mu_per_mm
+
+MAX_REDRAWS = 30
+# Objects per positive image: 1 most of the time, sometimes 2-3 of the same class.
+OBJECT_COUNT_P = (0.78, 0.15, 0.07)
+
+
+@lru_cache(maxsize=16)
+def _nominal(height: int, width: int) -> Anatomy:
+    return nominal_anatomy(height, width)
+
+
+def anatomy_of(ctx: PlacementContext) -> Anatomy:
+    an = getattr(ctx, "anatomy", None)
+    if an is not None:
+        return an
+    if ctx.body_mask is not None:
+        base = _nominal(ctx.height, ctx.width)
+        return Anatomy(**{**base.__dict__, "body_mask": ctx.body_mask})
+    return _nominal(ctx.height, ctx.width)
+
+
+def in_body(an: Anatomy, x: float, y: float) -> bool:
+    h, w = an.body_mask.shape
+    r, c = int(math.floor(y)), int(math.floor(x))
+    return 0 <= r < h and 0 <= c < w and bool(an.body_mask[r, c])
+
+
+def _draw(rng: np.random.Generator, an: Anatomy, region: str) -> tuple[float, float]:
+    lh, tw, mid = max(an.lung_height_px, 1.0), max(an.thorax_width_px, 1.0), an.midline_x_px
+    apex, base = an.apex_y_px, an.diaphragm_y_px
+    if region == "oesophagus_upper":
+        return mid + rng.normal(0, 0.03 * tw), rng.uniform(apex - 0.12 * lh, apex + 0.35 * lh)
+    if region == "oesophagus_lower":
+        return mid + 0.05 * tw + rng.normal(0, 0.03 * tw), rng.uniform(base - 0.2 * lh, base - 0.02 * lh)
+    if region == "stomach_bowel":
+        x = mid + (rng.uniform(0.05, 0.35) if rng.random() < 0.5 else rng.uniform(-0.4, 0.4)) * tw
+        return x, rng.uniform(base, base + 0.6 * lh)
+    if region == "thorax":
+        return (rng.uniform(an.thorax_x0_px - 0.05 * tw, an.thorax_x1_px + 0.05 * tw),
+                rng.uniform(apex - 0.1 * lh, base + 0.15 * lh))
+    if region == "neck":
+        return mid + rng.normal(0, 0.1 * tw), rng.uniform(apex - 0.35 * lh, apex + 0.05 * lh)
+    if region == "chest_wall":
+        return rng.uniform(an.thorax_x0_px, an.thorax_x1_px), rng.uniform(apex, base + 0.1 * lh)
+    raise KeyError(f"unknown region {region!r}")
+
+
+def place(rng: np.random.Generator, ctx: PlacementContext, weights: dict[str, float]) -> tuple[float, float]:
+    """A centre (x, y) in output pixels from a mixture of regions, always inside the body."""
+    an = anatomy_of(ctx)
+    names = list(weights)
+    p = np.array([weights[n] for n in names], dtype=np.float64)
+    region = names[int(rng.choice(len(names), p=p / p.sum()))]
+    for _ in range(MAX_REDRAWS):
+        x, y = _draw(rng, an, region)
+        # Films often stop just below the diaphragm: keep abdominal draws on the film.
+        x = float(np.clip(x, 0.0, ctx.width - 1e-3))
+        y = float(np.clip(y, 0.0, ctx.height - 1e-3))
+        if in_body(an, x, y):
+            return x, y
+    ys, xs = np.nonzero(an.body_mask)
+    k = int(rng.integers(len(xs)))
+    return float(xs[k] + rng.uniform()), float(ys[k] + rng.uniform())
+
+
+def near(rng: np.random.Generator, ctx: PlacementContext, centre: tuple[float, float],
+         offset_mm: tuple[float, float]) -> tuple[float, float]:
+    """centre moved by offset_mm (x, y); the centre itself when that leaves the body."""
+    x = centre[0] + offset_mm[0] / ctx.spacing_mm[1]
+    y = centre[1] + offset_mm[1] / ctx.spacing_mm[0]
+    return (x, y) if in_body(anatomy_of(ctx), x, y) else centre
+
+
+def object_count(rng: np.random.Generator) -> int:
+    return 1 + int(rng.choice(len(OBJECT_COUNT_P), p=OBJECT_COUNT_P))
+
+
+def pose_deg(rng: np.random.Generator, face_on_p: float = 0.6) -> float:
+    """Tilt of a flat object from face-on: mostly near face-on (lying in a coronal plane,
+    as in the oesophagus), sometimes oblique or edge-on (trachea, sagittal)."""
+    r = rng.random()
+    if r < face_on_p:
+        return float(rng.uniform(0.0, 25.0))
+    if r < face_on_p + 0.25:
+        return float(rng.uniform(25.0, 75.0))
+    return float(rng.uniform(75.0, 90.0))
+
+
+def rotation(tilt_deg: float, angle_deg: float) -> np.ndarray:
+    """3 x 3 rotation: tilt about x, then turn by angle about the beam (z), image axes."""
+    t, a = math.radians(tilt_deg), math.radians(angle_deg)
+    rx = np.array([[1, 0, 0], [0, math.cos(t), -math.sin(t)], [0, math.sin(t), math.cos(t)]])
+    rz = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
+    return rz @ rx
+
+
+def wire_params(segments: list[tuple[np.ndarray, np.ndarray, float]], rot: np.ndarray, material: str,
+                tilt_deg: float, angle_deg: float, mu_scale: float = 1.0) -> dict[str, float]:
+    """phys_wire params: segments (p0, p1, diameter_mm) in the object frame, posed by rot and
+    re-centred on their bounding box; unused slots are zero."""
+    if len(segments) > WIRE_SLOTS:
+        raise ValueError(f"at most {WIRE_SLOTS} segments, got {len(segments)}")
+    pts = np.array([[rot @ p0, rot @ p1] for p0, p1, _ in segments])  # (K, 2, 3)
+    centre = (pts.reshape(-1, 3).min(0) + pts.reshape(-1, 3).max(0)) / 2.0
+    pts = pts - centre
+    params = {"mu_per_mm": mu_per_mm(material) * mu_scale, "tilt_deg": tilt_deg, "angle_deg": angle_deg}
+    for k in range(WIRE_SLOTS):
+        p0, p1, d = (pts[k, 0], pts[k, 1], segments[k][2]) if k < len(segments) else (np.zeros(3), np.zeros(3), 0.0)
+        for name, val in zip(("x0", "y0", "z0", "x1", "y1", "z1"), (*p0, *p1)):
+            params[f"s{k}_{name}_mm"] = round(float(val), 4)
+        params[f"s{k}_diameter_mm"] = float(d)
+    return params
+
+
+def sphere_params(centres_mm: np.ndarray, diameters_mm: np.ndarray, material: str) -> dict[str, float]:
+    """phys_spheres params from (K, 2) in-plane centres (re-centred) and (K,) diameters."""
+    if len(centres_mm) > SPHERE_SLOTS:
+        raise ValueError(f"at most {SPHERE_SLOTS} spheres, got {len(centres_mm)}")
+    c = centres_mm - (centres_mm.min(0) + centres_mm.max(0)) / 2.0
+    params = {"mu_per_mm": mu_per_mm(material), "tilt_deg": 0.0, "angle_deg": 0.0}
+    for k in range(SPHERE_SLOTS):
+        inside = k < len(c)
+        params[f"s{k}_x_mm"] = round(float(c[k, 0]), 4) if inside else 0.0
+        params[f"s{k}_y_mm"] = round(float(c[k, 1]), 4) if inside else 0.0
+        params[f"s{k}_diameter_mm"] = float(diameters_mm[k]) if inside else 0.0
+    return params
+
+
+def disc_params(*, diameter_mm: float, thickness_mm: float, material: str, tilt_deg: float, angle_deg: float,
+                cap_diameter_mm: float = 0.0, cap_thickness_mm: float = 0.0, mu_scale: float = 1.0) -> dict[str, float]:
+    mu = mu_per_mm(material) * mu_scale
+    return {"diameter_mm": diameter_mm, "thickness_mm": thickness_mm, "cap_diameter_mm": cap_diameter_mm,
+            "cap_thickness_mm": cap_thickness_mm, "tilt_deg": tilt_deg, "angle_deg": angle_deg,
+            "mu_per_mm": mu, "cap_mu_per_mm": mu}
+
+
+def prism_params(vertices_mm: np.ndarray, *, thickness_mm: float, material: str, tilt_deg: float, angle_deg: float,
+                 hole_length_mm: float = 0.0, hole_width_mm: float = 0.0) -> dict[str, float]:
+    """phys_prism params from a convex polygon (K <= 8, K, 2); missing vertices repeat the last."""
+    from generator.bodies.solids import PRISM_VERTICES
+
+    v = vertices_mm - (vertices_mm.min(0) + vertices_mm.max(0)) / 2.0
+    params = {"thickness_mm": thickness_mm, "hole_length_mm": hole_length_mm, "hole_width_mm": hole_width_mm,
+              "tilt_deg": tilt_deg, "angle_deg": angle_deg, "mu_per_mm": mu_per_mm(material)}
+    for k in range(PRISM_VERTICES):
+        x, y = v[min(k, len(v) - 1)]
+        params[f"v{k}_x_mm"], params[f"v{k}_y_mm"] = round(float(x), 4), round(float(y), 4)
+    return params
+
+
+def convex_polygon(rng: np.random.Generator, size_mm: float, aspect: float, n: int) -> np.ndarray:
+    """(n, 2) vertices of an irregular convex polygon about size_mm across (angular fragments)."""
+    angles = np.sort(rng.uniform(0.0, 2 * math.pi, n))
+    radii = rng.uniform(0.6, 1.0, n) * size_mm / 2.0
+    pts = np.stack([radii * np.cos(angles), radii * np.sin(angles) * aspect], axis=1)
+    return _hull(pts)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a[0] * b[1] - a[1] * b[0])
+
+
+def _hull(pts: np.ndarray) -> np.ndarray:
+    """Convex hull (monotone chain), counter-clockwise."""
+    p = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+
+    def half(seq):
+        out: list[np.ndarray] = []
+        for q in seq:
+            while len(out) >= 2 and _cross(out[-1] - out[-2], q - out[-2]) <= 0:
+                out.pop()
+            out.append(q)
+        return out
+
+    lower, upper = half(p), half(p[::-1])
+    return np.array(lower[:-1] + upper[:-1])

@@ -1,0 +1,418 @@
+"""Projected thickness of parametric 3-D solids along the beam: the physical style's kernels.
+
+Each shape kind returns, on an object's pixel window, the line integral of attenuation
+`mu * t` (dimensionless optical depth) where `t` is the chord length in mm of the ray
+through the solid: the beam runs along +z, perpendicular to the image. Chords are analytic
+(a cylinder, a sphere and a convex prism are intersections of slabs and quadrics, so a
+ray's chord is an interval intersection), evaluated at 2 x 2 sub-pixel points and averaged,
+which gives partial-volume edges. Offsets are converted from output pixels to mm with the
+image's own spacing, so an object has the same size in mm on every image.
+
+Frames: `rotate(dx, dy, angle_deg)` gives (u, v), u along the object's in-plane reference
+axis, v across it (image axes, y down). Flat solids (discs, prisms) tilt about u by
+`tilt_deg` (0 = face-on, 90 = edge-on). Elongated solids (bullets, rods) lie along u and
+rise out of the image plane by `elevation_deg` (0 = lying flat, 90 = end-on).
+
+All kernels are batched over the N objects of one kind: params are (N, 1, 1) tensors and
+every operation is elementwise on (N, S, S, 4) tensors; the only Python loops run over a
+fixed, small number of parts (slots, slices), never over objects or pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from generator.bodies.base import register_shape, rotate
+
+# Sub-pixel sample offsets (px) for 2 x 2 supersampling.
+_SUB_X = (-0.25, 0.25, -0.25, 0.25)
+_SUB_Y = (-0.25, -0.25, 0.25, 0.25)
+_EPS = 1e-6
+_BIG = 1e6
+DEG = math.pi / 180.0
+
+SPHERE_SLOTS = 12
+WIRE_SLOTS = 24
+PRISM_VERTICES = 8
+BULLET_BODY_PIECES = 3
+BULLET_OGIVE_SLICES = 8
+ROD_SHAFT_PIECES = 8
+ROD_TIP_SLICES = 4
+
+
+def _supersampled_mm(dx_px, dy_px, spacing_mm):
+    """(N, S, S) pixel offsets -> (N, S, S, 4) x, y offsets in mm at 2 x 2 sub-pixel points."""
+    ox = torch.tensor(_SUB_X, dtype=dx_px.dtype, device=dx_px.device)
+    oy = torch.tensor(_SUB_Y, dtype=dx_px.dtype, device=dx_px.device)
+    row_mm = spacing_mm[:, 0:1, :, :]  # (N, 1, 1, 1)
+    col_mm = spacing_mm[:, 1:2, :, :]
+    return (dx_px[..., None] + ox) * col_mm, (dy_px[..., None] + oy) * row_mm
+
+
+def _p4(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """(N, 1, 1) params -> (N, 1, 1, 1) so they broadcast against (N, S, S, 4)."""
+    return {k: v.reshape(-1, 1, 1, 1) for k, v in params.items()}
+
+
+def _thin(size_mm: torch.Tensor, spacing_mm: torch.Tensor, power: int):
+    """Widen a dimension thinner than the sub-pixel pitch, returning (size, mu factor).
+
+    A 0.1 mm razor blade edge-on falls between the 2 x 2 sub-pixel samples and would
+    vanish; widening it to the pitch and scaling mu by (size / widened)^power (1 for a
+    slab, 2 for a round wire) keeps the line integral, i.e. the object's mass, exact.
+    """
+    pitch = 0.5 * spacing_mm.amax(dim=1, keepdim=True)  # (N, 1, 1, 1)
+    wide = torch.maximum(size_mm, pitch)
+    return wide, (size_mm / wide) ** power
+
+
+def _mm_to_px(extent_mm: torch.Tensor, spacing_mm: torch.Tensor) -> torch.Tensor:
+    return extent_mm.reshape(-1) / spacing_mm.min(dim=1).values + 1.0
+
+
+def _slot_grid(dx_px, dy_px, spacing_mm, cx_mm, cy_mm, half_px: int):
+    """A (2 half_px + 1)^2 sub-window of each object's window around one part's centre.
+
+    Parts (segments, spheres, slices) are small next to the whole object, so each is
+    evaluated on its own sub-window and added into the object's window: the cost follows
+    the parts' area, not (window area x number of parts).
+    cx_mm, cy_mm: (N, 1, 1, 1) part centre relative to the object centre, image axes.
+    Returns sub-window pixel offsets dx, dy (N, s, s), flat indices into the (N, S*S) window
+    and a validity mask (N, s*s) for sub-window pixels that fall outside the window.
+    """
+    n, size = dx_px.shape[0], dx_px.shape[-1]
+    dx0, dy0 = dx_px[:, 0, 0], dy_px[:, 0, 0]  # (N,) offset of window pixel (0, 0)
+    jc = cx_mm.reshape(-1) / spacing_mm[:, 1, 0, 0] - dx0
+    ic = cy_mm.reshape(-1) / spacing_mm[:, 0, 0, 0] - dy0
+    steps = torch.arange(2 * half_px + 1, device=dx_px.device)
+    j = torch.floor(jc).to(torch.int64)[:, None] - half_px + steps  # (N, s)
+    i = torch.floor(ic).to(torch.int64)[:, None] - half_px + steps
+    valid = ((i >= 0) & (i < size))[:, :, None] & ((j >= 0) & (j < size))[:, None, :]  # (N, s, s)
+    s = steps.numel()
+    dx = (dx0[:, None] + j.to(dx_px.dtype))[:, None, :].expand(n, s, s)
+    dy = (dy0[:, None] + i.to(dx_px.dtype))[:, :, None].expand(n, s, s)
+    flat = i.clamp(0, size - 1)[:, :, None] * size + j.clamp(0, size - 1)[:, None, :]
+    return dx, dy, flat.reshape(n, -1), valid.reshape(n, -1)
+
+
+def _half_px(half_mm: torch.Tensor, spacing_mm: torch.Tensor) -> int:
+    """Sub-window half size in pixels for parts of half-extent half_mm (N, K): one host sync."""
+    min_spacing = spacing_mm.reshape(-1, 2).min(dim=1).values  # (N,)
+    return int(math.ceil(float((half_mm.reshape(min_spacing.shape[0], -1) / min_spacing[:, None]).max()))) + 1
+
+
+class _Parts:
+    """Accumulates parts evaluated on sub-windows into (N, S, S) windows."""
+
+    def __init__(self, dx_px, dy_px, spacing_mm):
+        self.dx_px, self.dy_px, self.spacing_mm = dx_px, dy_px, spacing_mm
+        n, size = dx_px.shape[0], dx_px.shape[-1]
+        self.out = torch.zeros(n, size * size, dtype=dx_px.dtype, device=dx_px.device)
+
+    def add(self, cx_mm, cy_mm, half_px: int, chord_fn) -> None:
+        """chord_fn(x_mm, y_mm) -> (N, s, s, 4) optical depth at offsets from the object centre."""
+        dx, dy, flat, valid = _slot_grid(self.dx_px, self.dy_px, self.spacing_mm, cx_mm, cy_mm, half_px)
+        x, y = _supersampled_mm(dx, dy, self.spacing_mm)
+        vals = chord_fn(x, y).mean(-1).reshape(flat.shape) * valid
+        self.out.scatter_add_(1, flat, vals)
+
+    def result(self) -> torch.Tensor:
+        size = self.dx_px.shape[-1]
+        return self.out.view(-1, size, size)
+
+
+def cylinder_chord(u, v, sin_t, cos_t, half_len_mm, radius_mm):
+    """Chord (mm) along z of a ray at (u, v) through a cylinder centred at the origin.
+
+    The cylinder's axis is (0, sin_t, cos_t) in (u, v, z): tilted from the beam by theta
+    toward +v. A ray point (u, v, s) is inside when u^2 + (v cos - s sin)^2 <= R^2 (radial)
+    and |v sin + s cos| <= h (axial); each is an interval in s, the chord is their overlap.
+    """
+    s_ = sin_t.clamp_min(_EPS)
+    c_ = cos_t.clamp_min(_EPS)
+    q = torch.sqrt((radius_mm * radius_mm - u * u).clamp_min(0.0))
+    inside = (u.abs() < radius_mm).to(u.dtype)
+    r_lo = (v * cos_t - q) / s_
+    r_hi = (v * cos_t + q) / s_
+    a_lo = (-half_len_mm - v * sin_t) / c_
+    a_hi = (half_len_mm - v * sin_t) / c_
+    return (torch.minimum(r_hi, a_hi) - torch.maximum(r_lo, a_lo)).clamp_min(0.0) * inside
+
+
+def sphere_chord(x, y, radius_mm):
+    return 2.0 * torch.sqrt((radius_mm * radius_mm - x * x - y * y).clamp_min(0.0))
+
+
+def prism_chord(u, v, sin_t, cos_t, half_thickness_mm, normals, offsets):
+    """Chord (mm) through a convex polygon extruded by 2 * half_thickness, tilted about u.
+
+    Polygon half-planes n . (x1, x2) <= d in the object's plane (x1 = u, x2 across);
+    normals: list of (n1, n2) tensors, offsets: list of d tensors, all (N, 1, 1, 1).
+    With the tilt, x2 = v cos - s sin and the normal coordinate is v sin + s cos.
+    """
+    c_ = cos_t.clamp_min(_EPS)
+    lo = (-half_thickness_mm - v * sin_t) / c_
+    hi = (half_thickness_mm - v * sin_t) / c_
+    for (n1, n2), d in zip(normals, offsets):
+        r = d - n1 * u - n2 * v * cos_t  # constraint: g * s <= r
+        g = -n2 * sin_t
+        pos = g >= 0
+        bound = r / torch.where(pos, g.clamp_min(_EPS), g.clamp_max(-_EPS))
+        hi = torch.where(pos, torch.minimum(hi, bound), hi)
+        lo = torch.where(pos, lo, torch.maximum(lo, bound))
+    return (hi - lo).clamp_min(0.0)
+
+
+def polygon_halfplanes(xs: list[torch.Tensor], ys: list[torch.Tensor]):
+    """Outward half-planes of a convex polygon given by vertex tensors (any winding).
+
+    Repeated vertices (unused slots) give degenerate edges, which are switched off.
+    """
+    k = len(xs)
+    cx = sum(xs) / k
+    cy = sum(ys) / k
+    normals, offsets = [], []
+    for i in range(k):
+        ex, ey = xs[(i + 1) % k] - xs[i], ys[(i + 1) % k] - ys[i]
+        length = torch.sqrt(ex * ex + ey * ey)
+        degenerate = length < 1e-6
+        n1 = torch.where(degenerate, torch.zeros_like(ey), ey / length.clamp_min(1e-6))
+        n2 = torch.where(degenerate, torch.zeros_like(ex), -ex / length.clamp_min(1e-6))
+        d = n1 * xs[i] + n2 * ys[i]
+        flip = (n1 * cx + n2 * cy) > d  # centroid must satisfy n . c <= d
+        n1, n2, d = torch.where(flip, -n1, n1), torch.where(flip, -n2, n2), torch.where(flip, -d, d)
+        normals.append((n1, n2))
+        offsets.append(torch.where(degenerate, torch.full_like(d, _BIG), d))
+    return normals, offsets
+
+
+def _rect(half_a, half_b):
+    """Half-planes of an axis-aligned rectangle |x1| <= a, |x2| <= b."""
+    one, zero = torch.ones_like(half_a), torch.zeros_like(half_a)
+    return [(one, zero), (-one, zero), (zero, one), (zero, -one)], [half_a, half_a, half_b, half_b]
+
+
+class _Disc:
+    """Coaxial stack: a base cylinder (diameter_mm x thickness_mm) plus a cap on one face.
+
+    cap_thickness_mm > 0 adds a cylinder of cap_diameter_mm on the face (a button battery's
+    anode cap: the step-off side-on, the double ring face-on); < 0 removes one (a coin's
+    recessed field inside its raised rim). Face-on at tilt 0, edge-on at 90; the tilt axis
+    (the ellipse's long axis) points along angle_deg.
+    """
+
+    kind = "phys_disc"
+
+    def extent_px(self, params, spacing_mm):
+        ext = params["diameter_mm"] / 2.0 + params["thickness_mm"] + params["cap_thickness_mm"].abs()
+        return _mm_to_px(ext, spacing_mm)
+
+    def field(self, params, dx_px, dy_px, spacing_mm):
+        p = _p4(params)
+        x, y = _supersampled_mm(dx_px, dy_px, spacing_mm)
+        u, v = rotate(x, y, p["angle_deg"])
+        t = p["tilt_deg"] * DEG
+        st, ct = torch.sin(t), torch.cos(t)
+        cap = p["cap_thickness_mm"]
+        thick, scale = _thin(p["thickness_mm"], spacing_mm, 1)
+        base = scale * cylinder_chord(u, v, st, ct, thick / 2.0, p["diameter_mm"] / 2.0)
+        w = p["thickness_mm"] / 2.0 + cap / 2.0  # cap centre along the axis
+        cap_chord = cylinder_chord(u, v - w * st, st, ct, cap.abs() / 2.0, p["cap_diameter_mm"] / 2.0)
+        out = p["mu_per_mm"] * base + torch.sign(cap) * p["cap_mu_per_mm"] * cap_chord
+        return out.clamp_min(0.0).mean(-1)
+
+
+class _Spheres:
+    """Up to SPHERE_SLOTS spheres (magnet balls, shotgun pellets, beads); unused slots have
+    diameter 0. s{k}_x_mm, s{k}_y_mm: in-plane centre offsets in image axes."""
+
+    kind = "phys_spheres"
+
+    def extent_px(self, params, spacing_mm):
+        ext = torch.stack([
+            torch.sqrt(params[f"s{k}_x_mm"] ** 2 + params[f"s{k}_y_mm"] ** 2) + params[f"s{k}_diameter_mm"] / 2.0
+            for k in range(SPHERE_SLOTS)
+        ]).amax(dim=0)
+        return _mm_to_px(ext, spacing_mm)
+
+    def field(self, params, dx_px, dy_px, spacing_mm):
+        p = _p4(params)
+        parts = _Parts(dx_px, dy_px, spacing_mm)
+        radii = torch.stack([params[f"s{k}_diameter_mm"].reshape(-1) for k in range(SPHERE_SLOTS)], 1) / 2.0
+        half = _half_px(radii, spacing_mm)
+        for k in range(SPHERE_SLOTS):
+            cx, cy, r = p[f"s{k}_x_mm"], p[f"s{k}_y_mm"], p[f"s{k}_diameter_mm"] / 2.0
+            parts.add(cx, cy, half, lambda x, y, cx=cx, cy=cy, r=r: p["mu_per_mm"] * sphere_chord(x - cx, y - cy, r))
+        return parts.result()
+
+
+def _axial_chord(u, v, cos_e, sin_e, centre_mm, half_len_mm, radius_mm):
+    """A cylinder whose axis lies along u, raised out of plane by elevation e, centred at
+    centre_mm along that axis: the general cylinder with the roles of u and v swapped."""
+    return cylinder_chord(v, u - centre_mm * cos_e, cos_e, sin_e, half_len_mm, radius_mm)
+
+
+def _axial_parts(p, dx_px, dy_px, spacing_mm, pieces):
+    """Sum of coaxial cylinders along an object's u axis, each on its own sub-window.
+
+    pieces: list of (centre_mm, half_len_mm, radius_mm), each (N, 1, 1, 1), along the axis.
+    """
+    a = p["angle_deg"] * DEG
+    e = p["elevation_deg"] * DEG
+    ca, sa, ce, se = torch.cos(a), torch.sin(a), torch.cos(e), torch.sin(e)
+    half_mm = torch.stack([(h * ce + r).reshape(-1) for _, h, r in pieces], 1)
+    half = _half_px(half_mm, spacing_mm)
+    parts = _Parts(dx_px, dy_px, spacing_mm)
+    for w, h, r in pieces:
+        d, scale = _thin(2.0 * r, spacing_mm, 2)
+
+        def chord(x, y, w=w, h=h, r=d / 2.0, scale=scale):
+            u, v = rotate(x, y, p["angle_deg"])
+            return p["mu_per_mm"] * scale * _axial_chord(u, v, ce, se, w, h, r)
+        parts.add(w * ce * ca, w * ce * sa, half, chord)
+    return parts.result()
+
+
+class _Bullet:
+    """Cylinder + tangent ogive along u (base at -u, nose at +u), optionally mushroomed.
+
+    The body is BULLET_BODY_PIECES coaxial cylinders and the ogive BULLET_OGIVE_SLICES more,
+    at the tangent-ogive radius of each slice's midpoint; mushroom_frac in [0, 1] blends the
+    nose toward a flared, expanded profile (a deformed, fired bullet).
+    """
+
+    kind = "phys_bullet"
+
+    def extent_px(self, params, spacing_mm):
+        half = (params["body_length_mm"] + params["ogive_length_mm"]) / 2.0
+        return _mm_to_px(half + params["diameter_mm"], spacing_mm)
+
+    def field(self, params, dx_px, dy_px, spacing_mm):
+        p = _p4(params)
+        radius, body, ogive, m = p["diameter_mm"] / 2.0, p["body_length_mm"], p["ogive_length_mm"], p["mushroom_frac"]
+        start = -(body + ogive) / 2.0
+        piece = body / BULLET_BODY_PIECES
+        pieces = [(start + (k + 0.5) * piece, piece / 2.0, radius) for k in range(BULLET_BODY_PIECES)]
+        rho = (radius * radius + ogive * ogive) / (2.0 * radius)
+        step = ogive / BULLET_OGIVE_SLICES
+        for k in range(BULLET_OGIVE_SLICES):
+            xk = (k + 0.5) * step
+            r_ogive = torch.sqrt((rho * rho - xk * xk).clamp_min(0.0)) + radius - rho
+            r_flare = radius * (1.0 + 0.6 * xk / ogive.clamp_min(_EPS))
+            pieces.append((start + body + xk, step / 2.0, (1.0 - m) * r_ogive + m * r_flare))
+        return _axial_parts(p, dx_px, dy_px, spacing_mm, pieces)
+
+
+class _Rod:
+    """Pins, needles, nails along u: head (at -u), shaft, tip tapering to a point (at +u)."""
+
+    kind = "phys_rod"
+
+    def extent_px(self, params, spacing_mm):
+        half = (params["head_length_mm"] + params["shaft_length_mm"] + params["tip_length_mm"]) / 2.0
+        return _mm_to_px(half + params["head_diameter_mm"], spacing_mm)
+
+    def field(self, params, dx_px, dy_px, spacing_mm):
+        p = _p4(params)
+        head, shaft, tip = p["head_length_mm"], p["shaft_length_mm"], p["tip_length_mm"]
+        r = p["shaft_diameter_mm"] / 2.0
+        start = -(head + shaft + tip) / 2.0
+        pieces = [(start + head / 2.0, head / 2.0, p["head_diameter_mm"] / 2.0)]
+        piece = shaft / ROD_SHAFT_PIECES
+        pieces += [(start + head + (k + 0.5) * piece, piece / 2.0, r) for k in range(ROD_SHAFT_PIECES)]
+        step = tip / ROD_TIP_SLICES
+        pieces += [(start + head + shaft + (k + 0.5) * step, step / 2.0, r * (1.0 - (k + 0.5) / ROD_TIP_SLICES))
+                   for k in range(ROD_TIP_SLICES)]
+        return _axial_parts(p, dx_px, dy_px, spacing_mm, pieces)
+
+
+class _Prism:
+    """A convex polygon (PRISM_VERTICES vertex slots, repeats allowed) extruded by
+    thickness_mm and tilted about u; an optional centred rectangular through-slot
+    (hole_length_mm along u x hole_width_mm, 0 = none) as in a double-edged razor blade.
+    Blades, knife and scalpel tips, angular shrapnel fragments."""
+
+    def __init__(self, kind: str = "phys_prism"):
+        # Small fragments get their own kind so they are not evaluated on blade-sized windows.
+        self.kind = kind
+
+    def extent_px(self, params, spacing_mm):
+        ext = torch.stack([
+            torch.sqrt(params[f"v{k}_x_mm"] ** 2 + params[f"v{k}_y_mm"] ** 2) for k in range(PRISM_VERTICES)
+        ]).amax(dim=0)
+        return _mm_to_px(ext + params["thickness_mm"], spacing_mm)
+
+    def field(self, params, dx_px, dy_px, spacing_mm):
+        p = _p4(params)
+        x, y = _supersampled_mm(dx_px, dy_px, spacing_mm)
+        u, v = rotate(x, y, p["angle_deg"])
+        t = p["tilt_deg"] * DEG
+        st, ct = torch.sin(t), torch.cos(t)
+        thick, scale = _thin(p["thickness_mm"], spacing_mm, 1)
+        half = thick / 2.0
+        normals, offsets = polygon_halfplanes([p[f"v{k}_x_mm"] for k in range(PRISM_VERTICES)],
+                                              [p[f"v{k}_y_mm"] for k in range(PRISM_VERTICES)])
+        chord = prism_chord(u, v, st, ct, half, normals, offsets)
+        hole_n, hole_d = _rect(p["hole_length_mm"] / 2.0, p["hole_width_mm"] / 2.0)
+        hole = prism_chord(u, v, st, ct, half, hole_n, hole_d)
+        return (p["mu_per_mm"] * scale * (chord - hole).clamp_min(0.0)).mean(-1)
+
+
+class _Wire:
+    """Up to WIRE_SLOTS straight round segments in 3-D (chains, hoops, hooks, zips,
+    underwire, stacked disc magnets). Segment k runs from (s{k}_x0_mm, s{k}_y0_mm,
+    s{k}_z0_mm) to (s{k}_x1_mm, ...), image axes with z along the beam, already posed by
+    the sampler; diameter 0 = unused slot."""
+
+    kind = "phys_wire"
+
+    def extent_px(self, params, spacing_mm):
+        ext = torch.stack([
+            torch.maximum(torch.hypot(params[f"s{k}_x0_mm"], params[f"s{k}_y0_mm"]),
+                          torch.hypot(params[f"s{k}_x1_mm"], params[f"s{k}_y1_mm"])) + params[f"s{k}_diameter_mm"]
+            for k in range(WIRE_SLOTS)
+        ]).amax(dim=0)
+        return _mm_to_px(ext, spacing_mm)
+
+    def field(self, params, dx_px, dy_px, spacing_mm):
+        p = _p4(params)
+        half_mm = torch.stack([
+            (torch.hypot(params[f"s{k}_x1_mm"] - params[f"s{k}_x0_mm"], params[f"s{k}_y1_mm"] - params[f"s{k}_y0_mm"])
+             / 2.0 + params[f"s{k}_diameter_mm"]).reshape(-1)
+            for k in range(WIRE_SLOTS)], 1)
+        half = _half_px(half_mm, spacing_mm)
+        parts = _Parts(dx_px, dy_px, spacing_mm)
+        for k in range(WIRE_SLOTS):
+            ax = p[f"s{k}_x1_mm"] - p[f"s{k}_x0_mm"]
+            ay = p[f"s{k}_y1_mm"] - p[f"s{k}_y0_mm"]
+            az = p[f"s{k}_z1_mm"] - p[f"s{k}_z0_mm"]
+            length = torch.sqrt(ax * ax + ay * ay + az * az).clamp_min(_EPS)
+            in_plane = torch.hypot(ax, ay)
+            # axis direction in the image plane (x when the segment runs along the beam)
+            ex = torch.where(in_plane > _EPS, ax / in_plane.clamp_min(_EPS), torch.ones_like(ax))
+            ey = torch.where(in_plane > _EPS, ay / in_plane.clamp_min(_EPS), torch.zeros_like(ay))
+            cx = (p[f"s{k}_x0_mm"] + p[f"s{k}_x1_mm"]) / 2.0
+            cy = (p[f"s{k}_y0_mm"] + p[f"s{k}_y1_mm"]) / 2.0
+            diameter, scale = _thin(p[f"s{k}_diameter_mm"], spacing_mm, 2)
+            radius = diameter / 2.0
+
+            def chord(x, y, cx=cx, cy=cy, ex=ex, ey=ey, in_plane=in_plane, az=az, length=length, radius=radius,
+                      scale=scale):
+                mx, my = x - cx, y - cy
+                along, across = mx * ex + my * ey, -mx * ey + my * ex
+                return p["mu_per_mm"] * scale * cylinder_chord(across, along, in_plane / length, az.abs() / length,
+                                                       length / 2.0, radius)
+
+            parts.add(cx, cy, half, chord)
+        return parts.result()
+
+
+DISC = register_shape(_Disc())
+SPHERES = register_shape(_Spheres())
+BULLET = register_shape(_Bullet())
+ROD = register_shape(_Rod())
+PRISM = register_shape(_Prism())
+FRAGMENT = register_shape(_Prism(kind="phys_fragment"))
+WIRE = register_shape(_Wire())

@@ -1,0 +1,97 @@
+"""Attenuation-domain compositing: calibration, saturation, blur, noise."""
+
+import numpy as np
+import pytest
+import torch
+
+from generator.composite import composite_attenuation, counter_normal, intensity_scale
+
+
+def _phantom(b=2, h=96, w=96, device=torch.device("cpu")):
+    """Dark lungs (0.2) beside a bright spine band (0.8), a few brighter bone pixels (0.9)."""
+    img = torch.full((b, 1, h, w), 0.2, device=device)
+    img[:, :, :, 40:56] = 0.8
+    img[:, :, 0:8, 44:52] = 0.9
+    return img
+
+
+def _kw(b, device, **over):
+    kw = dict(water_equiv_mm=torch.full((b,), 60.0), psf_sigma_px=torch.full((b, 2), 0.5),
+              scatter_fraction=torch.zeros(b), scatter_sigma_px=torch.full((b, 2), 10.0),
+              noise_sigma=torch.zeros(b), noise_seed=torch.arange(b, dtype=torch.int64))
+    kw.update(over)
+    return {k: v.to(device) for k, v in kw.items()}
+
+
+def test_noise_is_a_pure_function_of_seed_and_pixel(device):
+    a = counter_normal(torch.tensor([7, 8], device=device), 64, 80)
+    alone = counter_normal(torch.tensor([8], device=device), 64, 80)
+    assert torch.equal(a[1], alone[0])  # independent of the rest of the batch
+    assert not torch.allclose(a[0], a[1])
+    z = counter_normal(torch.arange(4, device=device), 256, 256).flatten().cpu()
+    assert abs(float(z.mean())) < 0.01 and abs(float(z.std()) - 1.0) < 0.02
+
+
+def test_dense_metal_reaches_but_never_exceeds_the_brightest_anatomy(device):
+    img = _phantom(device=device)
+    tau = torch.zeros_like(img)
+    tau[0, :, 60:80, 10:30] = 50.0  # 10 mm of lead: saturating
+    out = composite_attenuation(img, tau, **_kw(2, device))
+    _, bright = intensity_scale(img)
+    assert float(out[0, 0, 65:75, 15:25].min()) == pytest.approx(float(bright[0]), abs=1e-3)
+    assert float(out.max()) <= float(img.max()) + 1e-6
+
+
+def test_plastic_stays_faint_and_metal_does_not(device):
+    img = _phantom(device=device)
+    tau = torch.zeros_like(img)
+    tau[0, :, 60:80, 10:30] = 0.0229 * 3.0  # 3 mm plastic
+    tau[1, :, 60:80, 10:30] = 1.394 * 1.75  # a copper-nickel coin
+    out = composite_attenuation(img, tau, **_kw(2, device))
+    gain_plastic = float(out[0, 0, 70, 20] - img[0, 0, 70, 20])
+    gain_coin = float(out[1, 0, 70, 20] - img[1, 0, 70, 20])
+    span = 0.9 - 0.2
+    assert 0.0 < gain_plastic < 0.08 * span  # a few percent of the display span: faint
+    assert gain_coin > 0.6 * span
+
+
+def test_negatives_get_the_same_noise_as_positives_away_from_objects(device):
+    img = _phantom(device=device)
+    tau = torch.zeros_like(img)
+    tau[1, :, 60:70, 10:20] = 2.0
+    kw = _kw(2, device, noise_sigma=torch.full((2,), 0.01), noise_seed=torch.tensor([5, 5]))
+    out = composite_attenuation(img, tau, **kw)
+    assert torch.equal(out[0, :, :40], out[1, :, :40])  # same seed, same pipeline
+    assert float((out[0] - img[0]).std()) == pytest.approx(0.01, rel=0.15)
+
+
+def _edge_width_px(row: np.ndarray) -> float:
+    lo, hi = row.min(), row.max()
+    t10, t90 = lo + 0.1 * (hi - lo), lo + 0.9 * (hi - lo)
+    return float(np.argmax(row >= t90) - np.argmax(row >= t10))
+
+
+def test_psf_widens_the_edge(device):
+    img = torch.full((2, 1, 64, 64), 0.2, device=device)
+    img[:, :, :8, :8] = 0.9
+    tau = torch.zeros_like(img)
+    tau[:, :, 20:44, 32:] = 1.0
+    sharp = composite_attenuation(img, tau, **_kw(2, device, psf_sigma_px=torch.tensor([[0.3, 0.3], [3.0, 3.0]])))
+    rows = sharp[:, 0, 32, 16:48].cpu().numpy()
+    assert _edge_width_px(rows[1]) > _edge_width_px(rows[0]) + 3
+
+
+def test_shape_errors_say_what_they_got():
+    with pytest.raises(ValueError, match=r"got \(2, 64, 64\)"):
+        composite_attenuation(torch.zeros(2, 64, 64), torch.zeros(2, 64, 64), **_kw(2, torch.device("cpu")))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+def test_cpu_and_cuda_composite_agree():
+    img = _phantom()
+    tau = torch.zeros_like(img)
+    tau[:, :, 60:80, 10:30] = 1.3
+    kw = dict(noise_sigma=torch.full((2,), 0.01), scatter_fraction=torch.full((2,), 0.1))
+    a = composite_attenuation(img, tau, **_kw(2, torch.device("cpu"), **kw))
+    b = composite_attenuation(img.cuda(), tau.cuda(), **_kw(2, torch.device("cuda"), **kw)).cpu()
+    assert float((a - b).abs().max()) < 1e-4
