@@ -55,7 +55,8 @@ def _otsu(x: torch.Tensor, bins: int = 64) -> float:
     lo, hi = float(x.min()), float(x.max())
     if hi - lo < 1e-6:
         return hi
-    hist = torch.histc(x, bins=bins, min=lo, max=hi).double()
+    idx = ((x.flatten() - lo) * ((bins - 1) / (hi - lo))).round().long()
+    hist = torch.bincount(idx, minlength=bins).double()  # bincount: far cheaper than histc on CPU
     centres = torch.linspace(lo, hi, bins, dtype=torch.float64)
     w0 = torch.cumsum(hist, 0)
     w1 = hist.sum() - w0
@@ -63,6 +64,34 @@ def _otsu(x: torch.Tensor, bins: int = 64) -> float:
     m1 = ((hist * centres).sum() - torch.cumsum(hist * centres, 0)) / w1.clamp_min(1e-9)
     between = w0 * w1 * (m0 - m1) ** 2
     return float(centres[int(torch.argmax(between))])
+
+
+def _dilate(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Binary/grey dilation of (1, 1, H, W) by a size x size square (max_pool: one fused op,
+    much cheaper than a generic structuring-element dilation)."""
+    return F.max_pool2d(x, size, stride=1, padding=size // 2)
+
+
+def _erode(x: torch.Tensor, size: int, border_value: float = 1.0) -> torch.Tensor:
+    pad = size // 2
+    x = F.pad(x, (pad, pad, pad, pad), value=border_value)
+    return -F.max_pool2d(-x, size, stride=1)
+
+
+def _opening(x: torch.Tensor, size: int) -> torch.Tensor:
+    return _dilate(_erode(x, size), size)
+
+
+def _reconstruct(marker: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Morphological reconstruction by dilation (3x3) of marker under mask, to convergence.
+    Checks convergence every 16 steps: each check is a host sync."""
+    current = torch.minimum(marker, mask)
+    while True:
+        previous = current
+        for _ in range(16):
+            current = torch.minimum(_dilate(current, 3), mask)
+        if torch.equal(current, previous):
+            return current
 
 
 def _upsample(mask: torch.Tensor, height: int, width: int) -> np.ndarray:
@@ -90,22 +119,20 @@ def estimate_anatomy(pixels: torch.Tensor) -> Anatomy:
     t = _otsu(x)
     dark_floor = float(torch.quantile(x.flatten(), 0.01))
     t_bg = dark_floor + 0.5 * (t - dark_floor)
-    kernel = torch.ones(3, 3)
     # 2. background: dark and connected to the border
     dark_bg = (x < t_bg).float()
     border = torch.zeros_like(dark_bg)
     border[..., 0, :] = border[..., -1, :] = 1.0
     border[..., :, 0] = border[..., :, -1] = 1.0
-    background = kornia.morphology.reconstruction(border * dark_bg, dark_bg, kernel, method="dilation")
-    body = 1.0 - background
-    body = kornia.morphology.opening(body, torch.ones(5, 5))
+    background = _reconstruct(border * dark_bg, dark_bg)
+    body = _opening(1.0 - background, 5)
     if body.sum() < 0.05 * hs * ws:  # nothing looked like a patient: treat the whole image as body
         body = torch.ones_like(body)
-    inner = kornia.morphology.erosion(body, torch.ones(7, 7), border_type="constant", border_value=0.0)
+    inner = _erode(body, 7, border_value=0.0)
     # 3. lungs: dark inside the body, away from its edge and from the image border
     t_lung = _otsu(x[inner > 0.5]) if bool((inner > 0.5).any()) else t
     lungs = (inner > 0.5) & (x < t_lung)
-    lungs = kornia.morphology.opening(lungs.float(), torch.ones(3, 3)) > 0.5
+    lungs = _opening(lungs.float(), 3) > 0.5
     body_b, lungs_b = body[0, 0] > 0.5, lungs[0, 0]
     anatomy = _landmarks(x[0, 0], body_b, lungs_b)
     if anatomy is None:
