@@ -140,6 +140,9 @@ def build(config: BuildConfig, run: RunConfig, executor=None) -> BuildReport:
 
         executor(config, sources, run, todo, on_part, bar.update)
     seconds = time.perf_counter() - start
+    # Every writer has finished; a worker killed mid-write (a Ray actor whose shard was then
+    # retried elsewhere) left its temporary behind.
+    store.clean_temporaries()
     final = save()
     return BuildReport(run.out, final["totals"]["samples"], final["totals"]["samples"] - already, seconds, final)
 

@@ -53,6 +53,13 @@ def source_id(rel: str) -> str:
     return hashlib.sha256(rel.replace(os.sep, "/").encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+def display_path(text: str) -> str:
+    r"""A path as the OS gave it (undecodable bytes held as surrogates) as valid UTF-8 text,
+    for manifests and rejects: a byte that is not UTF-8 becomes an escape (b"caf\xe9.png"
+    is shown as caf\xe9.png), so the JSON written stays strict UTF-8."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def builtin_sample_path() -> str:
     """The RG1 chest CR shipped in the pydicom-data package (no download)."""
     try:
@@ -97,7 +104,7 @@ def _is_candidate(path: Path) -> bool:
 
 def _source(path: Path, root: Path, **extra) -> Source:
     rel = os.path.relpath(path, root)
-    return Source(source_id=source_id(rel), path=str(path), rel=rel, **extra)
+    return Source(source_id=source_id(rel), path=str(path), rel=display_path(rel), **extra)
 
 
 def _from_folder(root: Path) -> SourceList:
@@ -105,20 +112,21 @@ def _from_folder(root: Path) -> SourceList:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         paths.extend(Path(dirpath) / f for f in sorted(filenames) if _is_candidate(Path(dirpath) / f))
-    return SourceList(tuple(_source(p, root) for p in sorted(paths)), (), f"folder {root}")
+    return SourceList(tuple(_source(p, root) for p in sorted(paths)), (), f"folder {display_path(str(root))}")
 
 
 def _from_glob(pattern: str) -> SourceList:
     paths = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
     root = Path(os.path.commonpath([str(p.parent) for p in paths])) if paths else Path(".")
-    return SourceList(tuple(_source(p, root) for p in paths), (), f"glob {pattern}")
+    return SourceList(tuple(_source(p, root) for p in paths), (), f"glob {display_path(pattern)}")
 
 
 def _from_csv(csv_path: Path, cfg: SourceConfig) -> SourceList:
     root = Path(cfg.root) if cfg.root else csv_path.parent
     if not root.is_dir():
         raise ConfigError("--root", str(root), "an existing folder that the CSV's paths are relative to")
-    with open(csv_path, newline="", encoding="utf-8-sig") as fh:
+    # surrogateescape: a path column in another encoding (latin-1 names) still names its file.
+    with open(csv_path, newline="", encoding="utf-8-sig", errors="surrogateescape") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
         column = cfg.path_column or next((c for c in PATH_COLUMNS if c in header), None)
@@ -136,12 +144,14 @@ def _from_csv(csv_path: Path, cfg: SourceConfig) -> SourceList:
         value = (row.get(column) or "").strip()
         reason = _csv_path_problem(value, root, root_real, seen)
         if reason:
-            rejects.append({"source": value or f"{csv_path.name}:{line}", "stage": "list", "reason": reason})
+            rejects.append({"source": display_path(value or f"{csv_path.name}:{line}"), "stage": "list",
+                            "reason": reason})
             continue
         seen.add(os.path.normpath(value))
         spacing = _row_spacing(row, spacing_cols)
         sources.append(_source(root / value, root, spacing_mm=spacing, meta=_row_meta(row)))
-    return SourceList(tuple(sources), tuple(rejects), f"CSV {csv_path} (column {column!r}, root {root})")
+    return SourceList(tuple(sources), tuple(rejects),
+                      display_path(f"CSV {csv_path} (column {column!r}, root {root})"))
 
 
 def _csv_path_problem(value: str, root: Path, root_real: str, seen: set) -> str | None:
