@@ -6,15 +6,18 @@ A foreign body adds its optical depth tau = mu * t, so p += k * tau. We estimate
 from the image's own intensity scale: the span from its dark end (air, lung) to its
 brightest anatomy corresponds to `water_equiv_mm` of water-equivalent tissue (drawn per
 sample; processed CR/DR compresses the raw ~150-250 mm lung-to-spine difference into this).
-Display saturation is a soft ceiling at the brightest anatomy: dense metal reaches it but
-never exceeds it, thin plastic stays faint.
+Display saturation is a soft ceiling at the film's brightest pixel (dense bone, or metal
+already on the film): dense metal reaches it but never exceeds it, thin plastic stays faint.
+The ceiling is the maximum, not the bright-anatomy quantile that sets k: with the quantile,
+a coin over the spine or the upper abdomen (already near that level) had no headroom left
+and vanished, whereas real coins there are plainly visible.
 
 Pipeline (the same for positives and negatives; a negative's optical depth is zero):
   1. detector blur: Gaussian PSF (sigma in mm, converted with the image's spacing) on the
      object's optical depth only; the radiograph already carries its own detector blur.
   2. scatter glow: a fraction of the object's signal spread with a wide Gaussian (scatter
      fills in under metal and leaves a faint halo around it).
-  3. p_new = p + H (1 - exp(-k tau / H)), H = bright - p (soft ceiling, slope k at tau = 0).
+  3. p_new = p + H (1 - exp(-k tau / H)), H = ceiling - p (soft ceiling, slope k at tau = 0).
   4. quantum noise N(0, noise_sigma^2), counter-based from (noise_seed, pixel index), so it
      is identical on CPU and CUDA and independent of batch composition.
 All images are (B, 1, H, W) float32, bone bright, values in [0, 1].
@@ -151,12 +154,13 @@ def composite_attenuation(
         tau = torch.zeros_like(tau).index_copy_(0, has, sub)
     dark, bright = intensity_scale(images)
     k = (bright - dark).clamp_min(0.05) / (mu_per_mm("water") * water_equiv_mm)  # attenuation_gain
+    ceiling = torch.maximum(images.reshape(b, -1).amax(dim=1), bright)  # (B,)
     # Objects cover a small part of each image: the attenuation step runs on those pixels only.
     flat_tau = tau.reshape(-1)
     idx = (flat_tau > 0).nonzero().flatten()
     image_of = idx // (h * w)
     p = images.reshape(-1)[idx]
-    headroom = (bright[image_of] - p).clamp_min(0.0)
+    headroom = (ceiling[image_of] - p).clamp_min(0.0)
     added = headroom * -torch.expm1(-k[image_of] * flat_tau[idx] / headroom.clamp_min(1e-6))
     noise = counter_normal(noise_seed, h, w)
     out = torch.addcmul(images, noise_sigma.view(-1, 1, 1, 1), noise)

@@ -37,9 +37,20 @@ def test_dense_metal_reaches_but_never_exceeds_the_brightest_anatomy(device):
     tau = torch.zeros_like(img)
     tau[0, :, 60:80, 10:30] = 50.0  # 10 mm of lead: saturating
     out = composite_attenuation(img, tau, **_kw(2, device))
-    _, bright = intensity_scale(img)
-    assert float(out[0, 0, 65:75, 15:25].min()) == pytest.approx(float(bright[0]), abs=1e-3)
+    assert float(out[0, 0, 65:75, 15:25].min()) == pytest.approx(float(img[0].max()), abs=1e-3)
     assert float(out.max()) <= float(img.max()) + 1e-6
+
+
+def test_a_coin_over_bright_anatomy_stays_visible(device):
+    img = _phantom(device=device)
+    img[:, :, 0:8, 44:52] = 0.8
+    img[:, :, 0:2, 44:46] = 0.95  # a few very bright pixels: above the 99.5 % quantile (0.8)
+    tau = torch.zeros_like(img)
+    tau[0, :, 60:80, 42:54] = 1.394 * 1.75  # a copper-nickel coin over the spine band (0.8)
+    out = composite_attenuation(img, tau, **_kw(2, device))
+    assert float(intensity_scale(img)[1][0]) == pytest.approx(0.8)
+    # headroom up to the film's brightest pixel (0.95): the coin takes most of it
+    assert float(out[0, 0, 70, 48] - img[0, 0, 70, 48]) > 0.1
 
 
 def test_plastic_stays_faint_and_metal_does_not(device):
