@@ -6,10 +6,14 @@ import argparse
 import logging
 import sys
 
-from generator.config import DEFAULT_SPACING_MM, DEVICES, EXECUTORS, FORMAT_CHOICES, BuildConfig, RunConfig, SourceConfig
+from generator.config import ASSUMED_LONG_SIDE_MM, DEVICES, EXECUTORS, FORMAT_CHOICES, BuildConfig, RunConfig, SourceConfig
 from generator.encode import IMAGE_FORMATS
 from generator.errors import ConfigError
+from generator.executors import ShardFailed
+from generator.storage import StoreError
 from generator.style import DEFAULT_STYLE, STYLES
+from trainer.cli import add_evaluate_parser, add_experiment_parser, add_train_parser
+from benchmarks.cli import add_bench_parser
 
 
 def _csv_list(text: str) -> tuple[str, ...]:
@@ -32,8 +36,9 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--root", default=None, help="folder the CSV's paths are relative to (default: the CSV's folder)")
     p.add_argument("--spacing-columns", type=_csv_list, default=None,
                    help="CSV columns 'ROW,COL' with pixel spacing in mm (default: SpacingY_mm,SpacingX_mm when present)")
-    p.add_argument("--default-spacing-mm", type=float, default=DEFAULT_SPACING_MM,
-                   help=f"pixel spacing when neither file nor CSV gives one (default: {DEFAULT_SPACING_MM})")
+    p.add_argument("--default-spacing-mm", type=float, default=None,
+                   help="pixel spacing when neither file nor CSV gives one (default: the image's long side "
+                        f"spans a {ASSUMED_LONG_SIDE_MM:.0f} mm chest detector)")
     p.add_argument("--count", type=int, default=512, help="number of samples (default: 512)")
     p.add_argument("--seed", type=int, default=0, help="build seed; sample i uses (seed, i) alone (default: 0)")
     p.add_argument("--size", type=int, default=512, help="long side of output images in pixels (default: 512)")
@@ -91,15 +96,51 @@ def add_preview_parser(sub) -> None:
     p.add_argument("--out", default=None, help="PNG to write (default: BUILD/preview.png)")
     p.add_argument("--per-class", action="store_true", help="one row per class instead of the first n samples")
     p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default: 256)")
+    p.add_argument("--compare-legacy", action="store_true",
+                   help="instead of reading BUILD, render the same sources and seeds with legacy and physical "
+                        "side by side; BUILD is then the --input (folder, glob, CSV or image)")
+    p.add_argument("--seed", type=int, default=0, help="seed for --compare-legacy (default: 0)")
+    p.add_argument("--size", type=int, default=512, help="long side for --compare-legacy (default: 512)")
     p.set_defaults(func=cmd_preview)
 
 
 def cmd_preview(args) -> int:
     from generator.preview import write_preview
 
+    if args.compare_legacy:
+        from generator.preview import write_comparison
+
+        out = args.out or "compare.png"
+        config = BuildConfig(count=args.n, seed=args.seed, size=args.size, sources=SourceConfig(input=args.build))
+        n = write_comparison(config, out, n=args.n, tile_px=args.tile)
+        print(f"legacy vs physical for {n} samples -> {out}")
+        return 0
     out = args.out or f"{args.build.rstrip('/')}/preview.png"
     n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile)
     print(f"preview of {n} samples -> {out}")
+    return 0
+
+
+def add_realism_parser(sub) -> None:
+    p = sub.add_parser("realism", help="contrast and edge width of real metal on cxr-nih vs synthetic metal")
+    p.add_argument("--data", default="../shared/data/cxr-nih",
+                   help="folder of real chest PNGs with manifest_chexpert_style.csv (default: ../shared/data/cxr-nih)")
+    p.add_argument("--n-images", type=int, default=60, help="films to use (default: 60)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic objects (default: 0)")
+    p.set_defaults(func=cmd_realism)
+
+
+def cmd_realism(args) -> int:
+    from pathlib import Path
+
+    from generator.realism import report
+
+    folder = Path(args.data)
+    if not folder.is_dir():
+        raise ConfigError("--data", args.data, "an existing folder of chest PNGs")
+    if args.n_images < 1:
+        raise ConfigError("--n-images", args.n_images, "an integer >= 1")
+    print(report(folder, args.n_images, args.seed))
     return 0
 
 
@@ -126,11 +167,11 @@ def main(argv=None) -> int:
     add_generate_parser(sub)
     add_preview_parser(sub)
     add_verify_parser(sub)
-    from trainer.cli import add_evaluate_parser, add_experiment_parser, add_train_parser
-
+    add_realism_parser(sub)
     add_train_parser(sub)
     add_evaluate_parser(sub)
     add_experiment_parser(sub)
+    add_bench_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -139,6 +180,11 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except (StoreError, ShardFailed) as exc:
+        # Output trouble (unwritable, out of space) or a shard that kept failing: one clear
+        # line, no traceback; completed shards stay listed in the manifest for a resume.
+        print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
