@@ -1,0 +1,112 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from trainer.stream import Build, ShardStream, decode_image, part_bounds
+
+
+def _keys(ds, num_workers: int) -> list[str]:
+    loader = DataLoader(ds, batch_size=4, num_workers=num_workers)
+    return [k.split(":")[1] for _, _, keys in loader for k in keys]
+
+
+def test_two_ranks_two_workers_cover_every_sample_once(fake_build):
+    root, keys = fake_build  # 30 samples
+    seen = []
+    per_rank = []
+    for rank in range(2):
+        ds = ShardStream(str(root), rank=rank, world_size=2, image_size=16, seed=5, shuffle_buffer=4)
+        ds.set_epoch(3)
+        got = _keys(ds, num_workers=2)
+        assert len(got) == len(ds) == 15
+        assert ds.batches_per_epoch(4, 2) == 2 + 2  # two workers of 7 and 8 samples, batches of 4
+        assert len(list(DataLoader(ds, batch_size=4, num_workers=2))) == 4
+        per_rank.append(got)
+        seen += got
+    assert not [k for k, n in Counter(seen).items() if n > 1]
+    assert sorted(seen) == sorted(keys)  # 30 % 2 == 0: nothing left over
+
+
+def test_remainder_is_less_than_world_size_and_documented(fake_build):
+    root, keys = fake_build
+    seen = []
+    for rank in range(4):  # 30 samples on 4 ranks: 7 each, 2 left this epoch
+        ds = ShardStream(str(root), rank=rank, world_size=4, image_size=16)
+        assert len(ds) == 7
+        for worker in range(2):
+            seen += [tuple(a) for a in ds.addresses(worker, 2)]
+    assert len(seen) == len(set(seen)) == 28
+
+
+def test_shuffle_is_deterministic_per_epoch_and_differs_across_epochs(fake_build):
+    root, _ = fake_build
+
+    def order(epoch: int) -> list[str]:
+        ds = ShardStream(str(root), seed=11, image_size=16, shuffle_buffer=8)
+        ds.set_epoch(epoch)
+        return _keys(ds, num_workers=0)
+
+    assert order(0) == order(0)
+    assert order(0) != order(1)
+    assert sorted(order(0)) == sorted(order(1))
+
+
+def test_no_shuffle_reads_in_shard_order(fake_build):
+    root, keys = fake_build
+    ds = ShardStream(str(root), shuffle=False, drop_remainder=False, image_size=16)
+    assert _keys(ds, num_workers=0) == keys
+
+
+def test_train_val_split_is_disjoint_fixed_and_complete(fake_build):
+    root, keys = fake_build
+    parts = {}
+    for subset in ("train", "val"):
+        ds = ShardStream(str(root), subset=subset, val_fraction=0.3, split_seed=1, shuffle=False,
+                         drop_remainder=False, image_size=16)
+        parts[subset] = _keys(ds, 0)
+    assert set(parts["train"]).isdisjoint(parts["val"])
+    assert sorted(parts["train"] + parts["val"]) == keys
+    assert 0 < len(parts["val"]) < len(keys)
+
+
+def test_parquet_and_tar_give_the_same_samples(fake_build):
+    root, _ = fake_build
+    wds = ShardStream(str(root), fmt="wds", shuffle=False, drop_remainder=False, image_size=16)
+    pq = ShardStream(str(root), fmt="parquet", shuffle=False, drop_remainder=False, image_size=16)
+    a, b = list(wds), list(pq)
+    assert [x[2].split(":")[1] for x in a] == [x[2].split(":")[1] for x in b]
+    assert [x[1] for x in a] == [x[1] for x in b] == [i % 3 for i in range(30)]
+    assert torch.equal(a[4][0], b[4][0])
+
+
+def test_samples_have_values_shapes_and_mapped_labels(fake_build):
+    root, _ = fake_build
+    ds = ShardStream(str(root), classes=["magnets", "coin", "none", "bullet"], shuffle=False,
+                     drop_remainder=False, image_size=8, task="multilabel")
+    image, target, key = next(iter(ds))
+    assert image.shape == (1, 8, 8) and image.dtype == torch.float32
+    assert torch.allclose(image, torch.zeros_like(image))  # sample 0 is black
+    assert target.tolist() == [0.0, 0.0, 1.0, 0.0]  # label "none" -> index 2 of the model's classes
+    assert key == "shard-000000.tar:00000000"
+    with pytest.raises(ValueError, match="lack"):
+        ShardStream(str(root), classes=["none", "coin"])
+
+
+def test_manifest_histogram_and_part_bounds(fake_build):
+    root, _ = fake_build
+    assert Build(str(root)).class_counts().tolist() == [10, 10, 10]
+    bounds = [part_bounds(10, 3, i) for i in range(3)]
+    assert bounds == [(0, 3), (3, 6), (6, 10)]
+
+
+def test_decode_16bit_png():
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16)).save(buf, format="PNG")
+    assert torch.allclose(decode_image(buf.getvalue(), 4), torch.ones(1, 4, 4))

@@ -1,0 +1,12 @@
+"""Trainer: shard streaming -> models -> (distributed) training -> evaluation and reports.
+
+    radiopaque train --data BUILD --model resnet18 --epochs N --out RUN_DIR [--val BUILD]
+    radiopaque train ... --executor ray --workers 2 [--gpus-per-worker 1] [--ray-address ADDR]
+    radiopaque train --data REAL_FOLDER --init RUN_DIR/best.pt --out FT_DIR
+    radiopaque evaluate --checkpoint RUN_DIR/best.pt --data BUILD|FOLDER|CSV --out EVAL_DIR
+    radiopaque experiment --synthetic BUILD --real FOLDER|CSV --out EXP_DIR --steps N
+
+Modules: config (frozen TrainConfig/EvalConfig), stream (builds), plain (folders, CSV),
+augment (Kornia), models (torchvision, 1 channel), train (loop, checkpoints), distributed
+(local / Ray Train), metrics (numpy), evaluate (JSON + PNGs), experiment (three arms), cli.
+"""

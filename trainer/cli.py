@@ -1,0 +1,141 @@
+"""`radiopaque train`, `radiopaque evaluate` and `radiopaque experiment` (argparse).
+
+Flags map one-to-one onto `TrainConfig` / `EvalConfig` / `ExperimentConfig` fields; every
+default shown in help comes from the dataclass itself. Values are validated by the
+dataclasses, which raise `ConfigError` naming the option and the allowed set.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, fields
+
+from trainer.config import BALANCES, DECODERS, DEVICES, EXECUTORS, MODELS, TASKS, EvalConfig, TrainConfig
+
+
+def _default(cls, name: str):
+    f = next(f for f in fields(cls) if f.name == name)
+    return None if f.default is MISSING else f.default
+
+
+def _add(p, cls, name: str, text: str, typ=None, choices: tuple[str, ...] | None = None) -> None:
+    default = _default(cls, name)
+    allowed = f"; one of {', '.join(choices)}" if choices else ""
+    p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ or type(default) if default is not None else typ,
+                   default=default, help=f"{text}{allowed} (default: {default})")
+
+
+def add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a classifier on a build, a folder of class subfolders or a CSV")
+    T = TrainConfig
+    p.add_argument("--data", required=True, help="training data: build folder/URL, class-folder or CSV (required)")
+    p.add_argument("--out", required=True, help="run folder for checkpoints and config.json (required)")
+    _add(p, T, "val", "validation data (default: hold out --val-fraction of --data)", str)
+    _add(p, T, "val_fraction", "fraction of --data held out for validation when there is no --val")
+    _add(p, T, "split_seed", "seed of the fixed train/val split")
+    _add(p, T, "model", "architecture", choices=MODELS)
+    _add(p, T, "task", "multiclass (label) or multilabel (labels)", choices=TASKS)
+    _add(p, T, "image_size", "square input size in pixels")
+    _add(p, T, "epochs", "epochs")
+    _add(p, T, "max_steps", "stop after this many optimiser steps (a budget)", int)
+    _add(p, T, "batch_size", "images per step per worker")
+    _add(p, T, "lr", "peak learning rate of the one-cycle schedule (AdamW)")
+    _add(p, T, "weight_decay", "AdamW weight decay")
+    _add(p, T, "grad_clip", "max global gradient norm, 0 = off")
+    _add(p, T, "label_smoothing", "label smoothing")
+    _add(p, T, "mixup", "MixUp Beta(alpha, alpha), 0 = off")
+    _add(p, T, "balance", "class imbalance: class weights in the loss, or a balanced sampler (folder/CSV)",
+         choices=BALANCES)
+    p.add_argument("--no-augment", dest="augment", action="store_false",
+                   help="no Kornia augmentation (default: augment: rotation, shift, scale, brightness, contrast)")
+    p.add_argument("--hflip", action="store_true",
+                   help="random horizontal flips; they swap laterality, so only for classes not tied to a side "
+                        "(default: off)")
+    p.add_argument("--vflip", action="store_true", help="random vertical flips (default: off)")
+    _add(p, T, "seed", "seed of shuffling, augmentation and initialisation")
+    _add(p, T, "loader_workers", "DataLoader worker processes per training worker")
+    _add(p, T, "shuffle_buffer", "samples in each loader worker's shuffle buffer")
+    _add(p, T, "executor", "local: this process; ray: Ray Train DDP", choices=EXECUTORS)
+    _add(p, T, "workers", "Ray Train workers (DDP ranks)")
+    _add(p, T, "gpus_per_worker", "GPUs per Ray worker; > 0 uses NCCL, 0 uses gloo on CPU")
+    _add(p, T, "cpus_per_worker", "CPUs reserved per Ray worker")
+    _add(p, T, "ray_address", "join this Ray cluster (default: start a local one)", str)
+    _add(p, T, "device", "auto = cuda when present", choices=DEVICES)
+    _add(p, T, "decoder", "gpu: nvJPEG on CUDA; cpu: PIL in loader workers; auto: gpu on CUDA", choices=DECODERS)
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (default: off)")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                   help="keep NCHW memory format on CUDA (default: channels_last on CUDA, NCHW on CPU)")
+    _add(p, T, "init", "start from this checkpoint; head replaced when classes differ", str)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when present (default: off)")
+    _add(p, T, "log_every", "log a line every N steps")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar (default: shown)")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from trainer.distributed import train
+
+    names = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names}).validate()
+    result = train(cfg)
+    print(result.line())
+    return 0
+
+
+def add_evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="metrics, ROC and confusion plots of a checkpoint on labelled data")
+    E = EvalConfig
+    p.add_argument("--checkpoint", required=True, help="a checkpoint written by radiopaque train (required)")
+    p.add_argument("--data", required=True, help="a build, a folder of class subfolders, or a CSV (required)")
+    p.add_argument("--out", required=True, help="folder for metrics.json and the PNGs (required)")
+    _add(p, E, "batch_size", "images per batch")
+    _add(p, E, "loader_workers", "DataLoader worker processes")
+    _add(p, E, "device", "auto = cuda when present", choices=DEVICES)
+    _add(p, E, "image_size", "input size (default: the checkpoint's training size)", int)
+    _add(p, E, "top_losses", "samples in the top-losses contact sheet")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar (default: shown)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> int:
+    from trainer.evaluate import evaluate_checkpoint
+
+    names = {f.name for f in fields(EvalConfig)}
+    report = evaluate_checkpoint(EvalConfig(**{k: v for k, v in vars(args).items() if k in names}))
+    any_fb = (report.get("any_foreign_body") or {}).get("auroc")
+    summary = {"n": report["n"], "accuracy": report.get("accuracy"), "auroc_any": any_fb,
+               "macro_auroc": report.get("macro_auroc")}
+    print(f"evaluated {json.dumps(summary)} -> {args.out}/metrics.json")
+    return 0
+
+
+def add_experiment_parser(sub) -> None:
+    from trainer.experiment import ExperimentConfig
+
+    X = ExperimentConfig
+    p = sub.add_parser("experiment", help="synthetic only / real only / synthetic then real, same budget")
+    p.add_argument("--synthetic", required=True, help="synthetic build (required)")
+    p.add_argument("--real", required=True, help="real labelled data: folder of class subfolders or CSV (required)")
+    p.add_argument("--out", required=True, help="folder for the arms' runs and results.md/json (required)")
+    _add(p, X, "test", "real test data (default: the held-out --val-fraction of --real)", str)
+    _add(p, X, "steps", "optimiser steps per arm (the shared budget)")
+    _add(p, X, "pretrain_fraction", "share of the synthetic+real arm's steps spent on synthetic")
+    _add(p, X, "val_fraction", "held-out fraction of --real used as test set without --test")
+    _add(p, X, "model", "architecture", choices=MODELS)
+    _add(p, X, "image_size", "square input size in pixels")
+    _add(p, X, "batch_size", "images per step")
+    _add(p, X, "lr", "peak learning rate")
+    _add(p, X, "seed", "seed of every arm")
+    _add(p, X, "loader_workers", "DataLoader worker processes")
+    _add(p, X, "device", "auto = cuda when present", choices=DEVICES)
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar (default: shown)")
+    p.set_defaults(func=cmd_experiment)
+
+
+def cmd_experiment(args) -> int:
+    from trainer.experiment import ExperimentConfig, markdown_table, run_experiment
+
+    names = {f.name for f in fields(ExperimentConfig)}
+    table = run_experiment(ExperimentConfig(**{k: v for k, v in vars(args).items() if k in names}))
+    print(markdown_table(table))
+    return 0

@@ -1,0 +1,161 @@
+"""Typed, frozen configuration of a training run and of an evaluation, validated once at the edge.
+
+`TrainConfig` is written into every checkpoint (`to_dict()`), so a checkpoint says how it was
+made. Library code receives these dataclasses, never an argparse namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from generator.errors import ConfigError
+
+MODELS = ("resnet18", "resnet34", "resnet50", "densenet121",
+          "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3")
+TASKS = ("multiclass", "multilabel")
+BALANCES = ("none", "weights", "sampler")
+EXECUTORS = ("local", "ray")
+DEVICES = ("auto", "cpu", "cuda")
+DECODERS = ("auto", "cpu", "gpu")
+MIN_IMAGE_PX, MAX_IMAGE_PX = 32, 4096
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """One training run. `data`/`val`: a build (folder or URL with dataset.json), a folder of
+    class subfolders, or a CSV of path,label. Without `val`, `val_fraction` of `data` is held out
+    (a fixed split from `split_seed`, independent of `seed`)."""
+
+    data: str
+    out: str
+    val: str | None = None
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    model: str = "resnet18"
+    task: str = "multiclass"
+    image_size: int = 224
+    epochs: int = 1
+    max_steps: int | None = None  # stop after this many optimiser steps (a budget), None: all epochs
+    batch_size: int = 32
+    lr: float = 1e-3  # peak LR of the one-cycle schedule (AdamW)
+    weight_decay: float = 1e-4
+    grad_clip: float = 1.0  # max global grad norm; 0 = off
+    label_smoothing: float = 0.0
+    mixup: float = 0.0  # Beta(alpha, alpha) MixUp; 0 = off
+    balance: str = "none"
+    augment: bool = True
+    hflip: bool = False  # horizontal flip swaps laterality: only for classes not tied to a side
+    vflip: bool = False
+    seed: int = 0
+    loader_workers: int = 2
+    shuffle_buffer: int = 512
+    executor: str = "local"
+    workers: int = 1
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float = 1.0
+    ray_address: str | None = None
+    device: str = "auto"
+    decoder: str = "auto"  # gpu: nvJPEG on CUDA; cpu: PIL in loader workers; auto: gpu when on CUDA
+    compile: bool = False
+    channels_last: bool = True  # applied on CUDA only: on CPU (oneDNN) NHWC trains slower here
+    init: str | None = None  # checkpoint to start from (head replaced when classes differ)
+    resume: bool = False
+    log_every: int = 10
+    progress: bool = True
+
+    def validate(self) -> TrainConfig:
+        """Check every field and return self. Raises ConfigError naming the option."""
+        _choice("--model", self.model, MODELS)
+        _choice("--task", self.task, TASKS)
+        _choice("--balance", self.balance, BALANCES)
+        _choice("--executor", self.executor, EXECUTORS)
+        _choice("--device", self.device, DEVICES)
+        _choice("--decoder", self.decoder, DECODERS)
+        if not self.data:
+            raise ConfigError("--data", self.data, "a build, a folder of class subfolders or a CSV")
+        if not self.out:
+            raise ConfigError("--out", self.out, "a run folder")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError("--val-fraction", self.val_fraction, "0 <= f < 1")
+        if not MIN_IMAGE_PX <= self.image_size <= MAX_IMAGE_PX:
+            raise ConfigError("--image-size", self.image_size, f"{MIN_IMAGE_PX}..{MAX_IMAGE_PX} pixels")
+        _at_least("--epochs", self.epochs, 1)
+        if self.max_steps is not None:
+            _at_least("--max-steps", self.max_steps, 1)
+        _at_least("--batch-size", self.batch_size, 1)
+        _at_least("--loader-workers", self.loader_workers, 0)
+        _at_least("--shuffle-buffer", self.shuffle_buffer, 1)
+        _at_least("--workers", self.workers, 1)
+        _at_least("--log-every", self.log_every, 1)
+        _at_least("--seed", self.seed, 0)
+        _at_least("--split-seed", self.split_seed, 0)
+        if not self.lr > 0:
+            raise ConfigError("--lr", self.lr, "a positive number")
+        for option, value in (("--weight-decay", self.weight_decay), ("--grad-clip", self.grad_clip),
+                              ("--mixup", self.mixup), ("--gpus-per-worker", self.gpus_per_worker)):
+            if value < 0:
+                raise ConfigError(option, value, "a number >= 0")
+        if not self.cpus_per_worker > 0:
+            raise ConfigError("--cpus-per-worker", self.cpus_per_worker, "a positive number")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError("--label-smoothing", self.label_smoothing, "0 <= s < 1")
+        if self.task == "multilabel" and self.balance == "sampler":
+            raise ConfigError("--balance", self.balance, "none, weights (a balanced sampler needs one label per sample)")
+        if self.executor == "local" and self.workers != 1:
+            raise ConfigError("--workers", self.workers, "1 with --executor local (use --executor ray for more)")
+        if self.resume and self.init:
+            raise ConfigError("--init", self.init, "no --init together with --resume (the run's checkpoint wins)")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Inverse of `to_dict`; keys this version does not know are ignored (older checkpoints)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def but(self, **changes) -> TrainConfig:
+        """A validated copy with `changes` applied."""
+        return replace(self, **changes).validate()
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    """Evaluate `checkpoint` on `data` (a build, a folder of class subfolders, or a CSV)."""
+
+    checkpoint: str
+    data: str
+    out: str
+    batch_size: int = 64
+    loader_workers: int = 2
+    device: str = "auto"
+    image_size: int | None = None  # None: the checkpoint's training size
+    top_losses: int = 16
+    progress: bool = True
+
+    def validate(self) -> EvalConfig:
+        _choice("--device", self.device, DEVICES)
+        for option, value in (("--checkpoint", self.checkpoint), ("--data", self.data), ("--out", self.out)):
+            if not value:
+                raise ConfigError(option, value, "a path")
+        _at_least("--batch-size", self.batch_size, 1)
+        _at_least("--loader-workers", self.loader_workers, 0)
+        _at_least("--top-losses", self.top_losses, 0)
+        if self.image_size is not None and not MIN_IMAGE_PX <= self.image_size <= MAX_IMAGE_PX:
+            raise ConfigError("--image-size", self.image_size, f"{MIN_IMAGE_PX}..{MAX_IMAGE_PX} pixels")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(option, value, ", ".join(allowed))
+
+
+def _at_least(option: str, value: int, low: int) -> None:
+    if not isinstance(value, int) or value < low:
+        raise ConfigError(option, value, f"an integer >= {low}")

@@ -1,0 +1,127 @@
+"""Evaluate a checkpoint on a build, a folder of class subfolders or a CSV.
+
+Writes into EVAL_DIR: `metrics.json` (everything: accuracy, per-class sensitivity,
+specificity, PPV, NPV, prevalence, AUROC, confusion matrix, any-foreign-body AUROC, the
+eval and training configs), `confusion.png`, `roc.png` and `top_losses.png` (the samples
+the model got most wrong, with true and predicted class).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from trainer.config import EvalConfig
+from trainer.metrics import roc_curve
+from trainer.train import load_checkpoint, model_from_checkpoint, open_data, predict, report_for, resolve_device
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_checkpoint(cfg: EvalConfig) -> dict:
+    """Run the evaluation; return the metrics dict also written to `metrics.json`."""
+    import torch
+
+    cfg = cfg.validate()
+    device = resolve_device(cfg.device)
+    checkpoint = load_checkpoint(cfg.checkpoint)
+    train_cfg = checkpoint["config"]
+    classes = list(checkpoint["classes"])
+    task = train_cfg.get("task", "multiclass")
+    image_size = cfg.image_size or int(train_cfg["image_size"])
+    model = model_from_checkpoint(checkpoint).to(device)
+    channels_last = bool(train_cfg.get("channels_last", True)) and device.type == "cuda"
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    data = open_data(cfg.data, classes=classes, subset="all", train=False, cfg_seed=0, image_size=image_size,
+                     task=task, batch_size=cfg.batch_size, loader_workers=cfg.loader_workers)
+    bar = None
+    if cfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(data.dataset), unit="img", desc="evaluate", dynamic_ncols=True)
+    try:
+        result = predict(model, data, device=device, task=task, channels_last=channels_last, top_k=cfg.top_losses,
+                         bar=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    report = report_for(task, result, classes)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report["data"] = cfg.data
+    report["checkpoint"] = cfg.checkpoint
+    report["eval_config"] = cfg.to_dict()
+    report["train_config"] = train_cfg
+    report["mean_loss"] = float(np.mean(result["losses"])) if len(result["losses"]) else None
+    report["top_losses"] = [{"key": key, "loss": loss} for loss, key, *_ in result["top"]]
+    (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    _plot(result, report, classes, task, out)
+    return report
+
+
+def _plot(result: dict, report: dict, classes: list[str], task: str, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    probs, targets = result["probs"], result["targets"]
+    if task == "multiclass" and "confusion_matrix" in report:
+        cm = np.array(report["confusion_matrix"])
+        fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 2, 1.2 * len(classes) + 1.5))
+        ax.imshow(cm, cmap="Blues")
+        ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        ax.set_yticks(range(len(classes)), classes)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                        color="white" if cm[i, j] > cm.max() / 2 else "black")
+        ax.set_title(f"accuracy {report['accuracy']:.3f}, n = {report['n']}")
+        fig.tight_layout()
+        fig.savefig(out / "confusion.png", dpi=100)
+        plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 6))
+    positives = targets > 0.5 if task == "multilabel" else np.eye(len(classes), dtype=bool)[targets.astype(int)]
+    for k, name in enumerate(classes):
+        if 0 < positives[:, k].sum() < len(positives):
+            fpr, tpr = roc_curve(probs[:, k], positives[:, k])
+            ax.plot(fpr, tpr, label=f"{name} (AUROC {report['per_class'][name]['auroc']:.3f})")
+    any_fb = report.get("any_foreign_body") or {}
+    if "none" in classes and any_fb.get("auroc") is not None:
+        k = classes.index("none")
+        fpr, tpr = roc_curve(1.0 - probs[:, k], ~positives[:, k])
+        ax.plot(fpr, tpr, "k--", lw=2, label=f"any foreign body (AUROC {any_fb['auroc']:.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.5)
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "roc.png", dpi=100)
+    plt.close(fig)
+
+    top = result["top"]
+    if top:
+        cols = min(4, len(top))
+        rows = -(-len(top) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, (loss, key, image, target, p) in zip(axes.flat, top):
+            ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1)
+            if task == "multilabel":
+                true = ",".join(classes[k] for k in np.flatnonzero(np.asarray(target) > 0.5)) or "-"
+                pred = ",".join(classes[k] for k in np.flatnonzero(p >= 0.5)) or "-"
+            else:
+                true, pred = classes[int(target)], f"{classes[int(np.argmax(p))]} {float(np.max(p)):.2f}"
+            ax.set_title(f"{key.rsplit('/', 1)[-1][-24:]}\ntrue {true} / pred {pred}\nloss {loss:.2f}", fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "top_losses.png", dpi=100)
+        plt.close(fig)

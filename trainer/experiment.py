@@ -1,0 +1,119 @@
+"""The three-arm experiment: does synthetic pretraining help on real radiographs?
+
+Arms, each with the same budget of `steps` optimiser steps and the same model, size, batch
+and seed, all scored on the same real test set:
+  synthetic        trained on the synthetic build only
+  real             trained on the real training data only
+  synthetic+real   `pretrain_fraction` of the steps on synthetic, the rest fine-tuning on
+                   real from that checkpoint (`--init`; head replaced when classes differ)
+The real test set is `test`, or else the fixed held-out split (`val_fraction`) of `real`,
+which the real training arms then never see. Results: OUT/results.json and OUT/results.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from generator.errors import ConfigError
+from trainer.config import TrainConfig
+from trainer.distributed import train
+from trainer.train import data_classes, headline, load_checkpoint, model_from_checkpoint, open_data, predict, \
+    report_for, resolve_device
+
+log = logging.getLogger(__name__)
+
+ARMS = ("synthetic", "real", "synthetic+real")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    synthetic: str
+    real: str
+    out: str
+    test: str | None = None
+    steps: int = 200
+    pretrain_fraction: float = 0.5
+    val_fraction: float = 0.2
+    model: str = "resnet18"
+    image_size: int = 224
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    loader_workers: int = 2
+    device: str = "auto"
+    progress: bool = True
+
+    def validate(self) -> ExperimentConfig:
+        if self.steps < 2:
+            raise ConfigError("--steps", self.steps, "an integer >= 2 (synthetic+real needs a step of each)")
+        if not 0.0 < self.pretrain_fraction < 1.0:
+            raise ConfigError("--pretrain-fraction", self.pretrain_fraction, "0 < f < 1")
+        if self.test is None and not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError("--val-fraction", self.val_fraction, "0 < f < 1 when there is no --test")
+        self.base(self.synthetic, "unused").validate()
+        return self
+
+    def base(self, data: str, out: str, **changes) -> TrainConfig:
+        return TrainConfig(data=data, out=out, model=self.model, image_size=self.image_size,
+                           batch_size=self.batch_size, lr=self.lr, seed=self.seed, loader_workers=self.loader_workers,
+                           device=self.device, progress=self.progress, epochs=10_000, **changes)
+
+
+def run_experiment(cfg: ExperimentConfig) -> dict:
+    """Train the three arms and score them; return (and write) the results table."""
+    cfg = cfg.validate()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # With no --test the real data's val split is the test set: real arms train on the rest.
+    real_split = dict(val=None, val_fraction=cfg.val_fraction) if cfg.test is None else dict(val=cfg.test)
+    pre_steps = max(1, round(cfg.steps * cfg.pretrain_fraction))
+    runs = {
+        "synthetic": [cfg.base(cfg.synthetic, str(out / "synthetic"), max_steps=cfg.steps)],
+        "real": [cfg.base(cfg.real, str(out / "real"), max_steps=cfg.steps, **real_split)],
+        "synthetic+real": [
+            cfg.base(cfg.synthetic, str(out / "synthetic+real" / "pretrain"), max_steps=pre_steps),
+            cfg.base(cfg.real, str(out / "synthetic+real" / "finetune"), max_steps=cfg.steps - pre_steps,
+                     init=str(out / "synthetic+real" / "pretrain" / "last.pt"), **real_split),
+        ],
+    }
+    device = resolve_device(cfg.device)
+    rows = []
+    for arm in ARMS:
+        results = [train(stage.validate()) for stage in runs[arm]]
+        checkpoint = load_checkpoint(results[-1].checkpoint)
+        classes = list(checkpoint["classes"])
+        test_source = cfg.test or cfg.real
+        data = open_data(test_source, classes=classes, subset="all" if cfg.test else "val", train=False, cfg_seed=0,
+                         image_size=cfg.image_size, task="multiclass", batch_size=cfg.batch_size,
+                         loader_workers=cfg.loader_workers, val_fraction=cfg.val_fraction)
+        model = model_from_checkpoint(checkpoint).to(device)
+        report = report_for("multiclass", predict(model, data, device=device, task="multiclass",
+                                                  channels_last=False), classes)
+        any_fb = (report.get("any_foreign_body") or {}).get("auroc")
+        rows.append({"arm": arm, "steps": cfg.steps, "seconds": round(sum(r.seconds for r in results), 1),
+                     "test_n": report["n"], "accuracy": report["accuracy"], "auroc_any": any_fb,
+                     "macro_auroc": report.get("macro_auroc"), "headline": headline(report)[0],
+                     "checkpoint": results[-1].checkpoint, "report": report})
+        log.info("arm %s: accuracy %s, any-FB AUROC %s", arm, report["accuracy"], any_fb)
+    table = {"config": asdict(cfg), "test": cfg.test or f"{cfg.real} (held-out {cfg.val_fraction:.0%})",
+             "classes_real": data_classes(cfg.real), "rows": rows}
+    (out / "results.json").write_text(json.dumps(table, indent=2))
+    (out / "results.md").write_text(markdown_table(table))
+    return table
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def markdown_table(table: dict) -> str:
+    lines = [f"# Three-arm experiment\n", f"Test set: {table['test']}\n",
+             "| arm | steps | train s | test n | accuracy | AUROC any FB | macro AUROC |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in table["rows"]:
+        lines.append(f"| {r['arm']} | {r['steps']} | {r['seconds']} | {r['test_n']} | {_fmt(r['accuracy'])} | "
+                     f"{_fmt(r['auroc_any'])} | {_fmt(r['macro_auroc'])} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,327 @@
+"""Stream a generator build (WebDataset tar or Parquet shards) into training, without duplicates.
+
+Which samples a loader worker reads in epoch `e` (all of it a pure function of the manifest,
+`seed`, `e`, `rank`, `world_size`, `worker`, `num_workers`):
+
+1. Subset: every sample is train or val by a fixed draw from `(split_seed, shard index)`, so
+   the split never changes with the epoch, the seed or the number of ranks.
+2. Epoch order: the shards are permuted by `(seed, e)`; their samples, in shard order, form
+   one list of addresses `(shard, offset)`.
+3. Ranks: the list is cut into `world_size` contiguous, equal slices of
+   `len // world_size` samples. REMAINDER: the last `len % world_size` addresses of the
+   epoch (< world_size samples, different ones each epoch because the order changes) are
+   not seen that epoch; DDP needs every rank to take the same number of steps.
+   `drop_remainder=False` (evaluation on one rank) keeps them.
+4. Loader workers: each rank's slice is cut again into `num_workers` contiguous parts, so a
+   worker reads about `1 / (world_size * num_workers)` of the shards (at most two of them
+   partly) and no address is read by two workers.
+5. Within a worker, a shuffle buffer seeded by `(seed, e, rank, worker)` mixes samples
+   across the shards it reads.
+
+Samples come out as `(image, target, key)`: image (1, S, S) float32 in [0, 1] (or, with
+`decode="raw"`, the encoded bytes as a uint8 tensor for batched GPU decoding, see
+`GpuDecoder`), target an int class index (multiclass) or a float multi-hot (C,) vector
+(multilabel), key "shard-path:sample-key".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import IterableDataset, get_worker_info
+
+from generator.shards import FORMATS, MANIFEST
+from generator.storage import Store
+
+log = logging.getLogger(__name__)
+
+SUBSETS = ("all", "train", "val")
+DECODES = ("cpu", "raw")
+_READ_PREFERENCE = ("wds", "parquet")  # tar decoding is cheaper than Parquet's
+
+
+@dataclass(frozen=True)
+class ShardRef:
+    index: int  # position in sorted path order; seeds the train/val split
+    path: str  # relative to the build root
+    fmt: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """What training needs of one stored sample."""
+
+    key: str
+    image: bytes
+    image_format: str
+    label: int
+    labels: tuple[int, ...]
+
+
+def is_build(url: str) -> bool:
+    """True when `url` is a folder (or fsspec URL) holding a build manifest."""
+    try:
+        return Store(url, create=False).exists(MANIFEST)
+    except Exception:  # not a folder, unreachable scheme: then it is not a build
+        return False
+
+
+class Build:
+    """A build's manifest and shard reader. `fmt`: "wds", "parquet" or None (tar when present)."""
+
+    def __init__(self, url: str, fmt: str | None = None):
+        self.url = url
+        self.store = Store(url, create=False)
+        self.manifest = json.loads(self.store.read_bytes(MANIFEST))
+        self.classes: list[str] = list(self.manifest["classes"])
+        entries = self.manifest.get("shards") or []
+        present = {e["format"] for e in entries}
+        if fmt is None:
+            fmt = next((f for f in _READ_PREFERENCE if f in present), None)
+        if fmt not in present:
+            raise ValueError(f"{url!r}: {MANIFEST} lists no {fmt or 'readable'} shards (has {sorted(present)})")
+        chosen = sorted((e for e in entries if e["format"] == fmt), key=lambda e: e["path"])
+        self.fmt = fmt
+        self.shards = [ShardRef(i, e["path"], fmt, int(e["count"])) for i, e in enumerate(chosen)]
+
+    def __len__(self) -> int:
+        return sum(s.count for s in self.shards)
+
+    def read_shard(self, shard: ShardRef) -> list[Record]:
+        data = self.store.read_bytes(shard.path)
+        if shard.fmt == "parquet":
+            records = _read_parquet(data)
+        else:
+            records = [Record(s.key, s.image, s.image_format, s.label, s.labels) for s in FORMATS[shard.fmt].decode(data)]
+        if len(records) != shard.count:
+            raise ValueError(f"{self.url}/{shard.path}: holds {len(records)} samples, {MANIFEST} says {shard.count}")
+        return records
+
+    def class_counts(self) -> np.ndarray:
+        """Samples per class (C,) from the manifest's histogram."""
+        hist = self.manifest.get("class_histogram") or {}
+        return np.array([int(hist.get(c, 0)) for c in self.classes], dtype=np.int64)
+
+
+def _read_parquet(data: bytes) -> list[Record]:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(io.BytesIO(data), columns=["key", "image", "image_format", "label", "labels"])
+    cols = table.to_pydict()
+    return [Record(k, img, fmt, int(lab), tuple(int(v) for v in labs))
+            for k, img, fmt, lab, labs in zip(cols["key"], cols["image"], cols["image_format"], cols["label"], cols["labels"])]
+
+
+def subset_offsets(shards: list[ShardRef], subset: str, val_fraction: float, split_seed: int) -> list[np.ndarray]:
+    """Per shard, the sorted sample offsets that belong to `subset` ("all", "train" or "val")."""
+    if subset not in SUBSETS:
+        raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
+    out = []
+    for shard in shards:
+        offsets = np.arange(shard.count)
+        if subset != "all":
+            u = np.random.default_rng([split_seed, shard.index]).random(shard.count)
+            offsets = offsets[(u < val_fraction) if subset == "val" else (u >= val_fraction)]
+        out.append(offsets)
+    return out
+
+
+def epoch_addresses(offsets: list[np.ndarray], *, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+    """(N, 2) int64 [shard, offset] rows: shards permuted by (seed, epoch) when `shuffle`."""
+    order = np.arange(len(offsets))
+    if shuffle:
+        order = np.random.default_rng([seed, epoch]).permutation(len(offsets))
+    parts = [np.stack([np.full(len(offsets[s]), s), offsets[s]], axis=1) for s in order if len(offsets[s])]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 2), dtype=np.int64)
+
+
+def part_bounds(n: int, parts: int, index: int) -> tuple[int, int]:
+    """[start, stop) of contiguous part `index` of `parts` near-equal parts of range(n)."""
+    return index * n // parts, (index + 1) * n // parts
+
+
+def rank_addresses(addresses: np.ndarray, rank: int, world_size: int, drop_remainder: bool) -> np.ndarray:
+    """Rank `rank`'s slice; with `drop_remainder` every rank gets exactly len // world_size."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
+    if drop_remainder:
+        per_rank = len(addresses) // world_size
+        return addresses[rank * per_rank:(rank + 1) * per_rank]
+    start, stop = part_bounds(len(addresses), world_size, rank)
+    return addresses[start:stop]
+
+
+def decode_image(data: bytes, size: int) -> torch.Tensor:
+    """Encoded JPEG/PNG (8- or 16-bit grey, RGB or palette) -> (1, size, size) float32 in [0, 1].
+
+    The whole image is resized to a square (radiographs are near-square; aspect is not kept).
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+            arr = np.asarray(img, dtype=np.float32) / 65535.0
+        else:
+            arr = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    return resize_square(torch.from_numpy(arr)[None], size)
+
+
+def resize_square(image: torch.Tensor, size: int) -> torch.Tensor:
+    """(C, H, W) or (B, C, H, W) float -> same rank at (size, size), antialiased bilinear."""
+    batched = image.dim() == 4
+    x = image if batched else image[None]
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+    return x if batched else x[0]
+
+
+class ShardStream(IterableDataset):
+    """The samples of one rank of a build for the current epoch (see the module docstring).
+
+    classes: the model's class list; the build's labels are mapped to it by name (a build
+    class the model lacks raises). Call `set_epoch(e)` before each epoch's DataLoader
+    iteration (workers are re-created per epoch, so they see it).
+    """
+
+    def __init__(self, url: str, *, classes: list[str] | None = None, subset: str = "all", val_fraction: float = 0.0,
+                 split_seed: int = 0, seed: int = 0, shuffle: bool = True, rank: int = 0, world_size: int = 1,
+                 drop_remainder: bool = True, image_size: int = 224, task: str = "multiclass",
+                 decode: str = "cpu", shuffle_buffer: int = 512, fmt: str | None = None):
+        if decode not in DECODES:
+            raise ValueError(f"decode must be one of {DECODES}, got {decode!r}")
+        self.build = Build(url, fmt)
+        self.classes = list(classes) if classes is not None else self.build.classes
+        missing = [c for c in self.build.classes if c not in self.classes]
+        if missing:
+            raise ValueError(f"{url!r} has classes {missing} that the model's classes {self.classes} lack")
+        self._class_map = np.array([self.classes.index(c) for c in self.build.classes], dtype=np.int64)
+        self.offsets = subset_offsets(self.build.shards, subset, val_fraction, split_seed)
+        self.seed, self.shuffle, self.rank, self.world_size = seed, shuffle, rank, world_size
+        self.drop_remainder, self.image_size, self.task = drop_remainder, image_size, task
+        self.decode, self.shuffle_buffer = decode, shuffle_buffer
+        self.epoch = 0
+        # Samples whose image would not decode, skipped by this process (each loader worker
+        # counts its own; every skip is also logged with its key).
+        self.skipped = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        """Samples this rank yields per epoch (the same every epoch)."""
+        total = sum(len(o) for o in self.offsets)
+        if self.drop_remainder:
+            return total // self.world_size
+        start, stop = part_bounds(total, self.world_size, self.rank)
+        return stop - start
+
+    def batches_per_epoch(self, batch_size: int, num_workers: int) -> int:
+        """DataLoader batches per epoch: each worker batches its own part (last one partial)."""
+        n = len(self)
+        parts = [part_bounds(n, max(num_workers, 1), w) for w in range(max(num_workers, 1))]
+        return sum(-(-(stop - start) // batch_size) for start, stop in parts)
+
+    def addresses(self, worker: int = 0, num_workers: int = 1) -> np.ndarray:
+        """(n, 2) [shard, offset] rows this rank's `worker` reads this epoch, in reading order."""
+        addresses = epoch_addresses(self.offsets, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle)
+        mine = rank_addresses(addresses, self.rank, self.world_size, self.drop_remainder)
+        start, stop = part_bounds(len(mine), num_workers, worker)
+        return mine[start:stop]
+
+    def _target(self, record: Record):
+        if self.task == "multilabel":
+            target = torch.zeros(len(self.classes), dtype=torch.float32)
+            target[self._class_map[np.flatnonzero(record.labels)]] = 1.0
+            return target
+        return int(self._class_map[record.label])
+
+    def _sample(self, shard: ShardRef, record: Record):
+        """(image, target, key), or None for a sample whose image does not decode: one corrupt
+        sample must not end an epoch, so it is skipped, counted in `skipped` and logged."""
+        key = f"{shard.path}:{record.key}"
+        if self.decode == "raw":
+            image = torch.frombuffer(bytearray(record.image), dtype=torch.uint8)
+        else:
+            try:
+                image = decode_image(record.image, self.image_size)
+            except (OSError, SyntaxError, ValueError) as exc:  # what PIL raises on corrupt bytes
+                self.skipped += 1
+                log.warning("skipped corrupt sample %s (%s: %s); %d skipped by this reader",
+                            key, type(exc).__name__, exc, self.skipped)
+                return None
+        return image, self._target(record), key
+
+    def __iter__(self) -> Iterator:
+        info = get_worker_info()
+        worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        mine = self.addresses(worker, num_workers)
+        rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker])
+        buffer: list = []
+        i = 0
+        while i < len(mine):
+            shard_i = int(mine[i, 0])
+            j = i
+            while j < len(mine) and mine[j, 0] == shard_i:
+                j += 1
+            shard = self.build.shards[shard_i]
+            records = self.build.read_shard(shard)
+            for offset in mine[i:j, 1]:
+                item = self._sample(shard, records[int(offset)])
+                if item is None:
+                    continue
+                if not self.shuffle:
+                    yield item
+                    continue
+                buffer.append(item)
+                if len(buffer) >= self.shuffle_buffer:
+                    k = int(rng.integers(len(buffer)))
+                    buffer[k], buffer[-1] = buffer[-1], buffer[k]
+                    yield buffer.pop()
+            i = j
+        if self.shuffle:
+            for k in rng.permutation(len(buffer)):
+                yield buffer[k]
+
+
+def collate_raw(batch: list) -> tuple[list[torch.Tensor], torch.Tensor, list[str]]:
+    """Collate for `decode="raw"`: encoded images stay a list (they differ in length)."""
+    images, targets, keys = zip(*batch)
+    first = targets[0]
+    stacked = torch.stack(targets) if isinstance(first, torch.Tensor) else torch.tensor(targets, dtype=torch.int64)
+    return list(images), stacked, list(keys)
+
+
+class GpuDecoder:
+    """Batched nvJPEG decode on CUDA (torchvision.io.decode_jpeg), then resize on the GPU.
+
+    Input: a list of encoded images as uint8 tensors (`collate_raw`); output (B, 1, S, S)
+    float32 in [0, 1] on `device`. PNGs (nvJPEG cannot read them) are decoded on the CPU.
+    """
+
+    def __init__(self, device: torch.device, image_size: int):
+        if device.type != "cuda":
+            raise ValueError(f"GpuDecoder needs a CUDA device, got {device}")
+        self.device, self.image_size = device, image_size
+
+    def __call__(self, encoded: list[torch.Tensor]) -> torch.Tensor:
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        is_jpeg = [bool(e[:2].tolist() == [0xFF, 0xD8]) for e in encoded]
+        jpegs = [e for e, j in zip(encoded, is_jpeg) if j]
+        decoded = iter(decode_jpeg(jpegs, mode=ImageReadMode.GRAY, device=self.device) if jpegs else [])
+        out = []
+        for e, j in zip(encoded, is_jpeg):
+            if j:
+                img = next(decoded).float().div_(255.0)  # (1, H, W) on the GPU
+            else:
+                img = decode_image(e.numpy().tobytes(), self.image_size).to(self.device)
+            out.append(resize_square(img, self.image_size))
+        return torch.stack(out)
