@@ -18,11 +18,12 @@ def _default(cls, name: str):
     return None if f.default is MISSING else f.default
 
 
-def _add(p, cls, name: str, text: str, typ=None, choices: tuple[str, ...] | None = None) -> None:
+def _add(p, cls, name: str, text: str, typ=None, choices: tuple[str, ...] | None = None,
+         default_text: str | None = None) -> None:
     default = _default(cls, name)
     allowed = f"; one of {', '.join(choices)}" if choices else ""
     p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ or type(default) if default is not None else typ,
-                   default=default, help=f"{text}{allowed} (default: {default})")
+                   default=default, help=f"{text}{allowed} (default: {default_text or default})")
 
 
 def add_train_parser(sub) -> None:
@@ -30,7 +31,7 @@ def add_train_parser(sub) -> None:
     T = TrainConfig
     p.add_argument("--data", required=True, help="training data: build folder/URL, class-folder or CSV (required)")
     p.add_argument("--out", required=True, help="run folder for checkpoints and config.json (required)")
-    _add(p, T, "val", "validation data (default: hold out --val-fraction of --data)", str)
+    _add(p, T, "val", "validation data", str, default_text="hold out --val-fraction of --data")
     _add(p, T, "val_fraction", "fraction of --data held out for validation when there is no --val")
     _add(p, T, "split_seed", "seed of the fixed train/val split")
     _add(p, T, "model", "architecture", choices=MODELS)
@@ -59,7 +60,7 @@ def add_train_parser(sub) -> None:
     _add(p, T, "workers", "Ray Train workers (DDP ranks)")
     _add(p, T, "gpus_per_worker", "GPUs per Ray worker; > 0 uses NCCL, 0 uses gloo on CPU")
     _add(p, T, "cpus_per_worker", "CPUs reserved per Ray worker")
-    _add(p, T, "ray_address", "join this Ray cluster (default: start a local one)", str)
+    _add(p, T, "ray_address", "join this Ray cluster", str, default_text="start a local one")
     _add(p, T, "device", "auto = cuda when present", choices=DEVICES)
     _add(p, T, "decoder", "gpu: nvJPEG on CUDA; cpu: PIL in loader workers; auto: gpu on CUDA", choices=DECODERS)
     p.add_argument("--compile", action="store_true", help="torch.compile the model (default: off)")
@@ -91,7 +92,7 @@ def add_evaluate_parser(sub) -> None:
     _add(p, E, "batch_size", "images per batch")
     _add(p, E, "loader_workers", "DataLoader worker processes")
     _add(p, E, "device", "auto = cuda when present", choices=DEVICES)
-    _add(p, E, "image_size", "input size (default: the checkpoint's training size)", int)
+    _add(p, E, "image_size", "input size", int, default_text="the checkpoint's training size")
     _add(p, E, "top_losses", "samples in the top-losses contact sheet")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar (default: shown)")
     p.set_defaults(func=cmd_evaluate)
@@ -117,7 +118,7 @@ def add_experiment_parser(sub) -> None:
     p.add_argument("--synthetic", required=True, help="synthetic build (required)")
     p.add_argument("--real", required=True, help="real labelled data: folder of class subfolders or CSV (required)")
     p.add_argument("--out", required=True, help="folder for the arms' runs and results.md/json (required)")
-    _add(p, X, "test", "real test data (default: the held-out --val-fraction of --real)", str)
+    _add(p, X, "test", "real test data", str, default_text="the held-out --val-fraction of --real")
     _add(p, X, "steps", "optimiser steps per arm (the shared budget)")
     _add(p, X, "pretrain_fraction", "share of the synthetic+real arm's steps spent on synthetic")
     _add(p, X, "val_fraction", "held-out fraction of --real used as test set without --test")
