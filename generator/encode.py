@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import torch
 from PIL import Image
 
 IMAGE_FORMATS = ("jpg", "png", "png16")
@@ -20,11 +21,25 @@ def quantise(pixels: np.ndarray, image_format: str) -> np.ndarray:
     return q.astype(np.uint16 if image_format == "png16" else np.uint8)
 
 
+def quantise_batch(images: torch.Tensor, image_format: str) -> np.ndarray:
+    """(B, 1, H, W) float32 [0, 1] on any device -> (B, H, W) uint8 (uint16 for png16) numpy.
+
+    The same rounding as `quantise`, done on the render device so that only 1 (or 2) bytes
+    per pixel cross to the host.
+    """
+    scale = 65535.0 if image_format == "png16" else 255.0
+    q = torch.round(images[:, 0].clamp(0.0, 1.0) * scale)
+    if image_format == "png16":
+        return q.to(torch.int32).cpu().numpy().astype(np.uint16)
+    return q.to(torch.uint8).cpu().numpy()
+
+
 def encode_image(pixels: np.ndarray, image_format: str, jpeg_quality: int = 95) -> bytes:
-    """Encode a (H, W) float32 image in [0, 1]. image_format: one of IMAGE_FORMATS."""
+    """Encode a (H, W) image: float32 in [0, 1], or already quantised (uint8, uint16 for
+    png16). image_format: one of IMAGE_FORMATS."""
     if image_format not in IMAGE_FORMATS:
         raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
-    q = quantise(pixels, image_format)
+    q = pixels if pixels.dtype in (np.uint8, np.uint16) else quantise(pixels, image_format)
     buf = io.BytesIO()
     if image_format == "jpg":
         Image.fromarray(q, mode="L").save(buf, format="JPEG", quality=jpeg_quality)

@@ -21,7 +21,7 @@ from generator import annotate
 from generator.anatomy import estimate_anatomy
 from generator.bodies.base import PlacementContext
 from generator.config import BuildConfig
-from generator.encode import encode_image, encode_instance_map, file_extension
+from generator.encode import encode_image, encode_instance_map, file_extension, quantise_batch
 from generator.images import ImageRecord, RejectedInput, read_images
 from generator.prepare import Prepared, prepare
 from generator.render import accumulate, object_masks, rasterise
@@ -71,6 +71,7 @@ class ShardRenderer:
         self._cache: OrderedDict[int, Prepared] = OrderedDict()
         self._cache_size = cache_size
         self._bad: dict[int, str] = {}
+        self._empty_masks: dict[tuple[int, int], bytes] = {}
 
     def render_shard(self, shard: int, on_batch: Callable[[int], None] | None = None) -> ShardResult:
         """All samples of shard `shard`, in key order. on_batch(n) is told of each finished batch."""
@@ -179,8 +180,14 @@ class ShardRenderer:
     def _render_group(self, specs: list[SampleSpec], h: int, w: int) -> list[ShardSample]:
         images, windows = render_specs(specs, [self._cache[s.source_index].pixels for s in specs], self.style, self.device)
         masks = object_masks(windows, self.style.mask_threshold)
-        pixels = images[:, 0].cpu().numpy()  # (B, H, W): one device-to-host copy per group
+        pixels = quantise_batch(images, self.config.image_format)  # (B, H, W): one device-to-host copy
         return [self._finish(s, pixels[b], masks, b) for b, s in enumerate(specs)]
+
+    def _empty_mask(self, h: int, w: int) -> bytes:
+        """The instance map of a sample without objects: the same bytes for every such sample."""
+        if (h, w) not in self._empty_masks:
+            self._empty_masks[(h, w)] = encode_instance_map(np.zeros((h, w), dtype=np.uint8))
+        return self._empty_masks[(h, w)]
 
     def _finish(self, spec: SampleSpec, pixels: np.ndarray, masks: dict, b: int) -> ShardSample:
         cfg = self.config
@@ -217,7 +224,7 @@ class ShardRenderer:
             objects=tuple(objects),
             spec=spec.to_dict(),
             source_id=spec.source_id,
-            mask_png=encode_instance_map(instance_ids),
+            mask_png=self._empty_mask(h, w) if not objects else encode_instance_map(instance_ids),
             meta={**prep.meta, "spacing_mm": list(spec.spacing_mm)},
         )
 

@@ -44,7 +44,8 @@ class Style:
 
 
 def _paint_white(images, field, imaging):
-    return torch.maximum(images, field.clamp(0.0, 1.0))
+    # Legacy fields are coverage in {0, 1}; images is the renderer's own fresh batch.
+    return torch.maximum(images, field, out=images)
 
 
 def _no_imaging(rng, ctx):

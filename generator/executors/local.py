@@ -3,6 +3,7 @@ processes, each holding one long-lived ShardWorker (`--workers N`)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -29,6 +30,25 @@ def _run_inline(config, sources, run, shards, on_part, on_progress) -> None:
     from generator.build import ShardWorker
 
     worker = ShardWorker(config, sources, run.out, run.device, run.batch_size)
+    with _single_thread_on_cpu(worker):
+        _run_shards(worker, shards, run, on_part, on_progress)
+
+
+@contextlib.contextmanager
+def _single_thread_on_cpu(worker):
+    """Rendering is many small tensor ops per image: one intra-op thread beats torch's pool
+    on CPU (parallelism comes from --workers processes). Restored afterwards, since this
+    runs in the caller's process."""
+    before = torch.get_num_threads()
+    if worker.renderer.device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_shards(worker, shards, run, on_part, on_progress) -> None:
     for shard in shards:
         for attempt in range(run.retries + 1):
             try:
