@@ -110,7 +110,7 @@ def _fmt(value) -> str:
 
 
 def markdown_table(table: dict) -> str:
-    lines = [f"# Three-arm experiment\n", f"Test set: {table['test']}\n",
+    lines = ["# Three-arm experiment\n", f"Test set: {table['test']}\n",
              "| arm | steps | train s | test n | accuracy | AUROC any FB | macro AUROC |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in table["rows"]:

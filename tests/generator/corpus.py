@@ -34,9 +34,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import JPEG2000, ExplicitVRLittleEndian
+
+from tests.generator.dicom_fixtures import cr_dataset
 
 NON_UTF8_GOOD = b"good-caf\xe9.png"
 NON_UTF8_BAD = b"zero-caf\xe9.png"
@@ -105,22 +107,6 @@ def _jpeg_header_only(height: int, width: int) -> bytes:
     return b"\xff\xd8" + sof + b"\xff\xd9"
 
 
-def _cr_dataset(frames: np.ndarray | None, **elements: object) -> Dataset:
-    """A CR image data set, explicit VR little endian; frames (N, H, W) or (H, W) uint16."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # CR Image Storage
-    ds.SOPInstanceUID = generate_uid()
-    ds.Modality = "CR"
-    ds.ViewPosition = "PA"
-    if frames is not None:
-        ds.set_pixel_data(frames, photometric_interpretation="MONOCHROME2", bits_stored=12)
-    for keyword, value in elements.items():
-        setattr(ds, keyword, value)
-    return ds
-
-
 def _save(ds: Dataset, path: Path | bytes) -> None:
     ds.save_as(path, enforce_file_format=True)
 
@@ -136,14 +122,14 @@ def multiframe_frames() -> np.ndarray:
 
 
 def write_dicom_nopixels(path: Path, **elements: object) -> None:
-    ds = _cr_dataset(None, Rows=48, Columns=64, BitsAllocated=16, BitsStored=12, SamplesPerPixel=1,
+    ds = cr_dataset(None, Rows=48, Columns=64, BitsAllocated=16, BitsStored=12, SamplesPerPixel=1,
                      PhotometricInterpretation="MONOCHROME2", **elements)
     _save(ds, path)
 
 
 def write_dicom_jp2_raw(path: Path, **elements: object) -> None:
     """Transfer syntax JPEG 2000, but the single fragment holds raw little-endian samples."""
-    ds = _cr_dataset(_ramp12(), **elements)
+    ds = cr_dataset(_ramp12(), **elements)
     raw = ds.PixelData
     ds.file_meta.TransferSyntaxUID = JPEG2000
     ds.PixelData = encapsulate([raw])
@@ -154,7 +140,7 @@ def write_dicom_jp2_raw(path: Path, **elements: object) -> None:
 
 def write_dicom_unknown_syntax(path: Path) -> None:
     """A native (raw) image whose file meta names a transfer syntax nobody defined."""
-    _save(_cr_dataset(_ramp12()), path)
+    _save(cr_dataset(_ramp12()), path)
     data = Path(path).read_bytes()
     old = ExplicitVRLittleEndian.encode() + b"\0"  # "1.2.840.10008.1.2.1" padded to even length
     new = UNKNOWN_SYNTAX.encode() + (b"\0" if len(UNKNOWN_SYNTAX) % 2 else b"")
@@ -173,7 +159,7 @@ def write_phi_dicom(path: Path, *, pixels: bool = True) -> None:
     """A grey CR (or, with pixels=False, its header alone) with every PHI element = its marker."""
     elements = dict(PHI_MARKERS, PatientSex="F", PatientAge="045Y")
     if pixels:
-        _save(_cr_dataset(_ramp12(64, 64, phase=7), **elements), path)
+        _save(cr_dataset(_ramp12(64, 64, phase=7), **elements), path)
     else:
         write_dicom_nopixels(path, **elements)
 
@@ -193,9 +179,9 @@ def write_corpus(root: Path) -> Corpus:
 
     corpus.good.append(put("ramp.png", png_bytes(ramp())))
     corpus.good.append(put("ramp.jpg", jpeg_bytes(ramp(phase=40))))
-    _save(_cr_dataset(_ramp12(phase=80)), root / "plain.dcm")
+    _save(cr_dataset(_ramp12(phase=80)), root / "plain.dcm")
     corpus.good.append("plain.dcm")
-    _save(_cr_dataset(multiframe_frames()), root / "multiframe.dcm")
+    _save(cr_dataset(multiframe_frames()), root / "multiframe.dcm")
     corpus.good.append("multiframe.dcm")
     corpus.good.append(put(NON_UTF8_GOOD, png_bytes(ramp(phase=120))))
 

@@ -12,12 +12,13 @@ import numpy as np
 import pydicom
 import pydicom.data
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
-from pydicom.uid import ExplicitVRLittleEndian, MPEG2MPML, generate_uid
+from pydicom.uid import MPEG2MPML
 
 from generator import images
 from generator.images import ImageRecord, RejectedInput
+from tests.generator.dicom_fixtures import cr_dataset
 
 DICOM_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dicom"
 META_KEYS = {
@@ -63,26 +64,6 @@ def _assert_bone_bright(pixels: np.ndarray) -> None:
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
-
-
-def _dataset(
-    pixels: np.ndarray | None,
-    *,
-    photometric: str = "MONOCHROME2",
-    bits_stored: int = 12,
-    **elements: object,
-) -> Dataset:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # CR Image Storage
-    ds.SOPInstanceUID = generate_uid()
-    ds.Modality = "CR"
-    if pixels is not None:
-        ds.set_pixel_data(pixels, photometric_interpretation=photometric, bits_stored=bits_stored)
-    for keyword, value in elements.items():
-        setattr(ds, keyword, value)
-    return ds
 
 
 def _write(path: Path, ds: Dataset, *, preamble: bool = True) -> Path:
@@ -181,7 +162,7 @@ def test_builtin_rg1_decodes_bone_bright() -> None:
 
 
 def test_valid_window_is_applied(tmp_path: Path) -> None:
-    ds = _dataset(_ramp(), WindowCenter=1024, WindowWidth=2048)
+    ds = cr_dataset(_ramp(), WindowCenter=1024, WindowWidth=2048)
     pixels = images.read_image(_write(tmp_path / "w.dcm", ds)).pixels
     stored = _ramp().astype(np.float64)
     np.testing.assert_allclose(pixels, np.clip((stored - 1023.5) / 2047 + 0.5, 0, 1), atol=1e-6)
@@ -200,7 +181,7 @@ def test_valid_window_is_applied(tmp_path: Path) -> None:
 def test_absurd_window_falls_back_to_percentiles(
     tmp_path: Path, center: float, width: float
 ) -> None:
-    ds = _dataset(_ramp(), WindowCenter=center, WindowWidth=width)
+    ds = cr_dataset(_ramp(), WindowCenter=center, WindowWidth=width)
     pixels = images.read_image(_write(tmp_path / "w.dcm", ds)).pixels
     stored = _ramp().astype(np.float64)
     lo, hi = np.percentile(stored, [0.5, 99.5])
@@ -208,13 +189,13 @@ def test_absurd_window_falls_back_to_percentiles(
 
 
 def test_missing_window_uses_percentiles_and_keeps_precision(tmp_path: Path) -> None:
-    pixels = images.read_image(_write(tmp_path / "w.dcm", _dataset(_ramp(width=4096)))).pixels
+    pixels = images.read_image(_write(tmp_path / "w.dcm", cr_dataset(_ramp(width=4096)))).pixels
     assert pixels.min() == 0.0 and pixels.max() == 1.0
     assert len(np.unique(pixels)) > 3000  # 12-bit steps survive
 
 
 def test_rescale_then_window_in_rescaled_units(tmp_path: Path) -> None:
-    ds = _dataset(
+    ds = cr_dataset(
         _ramp(), RescaleSlope=2, RescaleIntercept=-1000, WindowCenter=3000, WindowWidth=4000
     )
     pixels = images.read_image(_write(tmp_path / "r.dcm", ds)).pixels
@@ -226,7 +207,7 @@ def test_voi_lut_sequence_is_preferred(tmp_path: Path) -> None:
     item = Dataset()
     item.add_new("LUTDescriptor", "US", [4096, 0, 16])
     item.add_new("LUTData", "US", (np.arange(4096) ** 2 // 256).tolist())  # a gamma-like curve
-    ds = _dataset(_ramp(), WindowCenter=1024, WindowWidth=2048, VOILUTSequence=[item])
+    ds = cr_dataset(_ramp(), WindowCenter=1024, WindowWidth=2048, VOILUTSequence=[item])
     pixels = images.read_image(_write(tmp_path / "lut.dcm", ds)).pixels
     table = np.asarray(item.LUTData, dtype=np.float64)
     expected = (table[_ramp()] - table.min()) / (table.max() - table.min())
@@ -234,14 +215,14 @@ def test_voi_lut_sequence_is_preferred(tmp_path: Path) -> None:
 
 
 def test_monochrome1_generated_is_inverted(tmp_path: Path) -> None:
-    ds = _dataset(_ramp(), photometric="MONOCHROME1", WindowCenter=2048, WindowWidth=4096)
+    ds = cr_dataset(_ramp(), photometric="MONOCHROME1", WindowCenter=2048, WindowWidth=4096)
     pixels = images.read_image(_write(tmp_path / "m1.dcm", ds)).pixels
     assert pixels[:, 0].min() > 0.99 and pixels[:, -1].max() < 0.01  # low stored = bright
 
 
 def test_multiframe_takes_first_frame(tmp_path: Path) -> None:
     frames = np.stack([_ramp(), _ramp()[:, ::-1]])  # (F, H, W)
-    ds = _dataset(frames, WindowCenter=2048, WindowWidth=4096)
+    ds = cr_dataset(frames, WindowCenter=2048, WindowWidth=4096)
     pixels = images.read_image(_write(tmp_path / "mf.dcm", ds)).pixels
     assert pixels.shape == (64, 80)
     assert pixels[:, 0].max() < 0.01 and pixels[:, -1].min() > 0.99
@@ -250,14 +231,14 @@ def test_multiframe_takes_first_frame(tmp_path: Path) -> None:
 def test_rgb_dicom_becomes_luminance(tmp_path: Path) -> None:
     rgb = np.zeros((40, 48, 3), dtype=np.uint8)
     rgb[..., 0] = 255
-    ds = _dataset(rgb, photometric="RGB", bits_stored=8)
+    ds = cr_dataset(rgb, photometric="RGB", bits_stored=8)
     record = images.read_image(_write(tmp_path / "rgb.dcm", ds))
     assert record.converted == "rgb" and record.pixels.shape == (40, 48)
     np.testing.assert_allclose(record.pixels, 0.299, atol=1e-6)
 
 
 def test_bare_dicom_without_preamble(tmp_path: Path) -> None:
-    ds = _dataset(_ramp(), WindowCenter=2048, WindowWidth=4096)
+    ds = cr_dataset(_ramp(), WindowCenter=2048, WindowWidth=4096)
     path = _write(tmp_path / "bare.dcm", ds, preamble=False)
     assert path.read_bytes()[128:132] != b"DICM"
     assert images.probe(path) == (64, 80)
@@ -277,7 +258,7 @@ def test_bare_dicom_without_preamble(tmp_path: Path) -> None:
     ],
 )
 def test_spacing(tmp_path: Path, elements: dict, spacing_mm: tuple | None) -> None:
-    record = images.read_image(_write(tmp_path / "s.dcm", _dataset(_ramp(), **elements)))
+    record = images.read_image(_write(tmp_path / "s.dcm", cr_dataset(_ramp(), **elements)))
     assert record.spacing_mm == (pytest.approx(spacing_mm) if spacing_mm else None)
 
 
@@ -286,7 +267,7 @@ def test_spacing(tmp_path: Path, elements: dict, spacing_mm: tuple | None) -> No
     "age,years", [("045Y", 45), ("006M", 0), ("030M", 2), ("095Y", 90), ("62", 62), ("abc", None)]
 )
 def test_age_years(tmp_path: Path, age: str, years: int | None) -> None:
-    ds = _dataset(_ramp(), PatientAge=age, PatientSex="F", ViewPosition="AP")
+    ds = cr_dataset(_ramp(), PatientAge=age, PatientSex="F", ViewPosition="AP")
     meta = images.read_image(_write(tmp_path / "a.dcm", ds)).meta
     assert meta["age_years"] == years and meta["sex"] == "F" and meta["view"] == "AP"
 
@@ -295,13 +276,13 @@ def test_age_years(tmp_path: Path, age: str, years: int | None) -> None:
 
 
 def test_no_pixel_data_is_rejected(tmp_path: Path) -> None:
-    path = _write(tmp_path / "sr.dcm", _dataset(None))
+    path = _write(tmp_path / "sr.dcm", cr_dataset(None))
     with pytest.raises(RejectedInput, match="no pixel data"):
         images.probe(path)
 
 
 def test_unsupported_transfer_syntax(tmp_path: Path) -> None:
-    ds = _dataset(_ramp())
+    ds = cr_dataset(_ramp())
     ds.file_meta.TransferSyntaxUID = MPEG2MPML
     ds.PixelData = encapsulate([b"\x00" * 64])
     ds["PixelData"].VR = "OB"
@@ -311,7 +292,7 @@ def test_unsupported_transfer_syntax(tmp_path: Path) -> None:
 
 
 def test_truncated_pixel_data_is_rejected(tmp_path: Path) -> None:
-    ds = _dataset(_ramp())
+    ds = cr_dataset(_ramp())
     ds.PixelData = ds.PixelData[: len(ds.PixelData) // 3]
     (result,) = images.read_images([_write(tmp_path / "cut.dcm", ds)])
     assert isinstance(result, RejectedInput) and "pixel data" in result.reason
@@ -321,11 +302,11 @@ def test_truncated_pixel_data_is_rejected(tmp_path: Path) -> None:
 def test_phi_never_reaches_meta_or_reasons(tmp_path: Path) -> None:
     phi = {keyword: PHI_MARKER for keyword in PHI_KEYWORDS}
     phi["PatientBirthDate"] = PHI_MARKER  # invalid DA on purpose: must not echo either
-    good = _write(tmp_path / "good.dcm", _dataset(_ramp(), PatientAge="045Y", **phi))
-    cut = _dataset(_ramp(), **phi)
+    good = _write(tmp_path / "good.dcm", cr_dataset(_ramp(), PatientAge="045Y", **phi))
+    cut = cr_dataset(_ramp(), **phi)
     cut.PixelData = cut.PixelData[:100]
     bad = [
-        _write(tmp_path / "nopix.dcm", _dataset(None, **phi)),
+        _write(tmp_path / "nopix.dcm", cr_dataset(None, **phi)),
         _write(tmp_path / "cut.dcm", cut),
     ]
     results = images.read_images([good, *bad])

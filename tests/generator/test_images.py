@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from generator import decode, images
 from generator.images import MAX_SIDE_PX, MIN_SIDE_PX, ImageRecord, RejectedInput
+from tests.generator.dicom_fixtures import cr_dataset
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 RNG_SEED = 20240611
@@ -57,14 +56,7 @@ def _reason(result: object) -> str:
 
 
 def _write_dicom(path: Path, pixels: np.ndarray) -> Path:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.1"  # CR Image Storage
-    ds.SOPInstanceUID = generate_uid()
-    ds.Modality = "CR"
-    ds.set_pixel_data(pixels, photometric_interpretation="MONOCHROME2", bits_stored=12)
-    ds.save_as(path, enforce_file_format=True)
+    cr_dataset(pixels).save_as(path, enforce_file_format=True)
     return path
 
 
