@@ -72,12 +72,11 @@ def _train_ray(cfg: TrainConfig) -> TrainResult:
     result = trainer.fit()
     if result.error:
         raise result.error
-    ckpt_path = out / "best.pt"
-    if not ckpt_path.exists():
-        ckpt_path = out / "last.pt"
     import torch
 
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    # last.pt holds the whole history; best.pt (the checkpoint to report) only up to its epoch.
+    state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    ckpt_path = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
     history = state["metrics"]["history"]
     seconds = sum(h["train_seconds"] for h in history)
     # Rank 0's images and time; every rank takes the same number of equal steps.

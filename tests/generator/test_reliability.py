@@ -37,6 +37,7 @@ from generator.config import BuildConfig, RunConfig, SourceConfig
 from generator.shard_render import ShardRenderer
 from generator.sources import source_id
 from tests.generator import corpus as cp
+from tests.generator.dicom_fixtures import cr_dataset
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = [f"{i:08d}" for i in range(24)]
@@ -177,9 +178,9 @@ def test_multiframe_dicom_contributes_its_first_frame(tmp_path):
     """Documented in generator/dicom.py: multi-frame files contribute frame 0 only."""
     corpus = cp.write_corpus(tmp_path / "in")
     first_only = tmp_path / "first.dcm"
-    cp._save(cp._cr_dataset(cp.multiframe_frames()[0]), first_only)
+    cp._save(cr_dataset(cp.multiframe_frames()[0]), first_only)
     mirrored = tmp_path / "second.dcm"
-    cp._save(cp._cr_dataset(cp.multiframe_frames()[1]), mirrored)
+    cp._save(cr_dataset(cp.multiframe_frames()[1]), mirrored)
     pixels = images.read_image(corpus.root / "multiframe.dcm").pixels
     np.testing.assert_array_equal(pixels, images.read_image(first_only).pixels)
     assert not np.array_equal(pixels, images.read_image(mirrored).pixels)
