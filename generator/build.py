@@ -105,7 +105,8 @@ def build(config: BuildConfig, run: RunConfig, executor=None) -> BuildReport:
     """Build (or resume) the dataset described by config into run.out."""
     config = config.validate()
     run = run.validate()
-    resolve_device(run.device)  # fail fast on --device cuda without CUDA
+    if run.device == "cuda":
+        resolve_device(run.device)  # fail fast without CUDA; `auto` is resolved (and logged) by the workers
     sources = list_sources(config.sources)
     store = Store(run.out)
     removed = store.clean_temporaries()
