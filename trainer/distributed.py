@@ -10,6 +10,7 @@ without it a local Ray instance is started. Rank 0 writes checkpoints straight i
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from trainer.config import TrainConfig
 from trainer.train import DistInfo, TrainResult, run
@@ -42,8 +43,6 @@ def _worker_loop(config: dict) -> None:
 
 
 def _train_ray(cfg: TrainConfig) -> TrainResult:
-    from pathlib import Path
-
     import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
@@ -87,6 +86,4 @@ def _train_ray(cfg: TrainConfig) -> TrainResult:
 
 
 def _absolute(path: str) -> str:
-    from pathlib import Path
-
     return path if "://" in path else str(Path(path).resolve())
