@@ -134,11 +134,16 @@ def subset_offsets(shards: list[ShardRef], subset: str, val_fraction: float, spl
     return out
 
 
+def shard_order(num_shards: int, *, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
+    """(num_shards,) int64: the order shards are read in `epoch`, permuted by (seed, epoch) when `shuffle`."""
+    if not shuffle:
+        return np.arange(num_shards)
+    return np.random.default_rng([seed, epoch]).permutation(num_shards)
+
+
 def epoch_addresses(offsets: list[np.ndarray], *, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
     """(N, 2) int64 [shard, offset] rows: shards permuted by (seed, epoch) when `shuffle`."""
-    order = np.arange(len(offsets))
-    if shuffle:
-        order = np.random.default_rng([seed, epoch]).permutation(len(offsets))
+    order = shard_order(len(offsets), seed=seed, epoch=epoch, shuffle=shuffle)
     parts = [np.stack([np.full(len(offsets[s]), s), offsets[s]], axis=1) for s in order if len(offsets[s])]
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 2), dtype=np.int64)
 
@@ -183,6 +188,25 @@ def resize_square(image: torch.Tensor, size: int) -> torch.Tensor:
     return x if batched else x[0]
 
 
+def class_index_map(build_classes: list[str], classes: list[str], url: str) -> np.ndarray:
+    """(C_build,) int64: each build class's index in the model's `classes`, matched by name.
+    A build class the model lacks raises ValueError."""
+    missing = [c for c in build_classes if c not in classes]
+    if missing:
+        raise ValueError(f"{url!r} has classes {missing} that the model's classes {classes} lack")
+    return np.array([classes.index(c) for c in build_classes], dtype=np.int64)
+
+
+def make_target(label: int, labels, class_map: np.ndarray, task: str, num_classes: int):
+    """A sample's target in the model's classes: int class index (multiclass) or a float32
+    multi-hot (num_classes,) tensor (multilabel). `labels`: the build's multi-hot vector."""
+    if task == "multilabel":
+        target = torch.zeros(num_classes, dtype=torch.float32)
+        target[class_map[np.flatnonzero(labels)]] = 1.0
+        return target
+    return int(class_map[label])
+
+
 class ShardStream(IterableDataset):
     """The samples of one rank of a build for the current epoch (see the module docstring).
 
@@ -199,10 +223,7 @@ class ShardStream(IterableDataset):
             raise ValueError(f"decode must be one of {DECODES}, got {decode!r}")
         self.build = Build(url, fmt)
         self.classes = list(classes) if classes is not None else self.build.classes
-        missing = [c for c in self.build.classes if c not in self.classes]
-        if missing:
-            raise ValueError(f"{url!r} has classes {missing} that the model's classes {self.classes} lack")
-        self._class_map = np.array([self.classes.index(c) for c in self.build.classes], dtype=np.int64)
+        self._class_map = class_index_map(self.build.classes, self.classes, url)
         self.offsets = subset_offsets(self.build.shards, subset, val_fraction, split_seed)
         self.seed, self.shuffle, self.rank, self.world_size = seed, shuffle, rank, world_size
         self.drop_remainder, self.image_size, self.task = drop_remainder, image_size, task
@@ -237,11 +258,7 @@ class ShardStream(IterableDataset):
         return mine[start:stop]
 
     def _target(self, record: Record):
-        if self.task == "multilabel":
-            target = torch.zeros(len(self.classes), dtype=torch.float32)
-            target[self._class_map[np.flatnonzero(record.labels)]] = 1.0
-            return target
-        return int(self._class_map[record.label])
+        return make_target(record.label, record.labels, self._class_map, self.task, len(self.classes))
 
     def _sample(self, shard: ShardRef, record: Record):
         """(image, target, key), or None for a sample whose image does not decode: one corrupt
