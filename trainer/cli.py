@@ -54,7 +54,7 @@ def add_train_parser(sub) -> None:
                         "(default: off)")
     p.add_argument("--vflip", action="store_true", help="random vertical flips (default: off)")
     _add(p, T, "seed", "seed of shuffling, augmentation and initialisation")
-    _add(p, T, "loader_workers", "DataLoader worker processes per training worker")
+    _add(p, T, "loader_workers", "DataLoader worker processes per training worker (with dali: DALI threads)")
     _add(p, T, "shuffle_buffer", "samples in each loader worker's shuffle buffer")
     _add(p, T, "executor", "local: this process; ray: Ray Train DDP", choices=EXECUTORS)
     _add(p, T, "workers", "Ray Train workers (DDP ranks)")
@@ -62,7 +62,9 @@ def add_train_parser(sub) -> None:
     _add(p, T, "cpus_per_worker", "CPUs reserved per Ray worker")
     _add(p, T, "ray_address", "join this Ray cluster", str, default_text="start a local one")
     _add(p, T, "device", "auto = cuda when present", choices=DEVICES)
-    _add(p, T, "decoder", "gpu: nvJPEG on CUDA; cpu: PIL in loader workers; auto: gpu on CUDA", choices=DECODERS)
+    _add(p, T, "decoder", "dali: DALI webdataset reader, decode and resize (mixed on CUDA, CPU otherwise); "
+                          "gpu: nvJPEG on CUDA; cpu: PIL in loader workers; auto: dali for a local tar build "
+                          "when DALI is installed, else gpu on CUDA, else cpu", choices=DECODERS)
     p.add_argument("--compile", action="store_true", help="torch.compile the model (default: off)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                    help="keep NCHW memory format on CUDA (default: channels_last on CUDA, NCHW on CPU)")

@@ -16,7 +16,7 @@ TASKS = ("multiclass", "multilabel")
 BALANCES = ("none", "weights", "sampler")
 EXECUTORS = ("local", "ray")
 DEVICES = ("auto", "cpu", "cuda")
-DECODERS = ("auto", "cpu", "gpu")
+DECODERS = ("auto", "cpu", "gpu", "dali")
 MIN_IMAGE_PX, MAX_IMAGE_PX = 32, 4096
 
 
@@ -55,7 +55,9 @@ class TrainConfig:
     cpus_per_worker: float = 1.0
     ray_address: str | None = None
     device: str = "auto"
-    decoder: str = "auto"  # gpu: nvJPEG on CUDA; cpu: PIL in loader workers; auto: gpu when on CUDA
+    # dali: DALI webdataset reader + decode (CUDA or CPU); gpu: nvJPEG on CUDA; cpu: PIL in loader
+    # workers; auto: dali for a local tar build when DALI is installed, else gpu on CUDA, else cpu
+    decoder: str = "auto"
     compile: bool = False
     channels_last: bool = True  # applied on CUDA only: on CPU (oneDNN) NHWC trains slower here
     init: str | None = None  # checkpoint to start from (head replaced when classes differ)

@@ -21,7 +21,8 @@ Which samples a loader worker reads in epoch `e` (all of it a pure function of t
 Samples come out as `(image, target, key)`: image (1, S, S) float32 in [0, 1] (or, with
 `decode="raw"`, the encoded bytes as a uint8 tensor for batched GPU decoding, see
 `GpuDecoder`), target an int class index (multiclass) or a float multi-hot (C,) vector
-(multilabel), key "shard-path:sample-key".
+(multilabel), key "shard-path:sample-key". `trainer.dali_stream` reads the same subsets of a
+tar build with DALI (read, decode and resize in batches).
 """
 
 from __future__ import annotations

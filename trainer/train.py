@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Subset
 from generator.errors import ConfigError
 from trainer.augment import AugmentConfig, build_augment, mixup
 from trainer.config import TrainConfig
+from trainer.dali_stream import DaliStream, dali_unusable, use_dali
 from trainer.metrics import classification_report, multilabel_report
 from trainer.models import build_model, load_init, strip_wrappers
 from trainer.plain import EpochSampler, PlainDataset
@@ -87,14 +88,14 @@ def _plain_split(n: int, fraction: float, split_seed: int, subset: str) -> list[
 class Data:
     """A dataset plus the loader built on it; `set_epoch` reaches the sampler or stream."""
 
-    dataset: torch.utils.data.Dataset
-    loader: DataLoader
+    dataset: torch.utils.data.Dataset | DaliStream
+    loader: DataLoader | DaliStream  # a DaliStream batches, decodes and moves to the device itself
     num_batches: int
     class_counts: np.ndarray
     raw: bool  # batches hold encoded images for the GPU decoder
 
     def set_epoch(self, epoch: int) -> None:
-        for obj in (self.dataset, self.loader.sampler):
+        for obj in (self.dataset, getattr(self.loader, "sampler", None)):
             if hasattr(obj, "set_epoch"):
                 obj.set_epoch(epoch)
 
@@ -102,19 +103,27 @@ class Data:
 def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int, image_size: int,
               task: str, batch_size: int, loader_workers: int, val_fraction: float = 0.0, split_seed: int = 0,
               rank: int = 0, world_size: int = 1, raw: bool = False, balance: str = "none",
-              shuffle_buffer: int = 512, pin_memory: bool = False) -> Data:
+              shuffle_buffer: int = 512, pin_memory: bool = False, dali_device: torch.device | None = None) -> Data:
     """A loader over a build, folder or CSV. `subset`: "all", "train" or "val" (the fixed
     split of `val_fraction`). Training loaders shuffle per epoch and split across ranks; the
-    others read everything once, in order, on one rank."""
+    others read everything once, in order, on one rank. `dali_device`: read the build with DALI
+    (`DaliStream`, `loader_workers` DALI threads), its batches already on that device."""
     common = dict(batch_size=batch_size, num_workers=loader_workers, pin_memory=pin_memory)
     if is_build(source):
+        if balance == "sampler" and train:
+            raise ConfigError("--balance", "sampler", "none, weights for builds (a stream has no sampler; "
+                                                      "sampler works with folder/CSV data)")
+        if dali_device is not None:
+            dali = DaliStream(source, classes=classes, subset=subset, val_fraction=val_fraction,
+                              split_seed=split_seed, seed=cfg_seed, shuffle=train, rank=rank if train else 0,
+                              world_size=world_size if train else 1, drop_remainder=train, image_size=image_size,
+                              task=task, batch_size=batch_size, device=dali_device,
+                              num_threads=max(loader_workers, 1), shuffle_buffer=shuffle_buffer)
+            return Data(dali, dali, dali.num_batches, dali.build.class_counts(), False)
         ds = ShardStream(source, classes=classes, subset=subset, val_fraction=val_fraction, split_seed=split_seed,
                          seed=cfg_seed, shuffle=train, rank=rank if train else 0,
                          world_size=world_size if train else 1, drop_remainder=train, image_size=image_size,
                          task=task, decode="raw" if raw else "cpu", shuffle_buffer=shuffle_buffer)
-        if balance == "sampler" and train:
-            raise ConfigError("--balance", "sampler", "none, weights for builds (a stream has no sampler; "
-                                                      "sampler works with folder/CSV data)")
         loader = DataLoader(ds, collate_fn=collate_raw if raw else None, **common)
         counts = ds.build.class_counts()
         return Data(ds, loader, ds.batches_per_epoch(batch_size, loader_workers), counts, raw)
@@ -355,22 +364,29 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     classes = data_classes(cfg.data)
-    raw = cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda")
+    dali = use_dali(cfg.decoder, cfg.data)
+    raw = not dali and (cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda"))
     if raw and device.type != "cuda":
-        raise ConfigError("--decoder", "gpu", "auto, cpu (no CUDA device here)")
+        raise ConfigError("--decoder", "gpu", "auto, cpu, dali (no CUDA device here)")
     decoder = GpuDecoder(device, cfg.image_size) if raw and is_build(cfg.data) else None
     raw = decoder is not None
+    if dist.is_main:
+        log.info("--decoder %s: using %s", cfg.decoder, f"dali (DALI webdataset reader, {device.type} decode)" if dali
+                 else "gpu (nvJPEG)" if raw else "cpu (PIL in loader workers)")
     common = dict(classes=classes, cfg_seed=cfg.seed, image_size=cfg.image_size, task=cfg.task,
                   loader_workers=cfg.loader_workers, split_seed=cfg.split_seed, pin_memory=device.type == "cuda")
     train_data = open_data(cfg.data, subset="all" if cfg.val else "train", train=True, batch_size=cfg.batch_size,
                            val_fraction=cfg.val_fraction, rank=dist.rank, world_size=dist.world_size, raw=raw,
-                           balance=cfg.balance, shuffle_buffer=cfg.shuffle_buffer, **common)
+                           balance=cfg.balance, shuffle_buffer=cfg.shuffle_buffer,
+                           dali_device=device if dali else None, **common)
     val_data = None
     if dist.is_main and (cfg.val or cfg.val_fraction > 0):
         val_source = cfg.val or cfg.data
         val_decoder_ok = raw and is_build(val_source)
+        val_dali = dali and dali_unusable(val_source) is None
         val_data = open_data(val_source, subset="all" if cfg.val else "val", train=False,
-                             batch_size=cfg.batch_size, val_fraction=cfg.val_fraction, raw=val_decoder_ok, **common)
+                             batch_size=cfg.batch_size, val_fraction=cfg.val_fraction, raw=val_decoder_ok,
+                             dali_device=device if val_dali else None, **common)
     if train_data.num_batches == 0:
         raise ConfigError("--data", cfg.data, f"a dataset with at least one training sample per rank "
                                               f"({dist.world_size} rank(s))")

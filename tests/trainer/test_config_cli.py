@@ -22,6 +22,7 @@ def _parser():
     ({"balance": "oversample"}, "--balance", "sampler"),
     ({"executor": "slurm"}, "--executor", "ray"),
     ({"device": "tpu"}, "--device", "cuda"),
+    ({"decoder": "nvjpeg"}, "--decoder", "auto, cpu, gpu, dali"),
     ({"epochs": 0}, "--epochs", ">= 1"),
     ({"image_size": 8}, "--image-size", "32..4096"),
     ({"val_fraction": 1.0}, "--val-fraction", "0 <= f < 1"),

@@ -1,10 +1,11 @@
 """The DALI webdataset input path: same split, ranks and labels as ShardStream, pixels close to
-the PIL path. CPU here; CUDA when present."""
+the PIL path, and a short training run with --decoder dali. CPU here; CUDA when present."""
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -15,11 +16,15 @@ from _builds import CLASSES, write_fake_build
 from PIL import Image
 
 from generator.decode import dali_available
+from generator.errors import ConfigError
 from generator.shards import FORMATS, MANIFEST, shard_name
 from generator.shards.sample import ShardSample
 from generator.storage import sha256_bytes
-from trainer.dali_stream import DaliStream
+from trainer import dali_stream
+from trainer.config import TrainConfig
+from trainer.dali_stream import DaliStream, use_dali
 from trainer.stream import ShardStream
+from trainer.train import run
 
 needs_dali = pytest.mark.skipif(not dali_available(), reason="nvidia.dali is not importable: no DALI path to test")
 
@@ -161,6 +166,29 @@ def test_pixels_match_the_pil_path(tmp_path, device, image_format, image_size):
         assert diff.max() < 0.1 and diff.mean() < 2e-3
 
 
+def test_decoder_choice_and_errors(fake_build, tmp_path, monkeypatch):
+    root, _ = fake_build
+    parquet_only = tmp_path / "parquet"
+    write_fake_build(parquet_only, [4, 4], formats=("parquet",))
+    folder = tmp_path / "folder" / "none"
+    folder.mkdir(parents=True)
+    for decoder in ("cpu", "gpu"):
+        assert not use_dali(decoder, str(root))
+    assert not use_dali("auto", str(parquet_only)) and not use_dali("auto", str(folder.parent))
+    with pytest.raises(ConfigError, match=r"--decoder: got 'dali'; allowed: auto, cpu, gpu \(.*no WebDataset tar"):
+        use_dali("dali", str(parquet_only))
+    with pytest.raises(ConfigError, match=r"--decoder.*allowed: auto, cpu, gpu \(.*not a build"):
+        use_dali("dali", str(folder.parent))
+    assert use_dali("auto", str(root)) == dali_available()
+    monkeypatch.setattr(dali_stream, "dali_available", lambda: False)
+    assert not use_dali("auto", str(root))
+    with pytest.raises(ConfigError, match=r"--decoder.*allowed: auto, cpu, gpu \(DALI is not installed"):
+        use_dali("dali", str(root))
+    with pytest.raises(ConfigError, match="--decoder"):  # before any data is read or model built
+        run(TrainConfig(data=str(root), out=str(tmp_path / "run"), decoder="dali", progress=False))
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
 @needs_dali
 def test_corrupt_image_fails_with_a_pointer_to_the_cpu_decoder(fake_build, tmp_path):
     root = tmp_path / "bad"
@@ -175,3 +203,20 @@ def test_corrupt_image_fails_with_a_pointer_to_the_cpu_decoder(fake_build, tmp_p
     (root / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(RuntimeError, match="--decoder cpu skips corrupt samples"):
         list(_dali(root, tmp_path / "cache", image_size=32, batch_size=2))
+
+
+@needs_dali
+def test_short_training_run_with_the_dali_decoder(fake_build, tmp_path, caplog):
+    root, _ = fake_build
+    torch.set_num_threads(2)
+    cfg = TrainConfig(data=str(root), out=str(tmp_path / "run"), decoder="dali", device="cpu", image_size=64,
+                      epochs=1, batch_size=8, val_fraction=0.3, split_seed=1, loader_workers=1, progress=False,
+                      augment=False)
+    with caplog.at_level(logging.INFO, logger="trainer.train"):
+        result = run(cfg)
+    assert sum("--decoder dali: using dali" in r.getMessage() for r in caplog.records) == 1
+    train_keys = _stream_keys(root, "train")
+    assert result.epochs == 1 and result.history[0]["images"] == len(train_keys)
+    assert result.history[0]["step"] == -(-len(train_keys) // 8)
+    assert np.isfinite(result.history[0]["train_loss"]) and result.best_metric is not None
+    assert (tmp_path / "run" / "last.pt").exists()
