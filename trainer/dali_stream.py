@@ -27,9 +27,9 @@ Which samples rank `rank` reads in epoch `e` (a pure function of the manifest, t
 4. Batches of `batch_size`; the epoch's last batch is partial (DALI fills its own last batch
    from the next epoch; those samples are discarded with the pipeline).
 
-Pixels: grey, decoded at the build's bit depth (8, or 16 for 16-bit PNG builds), resized to
-(S, S) with DALI's antialiased linear filter (aspect not kept, as in `resize_square`) and rounded
-back to that bit depth, then scaled to [0, 1]. Against `resize_square`'s antialiased bilinear
+Pixels: grey, decoded at the build's bit depth (8 when its manifest says jpg or png, else 16,
+which holds 8-bit samples exactly too), resized to (S, S) with DALI's antialiased linear filter
+(aspect not kept, as in `resize_square`), rounded back to that bit depth, scaled to [0, 1]. Against `resize_square`'s antialiased bilinear
 (PIL path): inside the image they differ by that rounding only (at most half a grey level,
 0.002 for 8-bit); in the outermost rows and columns of a downscaled image DALI clamps the filter
 to the edge where PyTorch renormalises it, so those pixels differ by up to about 0.05 (mean over
