@@ -21,6 +21,7 @@ drawn body pixel), so no object centre ever lies in the air outside the patient.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import lru_cache
 
@@ -46,15 +47,12 @@ def anatomy_of(ctx: PlacementContext) -> Anatomy:
     if an is not None:
         return an
     if ctx.body_mask is not None:
-        base = _nominal(ctx.height, ctx.width)
-        return Anatomy(**{**base.__dict__, "body_mask": ctx.body_mask})
+        return dataclasses.replace(_nominal(ctx.height, ctx.width), body_grid=ctx.body_mask)
     return _nominal(ctx.height, ctx.width)
 
 
 def in_body(an: Anatomy, x: float, y: float) -> bool:
-    h, w = an.body_mask.shape
-    r, c = int(math.floor(y)), int(math.floor(x))
-    return 0 <= r < h and 0 <= c < w and bool(an.body_mask[r, c])
+    return an.contains(x, y)
 
 
 def _draw(rng: np.random.Generator, an: Anatomy, region: str) -> tuple[float, float]:
