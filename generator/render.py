@@ -64,10 +64,9 @@ def _rasterise_kind(kind, items, spacing_mm, device) -> ObjectWindows:
     batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
     object_index = torch.tensor([k for _, k, _ in items], dtype=torch.int64, device=device)
     names = sorted(items[0][2].params)
-    params = {
-        name: torch.tensor([o.params[name] for _, _, o in items], dtype=torch.float32, device=device).view(-1, 1, 1)
-        for name in names
-    }
+    # One host-to-device copy per kind: (P, N), then a (N, 1, 1) view per parameter.
+    table = torch.tensor([[o.params[name] for _, _, o in items] for name in names], dtype=torch.float32, device=device)
+    params = {name: table[j].view(-1, 1, 1) for j, name in enumerate(names)}
     spacing = spacing_mm.to(device=device, dtype=torch.float32)[batch_index]  # (N, 2)
     # One window size for the whole kind group keeps it a single batched evaluation; this is
     # a CPU-GPU sync point, once per kind per batch.

@@ -42,10 +42,28 @@ ROD_SHAFT_PIECES = 8
 ROD_TIP_SLICES = 4
 
 
+_SUB_CACHE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _sub_offsets(dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sub-pixel offsets as tensors, made once per (dtype, device)."""
+    key = (dtype, str(device))
+    if key not in _SUB_CACHE:
+        _SUB_CACHE[key] = (torch.tensor(_SUB_X, dtype=dtype, device=device),
+                           torch.tensor(_SUB_Y, dtype=dtype, device=device))
+    return _SUB_CACHE[key]
+
+
+def _used_slots(params: dict[str, torch.Tensor], slots: int) -> list[int]:
+    """Slots with a non-zero diameter in at least one object of the group (one host sync):
+    the others contribute nothing and are skipped."""
+    d = torch.stack([params[f"s{k}_diameter_mm"].reshape(-1) for k in range(slots)])  # (K, N)
+    return [k for k, used in enumerate((d > 0).any(dim=1).tolist()) if used]
+
+
 def _supersampled_mm(dx_px, dy_px, spacing_mm):
     """(N, S, S) pixel offsets -> (N, S, S, 4) x, y offsets in mm at 2 x 2 sub-pixel points."""
-    ox = torch.tensor(_SUB_X, dtype=dx_px.dtype, device=dx_px.device)
-    oy = torch.tensor(_SUB_Y, dtype=dx_px.dtype, device=dx_px.device)
+    ox, oy = _sub_offsets(dx_px.dtype, dx_px.device)
     row_mm = spacing_mm[:, 0:1, :, :]  # (N, 1, 1, 1)
     col_mm = spacing_mm[:, 1:2, :, :]
     return (dx_px[..., None] + ox) * col_mm, (dy_px[..., None] + oy) * row_mm
@@ -72,29 +90,29 @@ def _mm_to_px(extent_mm: torch.Tensor, spacing_mm: torch.Tensor) -> torch.Tensor
     return extent_mm.reshape(-1) / spacing_mm.min(dim=1).values + 1.0
 
 
-def _slot_grid(dx_px, dy_px, spacing_mm, cx_mm, cy_mm, half_px: int):
-    """A (2 half_px + 1)^2 sub-window of each object's window around one part's centre.
+def _slot_grid(dx0, dy0, size: int, spacing_mm, cx_mm, cy_mm, half_px: int):
+    """A (2 half_px + 1)^2 sub-window of an object's window around one part's centre.
 
     Parts (segments, spheres, slices) are small next to the whole object, so each is
     evaluated on its own sub-window and added into the object's window: the cost follows
     the parts' area, not (window area x number of parts).
-    cx_mm, cy_mm: (N, 1, 1, 1) part centre relative to the object centre, image axes.
-    Returns sub-window pixel offsets dx, dy (N, s, s), flat indices into the (N, S*S) window
-    and a validity mask (N, s*s) for sub-window pixels that fall outside the window.
+    dx0, dy0: (M,) pixel offset of window pixel (0, 0) from the object centre; size: window
+    side S; spacing_mm: (M, 2, 1, 1); cx_mm, cy_mm: (M,) part centre relative to the object
+    centre, image axes. Returns sub-window pixel offsets dx, dy (M, s, s), flat indices into
+    the (S*S) window (M, s*s) and a validity mask (M, s*s) for sub-window pixels outside it.
     """
-    n, size = dx_px.shape[0], dx_px.shape[-1]
-    dx0, dy0 = dx_px[:, 0, 0], dy_px[:, 0, 0]  # (N,) offset of window pixel (0, 0)
-    jc = cx_mm.reshape(-1) / spacing_mm[:, 1, 0, 0] - dx0
-    ic = cy_mm.reshape(-1) / spacing_mm[:, 0, 0, 0] - dy0
-    steps = torch.arange(2 * half_px + 1, device=dx_px.device)
-    j = torch.floor(jc).to(torch.int64)[:, None] - half_px + steps  # (N, s)
+    m = dx0.shape[0]
+    jc = cx_mm / spacing_mm[:, 1, 0, 0] - dx0
+    ic = cy_mm / spacing_mm[:, 0, 0, 0] - dy0
+    steps = torch.arange(2 * half_px + 1, device=dx0.device)
+    j = torch.floor(jc).to(torch.int64)[:, None] - half_px + steps  # (M, s)
     i = torch.floor(ic).to(torch.int64)[:, None] - half_px + steps
-    valid = ((i >= 0) & (i < size))[:, :, None] & ((j >= 0) & (j < size))[:, None, :]  # (N, s, s)
+    valid = ((i >= 0) & (i < size))[:, :, None] & ((j >= 0) & (j < size))[:, None, :]  # (M, s, s)
     s = steps.numel()
-    dx = (dx0[:, None] + j.to(dx_px.dtype))[:, None, :].expand(n, s, s)
-    dy = (dy0[:, None] + i.to(dx_px.dtype))[:, :, None].expand(n, s, s)
+    dx = (dx0[:, None] + j.to(dx0.dtype))[:, None, :].expand(m, s, s)
+    dy = (dy0[:, None] + i.to(dx0.dtype))[:, :, None].expand(m, s, s)
     flat = i.clamp(0, size - 1)[:, :, None] * size + j.clamp(0, size - 1)[:, None, :]
-    return dx, dy, flat.reshape(n, -1), valid.reshape(n, -1)
+    return dx, dy, flat.reshape(m, -1), valid.reshape(m, -1)
 
 
 def _half_px(half_mm: torch.Tensor, spacing_mm: torch.Tensor) -> int:
@@ -104,23 +122,36 @@ def _half_px(half_mm: torch.Tensor, spacing_mm: torch.Tensor) -> int:
 
 
 class _Parts:
-    """Accumulates parts evaluated on sub-windows into (N, S, S) windows."""
+    """Accumulates K parts per object, evaluated together on sub-windows, into (N, S, S)
+    windows. Part tensors are (N, K); `each` repeats an object's (N, 1, 1, 1) parameter
+    for its K parts and `part` lays an (N, K) one out the same way, as (N * K, 1, 1, 1)."""
 
-    def __init__(self, dx_px, dy_px, spacing_mm):
-        self.dx_px, self.dy_px, self.spacing_mm = dx_px, dy_px, spacing_mm
-        n, size = dx_px.shape[0], dx_px.shape[-1]
-        self.out = torch.zeros(n, size * size, dtype=dx_px.dtype, device=dx_px.device)
+    def __init__(self, dx_px, dy_px, spacing_mm, parts: int):
+        self.k = parts
+        n, self.size = dx_px.shape[0], dx_px.shape[-1]
+        self.n = n
+        self.dx0 = dx_px[:, 0, 0].repeat_interleave(parts)  # (N K,)
+        self.dy0 = dy_px[:, 0, 0].repeat_interleave(parts)
+        self.spacing_mm = spacing_mm.repeat_interleave(parts, dim=0)  # (N K, 2, 1, 1)
+        self.out = torch.zeros(n, self.size * self.size, dtype=dx_px.dtype, device=dx_px.device)
+
+    def each(self, t: torch.Tensor) -> torch.Tensor:
+        return t.reshape(-1, 1, 1, 1).repeat_interleave(self.k, dim=0)
+
+    def part(self, t: torch.Tensor) -> torch.Tensor:
+        return t.reshape(-1, 1, 1, 1)
 
     def add(self, cx_mm, cy_mm, half_px: int, chord_fn) -> None:
-        """chord_fn(x_mm, y_mm) -> (N, s, s, 4) optical depth at offsets from the object centre."""
-        dx, dy, flat, valid = _slot_grid(self.dx_px, self.dy_px, self.spacing_mm, cx_mm, cy_mm, half_px)
+        """cx_mm, cy_mm: (N, K) part centres; chord_fn(x_mm, y_mm) -> (N K, s, s, 4) optical
+        depth at offsets from the object centre."""
+        dx, dy, flat, valid = _slot_grid(self.dx0, self.dy0, self.size, self.spacing_mm, cx_mm.reshape(-1),
+                                         cy_mm.reshape(-1), half_px)
         x, y = _supersampled_mm(dx, dy, self.spacing_mm)
-        vals = chord_fn(x, y).mean(-1).reshape(flat.shape) * valid
-        self.out.scatter_add_(1, flat, vals)
+        vals = chord_fn(x, y).mean(-1).reshape(flat.shape) * valid  # (N K, s*s)
+        self.out.scatter_add_(1, flat.view(self.n, -1), vals.view(self.n, -1))
 
     def result(self) -> torch.Tensor:
-        size = self.dx_px.shape[-1]
-        return self.out.view(-1, size, size)
+        return self.out.view(-1, self.size, self.size)
 
 
 def cylinder_chord(u, v, sin_t, cos_t, half_len_mm, radius_mm):
@@ -238,13 +269,18 @@ class _Spheres:
         return _mm_to_px(ext, spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
-        p = _p4(params)
-        parts = _Parts(dx_px, dy_px, spacing_mm)
-        radii = torch.stack([params[f"s{k}_diameter_mm"].reshape(-1) for k in range(SPHERE_SLOTS)], 1) / 2.0
-        half = _half_px(radii, spacing_mm)
-        for k in range(SPHERE_SLOTS):
-            cx, cy, r = p[f"s{k}_x_mm"], p[f"s{k}_y_mm"], p[f"s{k}_diameter_mm"] / 2.0
-            parts.add(cx, cy, half, lambda x, y, cx=cx, cy=cy, r=r: p["mu_per_mm"] * sphere_chord(x - cx, y - cy, r))
+        used = _used_slots(params, SPHERE_SLOTS)
+        if not used:
+            return torch.zeros_like(dx_px)
+
+        def stack(name):
+            return torch.stack([params[name.format(k)].reshape(-1) for k in used], 1)  # (N, K)
+
+        radii = stack("s{}_diameter_mm") / 2.0
+        parts = _Parts(dx_px, dy_px, spacing_mm, len(used))
+        cx, cy = stack("s{}_x_mm"), stack("s{}_y_mm")
+        mu, pcx, pcy, r = parts.each(params["mu_per_mm"]), parts.part(cx), parts.part(cy), parts.part(radii)
+        parts.add(cx, cy, _half_px(radii, spacing_mm), lambda x, y: mu * sphere_chord(x - pcx, y - pcy, r))
         return parts.result()
 
 
@@ -259,19 +295,21 @@ def _axial_parts(p, dx_px, dy_px, spacing_mm, pieces):
 
     pieces: list of (centre_mm, half_len_mm, radius_mm), each (N, 1, 1, 1), along the axis.
     """
-    a = p["angle_deg"] * DEG
-    e = p["elevation_deg"] * DEG
+    a = p["angle_deg"].reshape(-1, 1) * DEG  # (N, 1)
+    e = p["elevation_deg"].reshape(-1, 1) * DEG
     ca, sa, ce, se = torch.cos(a), torch.sin(a), torch.cos(e), torch.sin(e)
-    half_mm = torch.stack([(h * ce + r).reshape(-1) for _, h, r in pieces], 1)
-    half = _half_px(half_mm, spacing_mm)
-    parts = _Parts(dx_px, dy_px, spacing_mm)
-    for w, h, r in pieces:
-        d, scale = _thin(2.0 * r, spacing_mm, 2)
+    w, h, r = (torch.cat([piece[k].reshape(-1, 1) for piece in pieces], 1) for k in range(3))  # (N, K) each
+    half = _half_px(h * ce + r, spacing_mm)
+    parts = _Parts(dx_px, dy_px, spacing_mm, len(pieces))
+    d, scale = _thin(2.0 * parts.part(r), parts.spacing_mm, 2)
+    mu, angle, ce_k, se_k = (parts.each(t) for t in (p["mu_per_mm"], p["angle_deg"], ce, se))
+    w_k, h_k = parts.part(w), parts.part(h)
 
-        def chord(x, y, w=w, h=h, r=d / 2.0, scale=scale):
-            u, v = rotate(x, y, p["angle_deg"])
-            return p["mu_per_mm"] * scale * _axial_chord(u, v, ce, se, w, h, r)
-        parts.add(w * ce * ca, w * ce * sa, half, chord)
+    def chord(x, y):
+        u, v = rotate(x, y, angle)
+        return mu * scale * _axial_chord(u, v, ce_k, se_k, w_k, h_k, d / 2.0)
+
+    parts.add(w * ce * ca, w * ce * sa, half, chord)
     return parts.result()
 
 
@@ -377,35 +415,36 @@ class _Wire:
         return _mm_to_px(ext, spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
-        p = _p4(params)
-        half_mm = torch.stack([
-            (torch.hypot(params[f"s{k}_x1_mm"] - params[f"s{k}_x0_mm"], params[f"s{k}_y1_mm"] - params[f"s{k}_y0_mm"])
-             / 2.0 + params[f"s{k}_diameter_mm"]).reshape(-1)
-            for k in range(WIRE_SLOTS)], 1)
-        half = _half_px(half_mm, spacing_mm)
-        parts = _Parts(dx_px, dy_px, spacing_mm)
-        for k in range(WIRE_SLOTS):
-            ax = p[f"s{k}_x1_mm"] - p[f"s{k}_x0_mm"]
-            ay = p[f"s{k}_y1_mm"] - p[f"s{k}_y0_mm"]
-            az = p[f"s{k}_z1_mm"] - p[f"s{k}_z0_mm"]
-            length = torch.sqrt(ax * ax + ay * ay + az * az).clamp_min(_EPS)
-            in_plane = torch.hypot(ax, ay)
-            # axis direction in the image plane (x when the segment runs along the beam)
-            ex = torch.where(in_plane > _EPS, ax / in_plane.clamp_min(_EPS), torch.ones_like(ax))
-            ey = torch.where(in_plane > _EPS, ay / in_plane.clamp_min(_EPS), torch.zeros_like(ay))
-            cx = (p[f"s{k}_x0_mm"] + p[f"s{k}_x1_mm"]) / 2.0
-            cy = (p[f"s{k}_y0_mm"] + p[f"s{k}_y1_mm"]) / 2.0
-            diameter, scale = _thin(p[f"s{k}_diameter_mm"], spacing_mm, 2)
-            radius = diameter / 2.0
+        used = _used_slots(params, WIRE_SLOTS)
+        if not used:
+            return torch.zeros_like(dx_px)
 
-            def chord(x, y, cx=cx, cy=cy, ex=ex, ey=ey, in_plane=in_plane, az=az, length=length, radius=radius,
-                      scale=scale):
-                mx, my = x - cx, y - cy
-                along, across = mx * ex + my * ey, -mx * ey + my * ex
-                return p["mu_per_mm"] * scale * cylinder_chord(across, along, in_plane / length, az.abs() / length,
-                                                       length / 2.0, radius)
+        def stack(name):
+            return torch.stack([params[name.format(k)].reshape(-1) for k in used], 1)  # (N, K)
 
-            parts.add(cx, cy, half, chord)
+        x0, y0, z0 = stack("s{}_x0_mm"), stack("s{}_y0_mm"), stack("s{}_z0_mm")
+        x1, y1, z1 = stack("s{}_x1_mm"), stack("s{}_y1_mm"), stack("s{}_z1_mm")
+        diameter = stack("s{}_diameter_mm")
+        half = _half_px(torch.hypot(x1 - x0, y1 - y0) / 2.0 + diameter, spacing_mm)
+        parts = _Parts(dx_px, dy_px, spacing_mm, len(used))
+        ax, ay, az = parts.part(x1 - x0), parts.part(y1 - y0), parts.part(z1 - z0)
+        length = torch.sqrt(ax * ax + ay * ay + az * az).clamp_min(_EPS)
+        in_plane = torch.hypot(ax, ay)
+        # axis direction in the image plane (x when the segment runs along the beam)
+        ex = torch.where(in_plane > _EPS, ax / in_plane.clamp_min(_EPS), torch.ones_like(ax))
+        ey = torch.where(in_plane > _EPS, ay / in_plane.clamp_min(_EPS), torch.zeros_like(ay))
+        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        pcx, pcy = parts.part(cx), parts.part(cy)
+        wide, scale = _thin(parts.part(diameter), parts.spacing_mm, 2)
+        mu = parts.each(params["mu_per_mm"])
+
+        def chord(x, y):
+            mx, my = x - pcx, y - pcy
+            along, across = mx * ex + my * ey, -mx * ey + my * ex
+            return mu * scale * cylinder_chord(across, along, in_plane / length, az.abs() / length, length / 2.0,
+                                               wide / 2.0)
+
+        parts.add(cx, cy, half, chord)
         return parts.result()
 
 
