@@ -4,8 +4,9 @@ dimensions and materials, placed by anatomical priors, composited in the attenua
 Spec side: one sampler per class (generator/bodies/<class>.py) draws an object's solid,
 size, material, 3-D pose and anatomical position; `sample_imaging` draws the per-image
 imaging parameters below. Render side: shape kernels (generator/bodies/solids.py) give
-each object's optical depth mu * t; `accumulate(..., "sum")` adds overlapping objects
-along the beam; `composite` (generator/composite.py) maps it into the image.
+each object's optical depth mu * t on its own window; `composite` spreads each window
+(detector blur, scatter glow), adds overlapping objects along the beam and maps the sum
+into the image (generator/composite.py).
 
 Imaging parameters (stored in the spec's `imaging`):
 | name              | range            | meaning / source                                         |
@@ -21,6 +22,9 @@ Imaging parameters (stored in the spec's `imaging`):
 | scatter_sigma_mm  | 5-20             | width of the scatter glow                                |
 | noise_sigma       | 0.002-0.010      | quantum noise s.d. in display units (8-bit CXR: 0.5-2.5 LSB)|
 | noise_seed        | 0 .. 2^31-1      | counter-based noise stream (same on CPU and CUDA)        |
+| display_dark,     | measured, not    | the source's 2 % and 99.5 % intensity quantiles and its  |
+| display_bright,   | drawn            | brightest pixel (`composite.display_levels`): k and the  |
+| display_peak      |                  | soft ceiling; measured once per source at prepare time   |
 | spacing_row_mm,   | the image's      | converts the mm parameters to pixels at render time      |
 | spacing_col_mm    | spacing          |                                                          |
 """
@@ -39,7 +43,8 @@ from generator.bodies.jewellery import sample_jewellery_clothing
 from generator.bodies.magnets import sample_magnets
 from generator.bodies.pin_needle import sample_pin_needle
 from generator.bodies.shrapnel import sample_shrapnel
-from generator.composite import composite_attenuation
+from generator.composite import attenuate, display_levels, spread_margin_px, spread_windows
+from generator.render import ObjectWindows, accumulate
 
 SAMPLERS = {
     "coin": sample_coin,
@@ -51,7 +56,6 @@ SAMPLERS = {
     "blade": sample_blade,
     "jewellery_clothing": sample_jewellery_clothing,
 }
-FIELD_REDUCE = "sum"  # optical depths add along the beam
 # Optical depth above which a pixel belongs to an object: 0.02 is 0.02 mm of steel or 1 mm of
 # water, below what a reader can see, so masks cover the whole visible object.
 MASK_THRESHOLD = 0.02
@@ -69,24 +73,56 @@ def sample_imaging(rng: np.random.Generator, ctx: PlacementContext) -> dict[str,
     out = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in RANGES.items()}
     out["noise_seed"] = int(rng.integers(0, 2**31 - 1))
     out["spacing_row_mm"], out["spacing_col_mm"] = float(ctx.spacing_mm[0]), float(ctx.spacing_mm[1])
+    if ctx.display_levels is not None:
+        out["display_dark"], out["display_bright"], out["display_peak"] = map(float, ctx.display_levels)
     return out
+
+
+def _levels(images: torch.Tensor, imaging: list[dict]):
+    """The specs' measured display levels; measured here when a spec lacks them (a context
+    that did not know its image)."""
+    if all("display_peak" in im for im in imaging):
+        dev = images.device
+        return tuple(_column(imaging, name, dev) for name in ("display_dark", "display_bright", "display_peak"))
+    return display_levels(images)
 
 
 def _column(imaging: list[dict], name: str, device) -> torch.Tensor:
     return torch.tensor([float(im[name]) for im in imaging], dtype=torch.float32, device=device)
 
 
-def composite(images: torch.Tensor, field: torch.Tensor, imaging: list[dict]) -> torch.Tensor:
-    """images, field: (B, 1, H, W); imaging: per image, the dict from `sample_imaging`."""
+def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[dict]) -> torch.Tensor:
+    """images: (B, 1, H, W) float32 [0, 1]; windows: optical depth per object (from
+    `render.rasterise`); imaging: per image, the dict from `sample_imaging`."""
+    b, _, h, w = images.shape
     dev = images.device
     spacing = torch.stack([_column(imaging, "spacing_row_mm", dev), _column(imaging, "spacing_col_mm", dev)], 1)
-    return composite_attenuation(
+    psf_px = _column(imaging, "psf_sigma_mm", dev)[:, None] / spacing  # (B, 2)
+    scatter_px = _column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing  # (B, 2)
+    fraction = _column(imaging, "scatter_fraction", dev)
+    spread = []
+    boxes: list[list[int] | None] = [None] * b  # per image (row0, row1, col0, col1) of its windows
+    for win in windows:
+        bi = win.batch_index
+        m = spread_margin_px(psf_px[bi], scatter_px[bi])
+        values = spread_windows(win.values[:, None], psf_px[bi], fraction[bi], scatter_px[bi], m)[:, 0]
+        steps = torch.arange(-m, win.rows.shape[1] + m, device=dev)
+        spread.append(ObjectWindows(values, win.rows[:, :1] + steps, win.cols[:, :1] + steps, bi, win.object_index))
+        size = values.shape[-1]
+        for n, (i, r0, c0) in enumerate(zip(bi.tolist(), spread[-1].rows[:, 0].tolist(), spread[-1].cols[:, 0].tolist())):
+            box = [max(r0, 0), min(r0 + size, h), max(c0, 0), min(c0 + size, w)]
+            old = boxes[i]
+            boxes[i] = box if old is None else [min(old[0], box[0]), max(old[1], box[1]),
+                                                min(old[2], box[2]), max(old[3], box[3])]
+    optical_depth = accumulate(spread, b, h, w, "sum", dev)  # optical depths add along the beam
+    return attenuate(
         images,
-        field,
+        optical_depth,
+        levels=_levels(images, imaging),
         water_equiv_mm=_column(imaging, "water_equiv_mm", dev),
-        psf_sigma_px=_column(imaging, "psf_sigma_mm", dev)[:, None] / spacing,
-        scatter_fraction=_column(imaging, "scatter_fraction", dev),
-        scatter_sigma_px=_column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing,
         noise_sigma=_column(imaging, "noise_sigma", dev),
         noise_seed=torch.tensor([int(im["noise_seed"]) for im in imaging], dtype=torch.int64, device=dev),
+        # On a GPU one batched pass over whole images beats a loop of crops.
+        boxes=None if dev.type == "cuda" else [None if bx is None or bx[0] >= bx[1] or bx[2] >= bx[3] else tuple(bx)
+                                                for bx in boxes],
     )

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from generator.anatomy import estimate_anatomy
+from generator.composite import display_levels
 from generator.bodies.base import PlacementContext
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
@@ -166,7 +167,9 @@ def synthetic_measures(folder: Path, n_images: int, seed: int) -> dict[str, list
         src = torch.from_numpy(px)[None]
         an = estimate_anatomy(src)
         h, w = px.shape
-        ctx = PlacementContext(height=h, width=w, spacing_mm=sp, body_mask=an.body_mask, anatomy=an)
+        levels = tuple(float(v) for v in display_levels(src[None]))
+        ctx = PlacementContext(height=h, width=w, spacing_mm=sp, body_mask=an.body_mask, anatomy=an,
+                               display_levels=levels)
         specs = []
         for k, cls in enumerate(SYNTHETIC_CLASSES):
             rng = sample_rng(seed, n * len(SYNTHETIC_CLASSES) + k)

@@ -19,12 +19,13 @@ import torch
 
 from generator import annotate
 from generator.anatomy import estimate_anatomy
+from generator.composite import display_levels
 from generator.bodies.base import PlacementContext
 from generator.config import BuildConfig
 from generator.encode import encode_image, encode_instance_map, file_extension, quantise_batch
 from generator.images import ImageRecord, RejectedInput, read_images
 from generator.prepare import Prepared, prepare
-from generator.render import accumulate, object_masks, rasterise
+from generator.render import object_masks, rasterise
 from generator.rng import sample_rng
 from generator.shards.sample import ShardSample
 from generator.sources import SourceList
@@ -140,15 +141,17 @@ class ShardRenderer:
         prep = prepare(rec.pixels, spacing, self.config.size, self.device, meta, rec.converted)
         if not self.style.needs_anatomy:
             return prep
-        # Placement priors need the body, lungs and mediastinum: estimated once per source.
-        return dataclasses.replace(prep, anatomy=estimate_anatomy(prep.pixels))
+        # Placement priors need the body, lungs and mediastinum, compositing the image's
+        # intensity scale: both measured once per source.
+        levels = tuple(float(v) for v in display_levels(prep.pixels[None]))
+        return dataclasses.replace(prep, anatomy=estimate_anatomy(prep.pixels), display_levels=levels)
 
     def _spec(self, plan: _Plan) -> SampleSpec:
         prep = self._cache[plan.source_index]
         _, h, w = prep.pixels.shape
         an = prep.anatomy
         ctx = PlacementContext(height=h, width=w, spacing_mm=prep.spacing_mm,
-                               body_mask=None if an is None else an.body_mask, anatomy=an)
+                               anatomy=an, display_levels=prep.display_levels)
         objects = () if plan.label == NONE_CLASS else self.style.samplers[plan.label](plan.rng, ctx)
         return SampleSpec(
             index=plan.index,
@@ -235,10 +238,8 @@ def render_specs(specs: list[SampleSpec], sources: list[torch.Tensor], style, de
     sources: per spec, (1, H, W) float32 [0, 1]. Returns images (B, 1, H, W) float32 [0, 1]
     on `device` and the per-kind ObjectWindows (for masks and boxes).
     """
-    h, w = specs[0].height, specs[0].width
     images = torch.stack([s.to(device) for s in sources])  # (B, 1, H, W)
     spacing = torch.tensor([s.spacing_mm for s in specs], dtype=torch.float32)
     windows = rasterise([s.objects for s in specs], spacing, device)
-    field_ = accumulate(windows, len(specs), h, w, style.field_reduce, device)
-    images = style.composite(images, field_, [s.imaging for s in specs])
+    images = style.composite(images, windows, [s.imaging for s in specs])
     return images, windows

@@ -1,8 +1,8 @@
 """Rendering styles: which classes exist, how their objects are drawn and composited.
 
-A style bundles the class samplers (spec side), the field reduction and the compositing
-rule (render side). `legacy` reproduces the prototype's flat white shapes; the physical
-style plugs in here with its own samplers and attenuation-domain compositing.
+A style bundles the class samplers (spec side) and the compositing rule (render side).
+`legacy` reproduces the prototype's flat white shapes; the physical style plugs in here with
+its own samplers and attenuation-domain compositing.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import torch
 from generator import physical
 from generator.bodies import legacy
 from generator.bodies.base import PlacementContext, Sampler
+from generator.render import ObjectWindows, accumulate
 
 NONE_CLASS = "none"
 
-# images (B, 1, H, W) float32 [0, 1]; field (B, 1, H, W) from `accumulate`; imaging: per
-# image, the spec's imaging params (a style that adds noise draws its noise seed into them,
-# so the spec alone replays the image).
-Compositor = Callable[[torch.Tensor, torch.Tensor, list[dict]], torch.Tensor]
+# images (B, 1, H, W) float32 [0, 1]; windows: the objects' fields from `render.rasterise`;
+# imaging: per image, the spec's imaging params (a style that adds noise draws its noise
+# seed into them, so the spec alone replays the image).
+Compositor = Callable[[torch.Tensor, list[ObjectWindows], list[dict]], torch.Tensor]
 ImagingSampler = Callable[[np.random.Generator, PlacementContext], dict[str, float]]
 
 
@@ -30,12 +31,11 @@ ImagingSampler = Callable[[np.random.Generator, PlacementContext], dict[str, flo
 class Style:
     name: str
     samplers: Mapping[str, Sampler]
-    field_reduce: str  # "amax" for paint, "sum" for thickness
     mask_threshold: float  # field value above which a pixel belongs to the object
     composite: Compositor
     sample_imaging: ImagingSampler
-    # Whether samplers read PlacementContext.anatomy; estimating it costs more than a legacy
-    # render on CPU, so styles that place by image fractions alone skip it.
+    # Whether samplers read PlacementContext.anatomy and display_levels; estimating them costs
+    # more than a legacy render on CPU, so styles that place by image fractions skip them.
     needs_anatomy: bool = True
 
     @property
@@ -43,8 +43,10 @@ class Style:
         return (NONE_CLASS, *self.samplers)
 
 
-def _paint_white(images, field, imaging):
+def _paint_white(images, windows, imaging):
     # Legacy fields are coverage in {0, 1}; images is the renderer's own fresh batch.
+    b, _, h, w = images.shape
+    field = accumulate(windows, b, h, w, "amax", images.device)
     return torch.maximum(images, field, out=images)
 
 
@@ -55,7 +57,6 @@ def _no_imaging(rng, ctx):
 LEGACY = Style(
     name="legacy",
     samplers=legacy.SAMPLERS,
-    field_reduce="amax",
     mask_threshold=0.5,
     composite=_paint_white,
     sample_imaging=_no_imaging,
@@ -65,7 +66,6 @@ LEGACY = Style(
 PHYSICAL = Style(
     name="physical",
     samplers=physical.SAMPLERS,
-    field_reduce=physical.FIELD_REDUCE,
     mask_threshold=physical.MASK_THRESHOLD,
     composite=physical.composite,
     sample_imaging=physical.sample_imaging,

@@ -48,7 +48,7 @@ def test_a_coin_over_bright_anatomy_stays_visible(device):
     tau = torch.zeros_like(img)
     tau[0, :, 60:80, 42:54] = 1.394 * 1.75  # a copper-nickel coin over the spine band (0.8)
     out = composite_attenuation(img, tau, **_kw(2, device))
-    assert float(intensity_scale(img)[1][0]) == pytest.approx(0.8)
+    assert float(intensity_scale(img)[1][0]) == pytest.approx(0.8, abs=1 / 2046)  # histogram bin centre
     # headroom up to the film's brightest pixel (0.95): the coin takes most of it
     assert float(out[0, 0, 70, 48] - img[0, 0, 70, 48]) > 0.1
 
