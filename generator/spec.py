@@ -9,7 +9,7 @@ Coordinates are output pixels, origin top-left, x to the right, y down.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -41,7 +41,25 @@ class SampleSpec:
     imaging: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as plain data (what `dataclasses.asdict` gives, written out: asdict's
+        deep copy of every parameter cost more than rendering a legacy sample)."""
+        return {
+            "index": self.index,
+            "key": self.key,
+            "source_index": self.source_index,
+            "source_id": self.source_id,
+            "label": self.label,
+            "style": self.style,
+            "height": self.height,
+            "width": self.width,
+            "spacing_mm": tuple(self.spacing_mm),
+            "objects": tuple(
+                {"cls": o.cls, "kind": o.kind, "center_px": tuple(o.center_px), "material": o.material,
+                 "params": dict(o.params)}
+                for o in self.objects
+            ),
+            "imaging": dict(self.imaging),
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
