@@ -1,6 +1,6 @@
 """Where the body, lung fields and mediastinum are on a frontal chest radiograph.
 
-Intensity and morphology only (no learned model), at a working resolution of about 128 px
+Intensity and morphology only (no learned model), at a working resolution of about 96 px
 on the long side, returned at the output resolution:
   1. smooth; Otsu threshold splits dark (air, lung) from bright (soft tissue, bone);
   2. background = dark pixels connected to the image border (geodesic reconstruction
@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
-WORK_LONG_SIDE_PX = 128
+WORK_LONG_SIDE_PX = 96
 _MIN_LUNG_FRACTION = 0.04
 
 
@@ -206,7 +206,7 @@ def _first_last(profile: np.ndarray, fraction: float) -> tuple[int, int] | None:
 def estimate_anatomy(pixels: torch.Tensor) -> Anatomy:
     """pixels: (1, H, W) or (H, W) float32 [0, 1], bone bright, any device.
 
-    Runs on the host in numpy: the working grid is ~128 px, where numpy's per-operation
+    Runs on the host in numpy: the working grid is ~96 px, where numpy's per-operation
     overhead is far below torch's and a GPU would gain nothing.
     """
     img = pixels.reshape(pixels.shape[-2:]).float().cpu().numpy()

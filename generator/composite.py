@@ -20,9 +20,9 @@ Pipeline (the same for positives and negatives; a negative's optical depth is ze
   3. p_new = p + H (1 - exp(-k tau / H)), H = ceiling - p (soft ceiling, slope k at tau = 0).
   4. quantum noise N(0, noise_sigma^2), a pure function of (noise_seed, pixel), identical on
      CPU and CUDA and independent of batch composition.
-Steps 1-2 are linear, so they run on each object's own window (`spread_windows`), at a
-cost that follows object area, not image area; `attenuate` (steps 3-4) is a few
-elementwise passes over the image. `composite_attenuation` is the same pipeline on a dense
+Steps 1-2 are linear: the PSF runs on each object's own window (`psf_windows`) and the
+glow at 1/4 resolution (`OpticalDepth`); `attenuate` (steps 3-4) forms the spread optical
+depth only where it is used (per-image crops on CPU) and adds the noise everywhere. `composite_attenuation` is the same pipeline on a dense
 (B, 1, H, W) optical-depth map.
 All images are (B, 1, H, W) float32, bone bright, values in [0, 1].
 """
@@ -101,27 +101,32 @@ def _noise_tiles(seeds: torch.Tensor, stream: int, side: int) -> torch.Tensor:
     return tiles.view(b, side, side).transpose(1, 2)
 
 
-def _tiled(tiles: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """(B, s, s) tiles repeated over (B, 1, H, W): columns first (a strip s x W), then whole
-    rows copied from the strip (index_select: memcpy-speed, no per-element index math)."""
-    b, s, _ = tiles.shape
-    dev = tiles.device
-    strip = tiles.index_select(2, torch.arange(width, device=dev) % s)  # (B, s, W)
-    return strip.index_select(1, torch.arange(height, device=dev) % s)[:, None]  # (B, 1, H, W)
+def _strip(tiles: torch.Tensor, width: int) -> torch.Tensor:
+    """(B, s, s) tiles repeated along columns to (B, s, W)."""
+    return torch.cat([tiles] * -(-width // tiles.shape[-1]), dim=2)[:, :, :width]
 
 
 def add_noise(images: torch.Tensor, sigma: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
     """images + sigma * counter_normal(seeds, H, W), as a new tensor.
 
     images: (B, 1, H, W) float32; sigma: (B,) float32; seeds: (B,) int64 in [0, 2^32).
+    The tiles are never expanded to full images: rows repeat with the tile's period, so
+    each component is one broadcast multiply-add over (B, H // s, s, W) plus the last rows.
     """
     b, _, h, w = images.shape
     seeds = seeds.to(torch.int64) & _MASK32
     scale = (sigma / math.sqrt(len(_NOISE_TILES))).view(-1, 1, 1, 1)
-    out = None
+    out = torch.empty_like(images)
+    src = images
     for stream, side in enumerate(_NOISE_TILES):
-        part = _tiled(_noise_tiles(seeds, stream, side), h, w)
-        out = torch.addcmul(images, scale, part) if out is None else out.addcmul_(scale, part)
+        strip = _strip(_noise_tiles(seeds, stream, side), w)  # (B, s, W)
+        full = (h // side) * side
+        if full:
+            torch.addcmul(src[:, 0, :full].view(b, -1, side, w), scale, strip[:, None],
+                          out=out[:, 0, :full].view(b, -1, side, w))
+        if full < h:
+            torch.addcmul(src[:, 0, full:], scale[..., 0], strip[:, : h - full], out=out[:, 0, full:])
+        src = out
     return out
 
 
@@ -216,61 +221,89 @@ def _separable(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch
     return torch.matmul(torch.matmul(rows, x), cols.transpose(-1, -2))
 
 
-def spread_margin_px(psf_sigma_px: torch.Tensor, scatter_sigma_px: torch.Tensor) -> int:
-    """How far (px) `spread_windows` carries signal beyond a window: 3 sigma of both blurs."""
-    glow = _GLOW_POOL * _radius(scatter_sigma_px / _GLOW_POOL) + _GLOW_POOL
-    return _radius(psf_sigma_px) + glow
+def _upsample_matrix(n: int, factor: int, device) -> torch.Tensor:
+    """(n, ceil(n / factor)): linear interpolation from cell centres back to pixels, edges
+    clamped (bilinear upsampling with align_corners=False, along one axis)."""
+    small = -(-n // factor)
+    x = ((torch.arange(n, device=device, dtype=torch.float32) + 0.5) / factor - 0.5).clamp(0.0, small - 1)
+    lo = x.floor().long()
+    hi = (lo + 1).clamp_max(small - 1)
+    m = torch.zeros(n, small, device=device)
+    rows = torch.arange(n, device=device)
+    m.index_put_((rows, lo), 1.0 - (x - lo), accumulate=True)
+    m.index_put_((rows, hi), x - lo, accumulate=True)
+    return m
 
 
-def spread_windows(tau: torch.Tensor, psf_sigma_px: torch.Tensor, scatter_fraction: torch.Tensor,
-                   scatter_sigma_px: torch.Tensor, margin_px: int) -> torch.Tensor:
-    """Detector blur and scatter glow of objects' optical depth, each on its own window.
-
-    tau: (N, 1, h, w) optical depth of N objects (zero outside each object); psf_sigma_px,
-    scatter_sigma_px: (N, 2) row, col pixels; scatter_fraction: (N,). Returns
-    (N, 1, h + 2 m, w + 2 m), m = margin_px (>= `spread_margin_px`), window pixel (i, j)
-    moving to (i + m, j + m): (1 - f) G_psf * tau + f G_wide * G_psf * tau. The wide blur
-    runs at 1/4 resolution (mean over 4 x 4 cells; its sigma is many pixels) and is
-    interpolated back linearly.
-    """
+def psf_windows(tau: torch.Tensor, psf_sigma_px: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Step 1 on each object's own window: tau (N, 1, h, w), psf_sigma_px (N, 2) row, col.
+    Returns (N, 1, h + 2 r, w + 2 r) and r, the PSF radius: window pixel (i, j) moves to
+    (i + r, j + r)."""
     r = _radius(psf_sigma_px)
-    if margin_px < r:
-        raise ValueError(f"margin_px must be >= the PSF radius {r}, got {margin_px}")
-    x = _shifted_blur(F.pad(tau[:, 0], (2 * r,) * 4), psf_sigma_px, r)  # (N, h + 2r, w + 2r)
-    x = F.pad(x, (margin_px - r,) * 4)  # (N, hp, wp): room for the glow
-    hp, wp = x.shape[-2:]
-    wide_px = scatter_sigma_px / _GLOW_POOL
-    rw = _radius(wide_px)
-    small = F.avg_pool2d(x[:, None], _GLOW_POOL, ceil_mode=True)[:, 0]  # (N, hs, ws)
-    small = _separable(small, _gauss_matrix(small.shape[1], wide_px[:, 0], rw),
-                       _gauss_matrix(small.shape[2], wide_px[:, 1], rw))
-    wide = F.interpolate(small[:, None], scale_factor=_GLOW_POOL, mode="bilinear", align_corners=False)
-    return torch.lerp(x[:, None], wide[..., :hp, :wp], scatter_fraction.view(-1, 1, 1, 1))
+    return _shifted_blur(F.pad(tau[:, 0], (2 * r,) * 4), psf_sigma_px, r)[:, None], r
 
 
-def attenuate(images: torch.Tensor, optical_depth: torch.Tensor, *,
+def glow_margin_px(scatter_sigma_px: torch.Tensor) -> int:
+    """How far (px) the scatter glow carries signal beyond the objects: 3 sigma, in whole
+    low-resolution cells, plus the interpolation's reach."""
+    return _GLOW_POOL * (_radius(scatter_sigma_px / _GLOW_POOL) + 2)
+
+
+class OpticalDepth:
+    """Spread optical depth of a batch, (1 - f) sharp + f glow (steps 1-2), kept in two parts
+    so it is only ever formed where it is used.
+
+    sharp: (B, 1, H, W) PSF-blurred optical depth; glow: (B, H/4, W/4) the wide scatter
+    blur of `sharp` at 1/4 resolution (mean over 4 x 4 cells, then Gaussian); it is
+    interpolated back linearly (one small matrix product per axis); fraction: (B,).
+    """
+
+    def __init__(self, sharp: torch.Tensor, fraction: torch.Tensor, scatter_sigma_px: torch.Tensor):
+        self.sharp, self.fraction = sharp, fraction
+        h, w = sharp.shape[-2:]
+        small = F.avg_pool2d(sharp, _GLOW_POOL, ceil_mode=True)[:, 0]  # (B, h4, w4)
+        wide_px = scatter_sigma_px / _GLOW_POOL
+        rw = _radius(wide_px)
+        self.glow = _separable(small, _gauss_matrix(small.shape[1], wide_px[:, 0], rw),
+                               _gauss_matrix(small.shape[2], wide_px[:, 1], rw))
+        self._up_rows = _upsample_matrix(h, _GLOW_POOL, sharp.device)  # (H, h4)
+        self._up_cols = _upsample_matrix(w, _GLOW_POOL, sharp.device)  # (W, w4)
+
+    def dense(self) -> torch.Tensor:
+        """(B, 1, H, W)."""
+        glow = _separable(self.glow, self._up_rows[None], self._up_cols[None])[:, None]
+        return torch.lerp(self.sharp, glow, self.fraction.view(-1, 1, 1, 1))
+
+    def crop(self, i: int, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
+        """(1, r1 - r0, c1 - c0): image i's rows r0:r1 and columns c0:c1."""
+        glow = _separable(self.glow[i], self._up_rows[r0:r1], self._up_cols[c0:c1])
+        return torch.lerp(self.sharp[i, :, r0:r1, c0:c1], glow[None], self.fraction[i])
+
+
+def attenuate(images: torch.Tensor, optical_depth: OpticalDepth, *,
               levels: tuple[torch.Tensor, torch.Tensor, torch.Tensor], water_equiv_mm: torch.Tensor,
               noise_sigma: torch.Tensor, noise_seed: torch.Tensor,
               boxes: list[tuple[int, int, int, int] | None] | None = None) -> torch.Tensor:
     """Steps 3-4: the (already spread) optical depth into the image, then noise.
 
-    images, optical_depth: (B, 1, H, W) float32; levels: `display_levels(images)`;
-    water_equiv_mm, noise_sigma: (B,) float32; noise_seed: (B,) int64. boxes: per image (row0, row1, col0, col1) holding all of its
-    optical depth, or None for an image without any; None = all of every image (one batched
-    pass, best on a GPU; boxes save the CPU most of the image). The result is the same.
+    images: (B, 1, H, W) float32; levels: `display_levels(images)`; water_equiv_mm,
+    noise_sigma: (B,) float32; noise_seed: (B,) int64. boxes: per image (row0, row1, col0,
+    col1) holding all of its optical depth, or None for an image without any; None = all of
+    every image (one batched pass, best on a GPU; boxes save the CPU most of the image).
+    The result is the same.
     Returns (B, 1, H, W) float32 in [0, 1].
     """
     dark, bright, ceiling = levels  # the ceiling is the peak: never below `bright`, a quantile
     k = attenuation_gain(dark, bright, water_equiv_mm)
     out = add_noise(images, noise_sigma, noise_seed)
     if boxes is None:
-        out += _added(images, optical_depth, k.view(-1, 1, 1, 1), ceiling.view(-1, 1, 1, 1))
+        out += _added(images, optical_depth.dense(), k.view(-1, 1, 1, 1), ceiling.view(-1, 1, 1, 1))
     else:
         for i, box in enumerate(boxes):
             if box is not None:
                 r0, r1, c0, c1 = box
                 crop = (i, slice(None), slice(r0, r1), slice(c0, c1))
-                out[crop] += _added(images[crop], optical_depth[crop], k[i], ceiling[i])
+                out[crop] += _added(images[crop], optical_depth.crop(i, r0, r1, c0, c1), k[i], ceiling[i])
     return out.clamp_(0.0, 1.0)
 
 
@@ -300,13 +333,8 @@ def composite_attenuation(
     if images.ndim != 4 or images.shape[1] != 1 or optical_depth.shape != images.shape:
         raise ValueError(f"expected images and optical_depth (B, 1, H, W), got {tuple(images.shape)} "
                          f"and {tuple(optical_depth.shape)}")
-    b, _, h, w = images.shape
-    tau = optical_depth
-    # Spreading a zero map gives exactly zero, so only images with objects are filtered.
-    has = (tau.reshape(b, -1).amax(dim=1) > 0).nonzero().flatten()
-    if has.numel():
-        m = spread_margin_px(psf_sigma_px[has], scatter_sigma_px[has])
-        sub = spread_windows(tau[has], psf_sigma_px[has], scatter_fraction[has], scatter_sigma_px[has], m)
-        tau = torch.zeros_like(tau).index_copy_(0, has, sub[..., m : m + h, m : m + w])
-    return attenuate(images, tau, levels=display_levels(images), water_equiv_mm=water_equiv_mm,
+    h, w = images.shape[-2:]
+    sharp, r = psf_windows(optical_depth, psf_sigma_px)  # the whole map as one window per image
+    depth = OpticalDepth(sharp[..., r : r + h, r : r + w], scatter_fraction, scatter_sigma_px)
+    return attenuate(images, depth, levels=display_levels(images), water_equiv_mm=water_equiv_mm,
                      noise_sigma=noise_sigma, noise_seed=noise_seed)

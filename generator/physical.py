@@ -43,7 +43,7 @@ from generator.bodies.jewellery import sample_jewellery_clothing
 from generator.bodies.magnets import sample_magnets
 from generator.bodies.pin_needle import sample_pin_needle
 from generator.bodies.shrapnel import sample_shrapnel
-from generator.composite import attenuate, display_levels, spread_margin_px, spread_windows
+from generator.composite import OpticalDepth, attenuate, display_levels, glow_margin_px, psf_windows
 from generator.render import ObjectWindows, accumulate
 
 SAMPLERS = {
@@ -100,24 +100,26 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
     psf_px = _column(imaging, "psf_sigma_mm", dev)[:, None] / spacing  # (B, 2)
     scatter_px = _column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing  # (B, 2)
     fraction = _column(imaging, "scatter_fraction", dev)
-    spread = []
-    boxes: list[list[int] | None] = [None] * b  # per image (row0, row1, col0, col1) of its windows
+    sharp = []
+    boxes: list[list[int] | None] = [None] * b  # per image (row0, row1, col0, col1) its depth reaches
     for win in windows:
         bi = win.batch_index
-        m = spread_margin_px(psf_px[bi], scatter_px[bi])
-        values = spread_windows(win.values[:, None], psf_px[bi], fraction[bi], scatter_px[bi], m)[:, 0]
-        steps = torch.arange(-m, win.rows.shape[1] + m, device=dev)
-        spread.append(ObjectWindows(values, win.rows[:, :1] + steps, win.cols[:, :1] + steps, bi, win.object_index))
-        size = values.shape[-1]
-        for n, (i, r0, c0) in enumerate(zip(bi.tolist(), spread[-1].rows[:, 0].tolist(), spread[-1].cols[:, 0].tolist())):
-            box = [max(r0, 0), min(r0 + size, h), max(c0, 0), min(c0 + size, w)]
+        values, r = psf_windows(win.values[:, None], psf_px[bi])
+        steps = torch.arange(-r, win.rows.shape[1] + r, device=dev)
+        sharp.append(ObjectWindows(values[:, 0], win.rows[:, :1] + steps, win.cols[:, :1] + steps, bi,
+                                   win.object_index))
+        g = glow_margin_px(scatter_px[bi])
+        size = steps.numel()
+        for i, r0, c0 in zip(bi.tolist(), sharp[-1].rows[:, 0].tolist(), sharp[-1].cols[:, 0].tolist()):
+            box = [max(r0 - g, 0), min(r0 + size + g, h), max(c0 - g, 0), min(c0 + size + g, w)]
             old = boxes[i]
             boxes[i] = box if old is None else [min(old[0], box[0]), max(old[1], box[1]),
                                                 min(old[2], box[2]), max(old[3], box[3])]
-    optical_depth = accumulate(spread, b, h, w, "sum", dev)  # optical depths add along the beam
+    # Optical depths add along the beam.
+    depth = OpticalDepth(accumulate(sharp, b, h, w, "sum", dev), fraction, scatter_px)
     return attenuate(
         images,
-        optical_depth,
+        depth,
         levels=_levels(images, imaging),
         water_equiv_mm=_column(imaging, "water_equiv_mm", dev),
         noise_sigma=_column(imaging, "noise_sigma", dev),
