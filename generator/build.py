@@ -32,7 +32,7 @@ class ShardWorker:
         self.store = Store(out)
         dev = resolve_device(device)
         # Small CPU batches stay in cache; the GPU wants wide batches.
-        batch_size = batch_size or (64 if dev.type == "cuda" else 8)
+        batch_size = batch_size or (64 if dev.type == "cuda" else 16)
         self.renderer = ShardRenderer(config, sources, dev, batch_size=batch_size)
 
     def run(self, shard: int, on_batch=None) -> dict:

@@ -29,6 +29,7 @@ All images are (B, 1, H, W) float32, bone bright, values in [0, 1].
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -221,9 +222,11 @@ def _separable(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch
     return torch.matmul(torch.matmul(rows, x), cols.transpose(-1, -2))
 
 
-def _upsample_matrix(n: int, factor: int, device) -> torch.Tensor:
+@functools.lru_cache(maxsize=64)
+def _upsample_matrix(n: int, factor: int, device: torch.device) -> torch.Tensor:
     """(n, ceil(n / factor)): linear interpolation from cell centres back to pixels, edges
-    clamped (bilinear upsampling with align_corners=False, along one axis)."""
+    clamped (bilinear upsampling with align_corners=False, along one axis). Cached: a build
+    has few output sizes."""
     small = -(-n // factor)
     x = ((torch.arange(n, device=device, dtype=torch.float32) + 0.5) / factor - 0.5).clamp(0.0, small - 1)
     lo = x.floor().long()
