@@ -47,6 +47,10 @@ def test_suite_json_has_ours_baseline_ratio(suite, tmp_path, capsys):
     assert "torch" in env["versions"] and "git_commit" in env
     printed = capsys.readouterr().out
     assert "| ratio |" in printed and "baseline" in printed
+    if suite == "generate":
+        (physical,) = [v for k, v in data["ours"].items() if k.startswith("ours physical")]
+        assert physical["cost_vs_legacy"] > 0
+        assert any(n.startswith("target: physical costs <= 2.0x legacy") for n in data["notes"])
     if suite == "train":
         epoch = data["epoch_178k_images"]
         assert epoch["prototype_reported_s"] == 38 * 3600 + 27 * 60
