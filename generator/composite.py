@@ -12,18 +12,26 @@ The ceiling is the maximum, not the bright-anatomy quantile that sets k: with th
 a coin over the spine or the upper abdomen (already near that level) had no headroom left
 and vanished, whereas real coins there are plainly visible.
 
+Blur and scatter act on detected intensity, not on optical depth: the object lets through
+T = exp(-tau) of the primary beam, its deficit D = 1 - T is in [0, 1], and the detector
+sees, relative to the film without the object, I = 1 - D_det with
+    D_det = PSF * ((1 - s) D + s G_wide * D),
+s the scatter share of the detected signal (scatter is a wide blur of the primary field,
+so it fills in the object's shadow and dims a faint, wide halo around it). The object's
+effective optical depth is tau_eff = -log(1 - D_det): dense metal is bounded by the
+scatter that fills in under it (about -log(s)), thin objects keep tau_eff ~ tau.
+
 Pipeline (the same for positives and negatives; a negative's optical depth is zero):
   1. detector blur: Gaussian PSF (sigma in mm, converted with the image's spacing) on the
-     object's optical depth only; the radiograph already carries its own detector blur.
-  2. scatter glow: a fraction of the object's signal spread with a wide Gaussian (scatter
-     fills in under metal and leaves a faint halo around it).
-  3. p_new = p + H (1 - exp(-k tau / H)), H = ceiling - p (soft ceiling, slope k at tau = 0).
+     object's deficit only; the radiograph already carries its own detector blur.
+  2. scatter: D_det as above (G_wide: sigma in mm, at 1/4 resolution), then tau_eff.
+  3. p_new = p + H (1 - exp(-k tau_eff / H)), H = ceiling - p (soft ceiling, slope k at 0).
   4. quantum noise N(0, noise_sigma^2), a pure function of (noise_seed, pixel), identical on
      CPU and CUDA and independent of batch composition.
-Steps 1-2 are linear: the PSF runs on each object's own window (`psf_windows`) and the
-glow at 1/4 resolution (`OpticalDepth`); `attenuate` (steps 3-4) forms the spread optical
-depth only where it is used (per-image crops on CPU) and adds the noise everywhere. `composite_attenuation` is the same pipeline on a dense
-(B, 1, H, W) optical-depth map.
+Steps 1-2 are linear in D: the PSF runs on each object's own window (`psf_windows`), the
+scatter blur at 1/4 resolution (`OpticalDepth`); `attenuate` (steps 3-4) forms tau_eff
+only where it is used (per-image crops on CPU) and adds the noise everywhere.
+`composite_attenuation` is the same pipeline on a dense (B, 1, H, W) optical-depth map.
 All images are (B, 1, H, W) float32, bone bright, values in [0, 1].
 """
 
@@ -238,12 +246,17 @@ def _upsample_matrix(n: int, factor: int, device: torch.device) -> torch.Tensor:
     return m
 
 
+def deficit(tau: torch.Tensor) -> torch.Tensor:
+    """D = 1 - exp(-tau): the share of the primary beam an optical depth tau removes."""
+    return -torch.expm1(-tau)
+
+
 def psf_windows(tau: torch.Tensor, psf_sigma_px: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Step 1 on each object's own window: tau (N, 1, h, w), psf_sigma_px (N, 2) row, col.
-    Returns (N, 1, h + 2 r, w + 2 r) and r, the PSF radius: window pixel (i, j) moves to
-    (i + r, j + r)."""
+    """Step 1 on each object's own window: tau (N, 1, h, w) optical depth, psf_sigma_px
+    (N, 2) row, col. Returns the blurred deficit PSF * D, (N, 1, h + 2 r, w + 2 r), and r,
+    the PSF radius: window pixel (i, j) moves to (i + r, j + r)."""
     r = _radius(psf_sigma_px)
-    return _shifted_blur(F.pad(tau[:, 0], (2 * r,) * 4), psf_sigma_px, r)[:, None], r
+    return _shifted_blur(F.pad(deficit(tau[:, 0]), (2 * r,) * 4), psf_sigma_px, r)[:, None], r
 
 
 def glow_margin_px(scatter_sigma_px: torch.Tensor) -> int:
@@ -253,12 +266,14 @@ def glow_margin_px(scatter_sigma_px: torch.Tensor) -> int:
 
 
 class OpticalDepth:
-    """Spread optical depth of a batch, (1 - f) sharp + f glow (steps 1-2), kept in two parts
-    so it is only ever formed where it is used.
+    """Effective optical depth of a batch after steps 1-2, tau_eff = -log(1 - D_det),
+    D_det = (1 - s) sharp + s glow, kept in two parts so it is only formed where used.
 
-    sharp: (B, 1, H, W) PSF-blurred optical depth; glow: (B, H/4, W/4) the wide scatter
-    blur of `sharp` at 1/4 resolution (mean over 4 x 4 cells, then Gaussian); it is
-    interpolated back linearly (one small matrix product per axis); fraction: (B,).
+    sharp: (B, 1, H, W) PSF-blurred deficit (objects' deficits add; where objects overlap
+    this overstates the product of their transmissions, and D_det is capped below 1);
+    glow: (B, H/4, W/4) the wide scatter blur of `sharp` at 1/4 resolution (mean over
+    4 x 4 cells, then Gaussian), interpolated back linearly (one small matrix product per
+    axis); fraction: (B,) the scatter share s.
     """
 
     def __init__(self, sharp: torch.Tensor, fraction: torch.Tensor, scatter_sigma_px: torch.Tensor):
@@ -275,12 +290,20 @@ class OpticalDepth:
     def dense(self) -> torch.Tensor:
         """(B, 1, H, W)."""
         glow = _separable(self.glow, self._up_rows[None], self._up_cols[None])[:, None]
-        return torch.lerp(self.sharp, glow, self.fraction.view(-1, 1, 1, 1))
+        return _effective(torch.lerp(self.sharp, glow, self.fraction.view(-1, 1, 1, 1)))
 
     def crop(self, i: int, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
         """(1, r1 - r0, c1 - c0): image i's rows r0:r1 and columns c0:c1."""
         glow = _separable(self.glow[i], self._up_rows[r0:r1], self._up_cols[c0:c1])
-        return torch.lerp(self.sharp[i, :, r0:r1, c0:c1], glow[None], self.fraction[i])
+        return _effective(torch.lerp(self.sharp[i, :, r0:r1, c0:c1], glow[None], self.fraction[i]))
+
+
+_MAX_DEFICIT = 1.0 - 1e-6  # tau_eff <= 13.8: far beyond any display's ceiling
+
+
+def _effective(detected_deficit: torch.Tensor) -> torch.Tensor:
+    """tau_eff = -log(1 - D_det), in place."""
+    return detected_deficit.clamp_(0.0, _MAX_DEFICIT).neg_().log1p_().neg_()
 
 
 def attenuate(images: torch.Tensor, optical_depth: OpticalDepth, *,

@@ -17,9 +17,11 @@ Imaging parameters (stored in the spec's `imaging`):
 |                   |                  | `radiopaque realism` against real metal on cxr-nih)      |
 | psf_sigma_mm      | 0.10-0.35        | detector PSF: CR/DR presampling MTF50 of about 1.5-3      |
 |                   |                  | lp/mm (IEC 62220-1 measurements) ~ Gaussian sigma        |
-| scatter_fraction  | 0.0-0.15         | share of the object signal spread as scatter glow (grid  |
-|                   |                  | chest technique: scatter-to-primary ~0.2-0.5 behind a grid)|
-| scatter_sigma_mm  | 5-20             | width of the scatter glow                                |
+| scatter_fraction  | 0.10-0.40        | scatter share s of the detected signal, SPR / (1 + SPR): |
+|                   |                  | grid chest technique, scatter-to-primary ratio ~0.1-0.7  |
+|                   |                  | from lung to mediastinum (published PA chest measurements)|
+| scatter_sigma_mm  | 5-20             | width of the scatter point-spread (its core; measured    |
+|                   |                  | chest scatter kernels have long tails beyond this)      |
 | noise_sigma       | 0.002-0.010      | quantum noise s.d. in display units (8-bit CXR: 0.5-2.5 LSB)|
 | noise_seed        | 0 .. 2^31-1      | counter-based noise stream (same on CPU and CUDA)        |
 | display_dark,     | measured, not    | the source's 2 % and 99.5 % intensity quantiles and its  |
@@ -63,7 +65,7 @@ MASK_THRESHOLD = 0.02
 RANGES = {
     "water_equiv_mm": (30.0, 70.0),
     "psf_sigma_mm": (0.10, 0.35),
-    "scatter_fraction": (0.0, 0.15),
+    "scatter_fraction": (0.10, 0.40),
     "scatter_sigma_mm": (5.0, 20.0),
     "noise_sigma": (0.002, 0.010),
 }

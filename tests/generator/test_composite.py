@@ -76,6 +76,22 @@ def test_negatives_get_the_same_noise_as_positives_away_from_objects(device):
     assert float((out[0] - img[0]).std()) == pytest.approx(0.01, rel=0.15)
 
 
+def test_scatter_fills_in_dense_metal_and_leaves_a_faint_halo(device):
+    img = _phantom(device=device)
+    tau = torch.zeros_like(img)
+    tau[:, :, 60:80, 10:30] = 50.0  # 9 mm of lead: no primary gets through
+    sharp = composite_attenuation(img, tau, **_kw(2, device))
+    kw = _kw(2, device, scatter_fraction=torch.full((2,), 0.3), scatter_sigma_px=torch.full((2, 2), 10.0))
+    scattered = composite_attenuation(img, tau, **kw)
+    centre_sharp = float(sharp[0, 0, 70, 20] - img[0, 0, 70, 20])
+    centre = float(scattered[0, 0, 70, 20] - img[0, 0, 70, 20])
+    assert centre_sharp == pytest.approx(0.7, abs=1e-3)  # up to the film's brightest pixel (0.9)
+    assert 0.3 < centre < centre_sharp - 0.1  # scatter fills in under the metal
+    halo = float(scattered[0, 0, 90, 20] - img[0, 0, 90, 20])  # 10 px (one sigma) below the block
+    assert float(sharp[0, 0, 90, 20] - img[0, 0, 90, 20]) == 0.0
+    assert 0.003 < halo < 0.05  # faint, never a bright blob
+
+
 def _edge_width_px(row: np.ndarray) -> float:
     lo, hi = row.min(), row.max()
     t10, t90 = lo + 0.1 * (hi - lo), lo + 0.9 * (hi - lo)
