@@ -63,8 +63,8 @@ def add_train_parser(sub) -> None:
     _add(p, T, "ray_address", "join this Ray cluster", str, default_text="start a local one")
     _add(p, T, "device", "auto = cuda when present", choices=DEVICES)
     _add(p, T, "decoder", "dali: DALI webdataset reader, decode and resize (mixed on CUDA, CPU otherwise); "
-                          "gpu: nvJPEG on CUDA; cpu: PIL in loader workers; auto: dali for a local tar build "
-                          "when DALI is installed, else gpu on CUDA, else cpu", choices=DECODERS)
+                          "gpu: nvJPEG on CUDA; cpu: PIL in loader workers (skips corrupt samples); auto: on CUDA dali "
+                          "for a local tar build when DALI is installed, else gpu; cpu without CUDA", choices=DECODERS)
     p.add_argument("--compile", action="store_true", help="torch.compile the model (default: off)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                    help="keep NCHW memory format on CUDA (default: channels_last on CUDA, NCHW on CPU)")

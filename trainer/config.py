@@ -56,7 +56,7 @@ class TrainConfig:
     ray_address: str | None = None
     device: str = "auto"
     # dali: DALI webdataset reader + decode (CUDA or CPU); gpu: nvJPEG on CUDA; cpu: PIL in loader
-    # workers; auto: dali for a local tar build when DALI is installed, else gpu on CUDA, else cpu
+    # workers; auto: on CUDA dali for a local tar build when DALI is installed, else gpu; cpu elsewhere
     decoder: str = "auto"
     compile: bool = False
     channels_last: bool = True  # applied on CUDA only: on CPU (oneDNN) NHWC trains slower here

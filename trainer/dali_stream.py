@@ -101,9 +101,12 @@ def dali_unusable(source: str) -> str | None:
     return None
 
 
-def use_dali(decoder: str, source: str) -> bool:
+def use_dali(decoder: str, source: str, device_type: str) -> bool:
     """Whether `--decoder` reads `source` with DALI: "dali" must (else ConfigError naming why),
-    "auto" does when it can, "cpu" and "gpu" never do."""
+    "auto" does when it can on CUDA, "cpu" and "gpu" never do. On the CPU "auto" keeps the
+    PIL path: DALI gains little there, and it cannot skip a corrupt sample (see above)."""
+    if decoder == "auto" and device_type != "cuda":
+        return False
     if decoder not in ("auto", "dali"):
         return False
     reason = dali_unusable(source)

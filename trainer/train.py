@@ -364,7 +364,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     classes = data_classes(cfg.data)
-    dali = use_dali(cfg.decoder, cfg.data)
+    dali = use_dali(cfg.decoder, cfg.data, device.type)
     raw = not dali and (cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda"))
     if raw and device.type != "cuda":
         raise ConfigError("--decoder", "gpu", "auto, cpu, dali (no CUDA device here)")

@@ -173,17 +173,18 @@ def test_decoder_choice_and_errors(fake_build, tmp_path, monkeypatch):
     folder = tmp_path / "folder" / "none"
     folder.mkdir(parents=True)
     for decoder in ("cpu", "gpu"):
-        assert not use_dali(decoder, str(root))
-    assert not use_dali("auto", str(parquet_only)) and not use_dali("auto", str(folder.parent))
+        assert not use_dali(decoder, str(root), "cuda")
+    assert not use_dali("auto", str(parquet_only), "cuda") and not use_dali("auto", str(folder.parent), "cuda")
+    assert not use_dali("auto", str(root), "cpu")  # the CPU keeps PIL, which skips corrupt samples
     with pytest.raises(ConfigError, match=r"--decoder: got 'dali'; allowed: auto, cpu, gpu \(.*no WebDataset tar"):
-        use_dali("dali", str(parquet_only))
+        use_dali("dali", str(parquet_only), "cpu")
     with pytest.raises(ConfigError, match=r"--decoder.*allowed: auto, cpu, gpu \(.*not a build"):
-        use_dali("dali", str(folder.parent))
-    assert use_dali("auto", str(root)) == dali_available()
+        use_dali("dali", str(folder.parent), "cpu")
+    assert use_dali("auto", str(root), "cuda") == dali_available()
     monkeypatch.setattr(dali_stream, "dali_available", lambda: False)
-    assert not use_dali("auto", str(root))
+    assert not use_dali("auto", str(root), "cuda")
     with pytest.raises(ConfigError, match=r"--decoder.*allowed: auto, cpu, gpu \(DALI is not installed"):
-        use_dali("dali", str(root))
+        use_dali("dali", str(root), "cpu")
     with pytest.raises(ConfigError, match="--decoder"):  # before any data is read or model built
         run(TrainConfig(data=str(root), out=str(tmp_path / "run"), decoder="dali", progress=False))
     assert not (tmp_path / "run" / "last.pt").exists()
