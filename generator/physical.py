@@ -110,6 +110,8 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
         steps = torch.arange(-r, win.rows.shape[1] + r, device=dev)
         sharp.append(ObjectWindows(values[:, 0], win.rows[:, :1] + steps, win.cols[:, :1] + steps, bi,
                                    win.object_index))
+        if dev.type == "cuda":
+            continue  # one batched pass over whole images: no crops to track (host syncs)
         g = glow_margin_px(scatter_px[bi])
         size = steps.numel()
         for i, r0, c0 in zip(bi.tolist(), sharp[-1].rows[:, 0].tolist(), sharp[-1].cols[:, 0].tolist()):

@@ -92,6 +92,23 @@ def test_scatter_fills_in_dense_metal_and_leaves_a_faint_halo(device):
     assert 0.003 < halo < 0.05  # faint, never a bright blob
 
 
+def test_crops_give_the_same_image_as_whole_images(device):
+    from generator.composite import OpticalDepth, attenuate, display_levels, psf_windows
+
+    img = _phantom(device=device)
+    tau = torch.zeros_like(img)
+    tau[0, :, 60:80, 10:30] = 2.0
+    sharp, r = psf_windows(tau, torch.full((2, 2), 0.8, device=device))
+    depth = OpticalDepth(sharp[..., r:-r, r:-r], torch.full((2,), 0.3, device=device),
+                         torch.full((2, 2), 6.0, device=device))
+    kw = dict(levels=display_levels(img), water_equiv_mm=torch.full((2,), 50.0, device=device),
+              noise_sigma=torch.full((2,), 0.01, device=device), noise_seed=torch.tensor([3, 4], device=device))
+    whole = attenuate(img, depth, **kw)
+    cropped = attenuate(img, depth, boxes=[(30, 96, 0, 70), None], **kw)
+    assert float((whole - cropped).abs().max()) < 1e-6
+    assert float((whole[0] - img[0]).abs().max()) > 0.3  # the object is there
+
+
 def _edge_width_px(row: np.ndarray) -> float:
     lo, hi = row.min(), row.max()
     t10, t90 = lo + 0.1 * (hi - lo), lo + 0.9 * (hi - lo)
