@@ -198,12 +198,10 @@ def _gauss_matrix(n: int, sigma_px: torch.Tensor, radius: int) -> torch.Tensor:
     (a zero-padded convolution): blurring is a product of small matrices, which on CPU runs
     several times faster than a convolution with a different kernel per object.
     """
-    d = torch.arange(n, device=sigma_px.device, dtype=torch.float32)
-    d = d[:, None] - d[None, :]  # (n, n)
-    s = sigma_px.clamp_min(0.05).view(-1, 1, 1)
-    taps = torch.arange(-radius, radius + 1, device=sigma_px.device, dtype=torch.float32)
-    norm = torch.exp(-0.5 * (taps.view(1, -1) / s.view(-1, 1)) ** 2).sum(1).view(-1, 1, 1)
-    return torch.exp(-0.5 * (d / s) ** 2) * (d.abs() <= radius) / norm
+    i = torch.arange(n, device=sigma_px.device)
+    d = i[None, :] - i[:, None]  # (n, n) column minus row
+    taps = _gauss_taps(sigma_px, radius)  # (N, 2 radius + 1)
+    return taps[:, (d + radius).clamp(0, 2 * radius)] * (d.abs() <= radius)
 
 
 def _gauss_taps(sigma_px: torch.Tensor, radius: int) -> torch.Tensor:

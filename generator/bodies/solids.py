@@ -54,11 +54,16 @@ def _sub_offsets(dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
     return _SUB_CACHE[key]
 
 
+def _slots(params: dict[str, torch.Tensor], pattern: str, slots) -> torch.Tensor:
+    """(N, K): parameter `pattern.format(k)` of each object for the K slots k in `slots`."""
+    return torch.stack([params[pattern.format(k)].reshape(-1) for k in slots], 1)
+
+
 def _used_slots(params: dict[str, torch.Tensor], slots: int) -> list[int]:
     """Slots with a non-zero diameter in at least one object of the group (one host sync):
     the others contribute nothing and are skipped."""
-    d = torch.stack([params[f"s{k}_diameter_mm"].reshape(-1) for k in range(slots)])  # (K, N)
-    return [k for k, used in enumerate((d > 0).any(dim=1).tolist()) if used]
+    d = _slots(params, "s{}_diameter_mm", range(slots))  # (N, K)
+    return [k for k, used in enumerate((d > 0).any(dim=0).tolist()) if used]
 
 
 def _supersampled_mm(dx_px, dy_px, spacing_mm):
@@ -272,13 +277,9 @@ class _Spheres:
         used = _used_slots(params, SPHERE_SLOTS)
         if not used:
             return torch.zeros_like(dx_px)
-
-        def stack(name):
-            return torch.stack([params[name.format(k)].reshape(-1) for k in used], 1)  # (N, K)
-
-        radii = stack("s{}_diameter_mm") / 2.0
+        radii = _slots(params, "s{}_diameter_mm", used) / 2.0
         parts = _Parts(dx_px, dy_px, spacing_mm, len(used))
-        cx, cy = stack("s{}_x_mm"), stack("s{}_y_mm")
+        cx, cy = _slots(params, "s{}_x_mm", used), _slots(params, "s{}_y_mm", used)
         mu, pcx, pcy, r = parts.each(params["mu_per_mm"]), parts.part(cx), parts.part(cy), parts.part(radii)
         parts.add(cx, cy, _half_px(radii, spacing_mm), lambda x, y: mu * sphere_chord(x - pcx, y - pcy, r))
         return parts.result()
@@ -418,13 +419,9 @@ class _Wire:
         used = _used_slots(params, WIRE_SLOTS)
         if not used:
             return torch.zeros_like(dx_px)
-
-        def stack(name):
-            return torch.stack([params[name.format(k)].reshape(-1) for k in used], 1)  # (N, K)
-
-        x0, y0, z0 = stack("s{}_x0_mm"), stack("s{}_y0_mm"), stack("s{}_z0_mm")
-        x1, y1, z1 = stack("s{}_x1_mm"), stack("s{}_y1_mm"), stack("s{}_z1_mm")
-        diameter = stack("s{}_diameter_mm")
+        x0, y0, z0, x1, y1, z1, diameter = (_slots(params, f"s{{}}_{name}", used)
+                                            for name in ("x0_mm", "y0_mm", "z0_mm", "x1_mm", "y1_mm", "z1_mm",
+                                                         "diameter_mm"))
         half = _half_px(torch.hypot(x1 - x0, y1 - y0) / 2.0 + diameter, spacing_mm)
         parts = _Parts(dx_px, dy_px, spacing_mm, len(used))
         ax, ay, az = parts.part(x1 - x0), parts.part(y1 - y0), parts.part(z1 - z0)
