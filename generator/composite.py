@@ -29,8 +29,11 @@ Pipeline (the same for positives and negatives; a negative's optical depth is ze
   4. quantum noise N(0, noise_sigma^2), a pure function of (noise_seed, pixel), identical on
      CPU and CUDA and independent of batch composition.
 Steps 1-2 are linear in D: the PSF runs on each object's own window (`psf_windows`), the
-scatter blur at 1/4 resolution (`OpticalDepth`); `attenuate` (steps 3-4) forms tau_eff
-only where it is used (per-image crops on CPU) and adds the noise everywhere.
+scatter blur at 1/4 resolution, either on whole images (`OpticalDepth`, one batched pass:
+the GPU's way) or on one box per image around its objects (`WindowedOpticalDepth`: the
+CPU's way; the same result); `attenuate` (steps 3-4) adds tau_eff where it is and the
+noise everywhere. Both Gaussians are cut at each image's own 3 sigma, so an image never
+depends on what else is in its batch.
 `composite_attenuation` is the same pipeline on a dense (B, 1, H, W) optical-depth map.
 All images are (B, 1, H, W) float32, bone bright, values in [0, 1].
 """
@@ -38,8 +41,10 @@ All images are (B, 1, H, W) float32, bone bright, values in [0, 1].
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -93,26 +98,19 @@ def _noise_bank(side: int, device: torch.device) -> torch.Tensor:
     return _BANKS[key]
 
 
-def _noise_tiles(seeds: torch.Tensor, stream: int, side: int) -> torch.Tensor:
-    """(B, side, side): the bank tile chosen by each seed, cyclically shifted by its hash."""
+def _noise_strips(seeds: torch.Tensor, stream: int, side: int, width: int) -> torch.Tensor:
+    """(B, side, width): the bank tile chosen by each seed, cyclically shifted by its hash and
+    repeated along columns to the image width (contiguous, so broadcasting it is cheap)."""
     h = _mix32(seeds ^ (0x5BD1E995 * (stream + 1) & _MASK32))  # (B,)
     h2 = _mix32(h ^ 0x27D4EB2F)
-    steps = torch.arange(side, device=seeds.device)
-    rows = (steps[None, :] + (h2 % side)[:, None]) % side  # (B, s)
-    cols = (steps[None, :] + ((h2 >> 16) % side)[:, None]) % side  # (B, s)
     b = len(seeds)
+    rows = (torch.arange(side, device=seeds.device)[None, :] + (h2 % side)[:, None]) % side  # (B, s)
+    cols = (torch.arange(width, device=seeds.device)[None, :] + ((h2 >> 16) % side)[:, None]) % side  # (B, W)
     base = (h % _NOISE_BANK)[:, None] * side  # (B, 1) first row of each chosen tile
     bank = _noise_bank(side, seeds.device).view(-1, side)  # (bank * s, s) rows
-    # Whole-row copies (index_select) instead of an elementwise gather: rows, then columns
-    # as the rows of the transposed tile.
-    tiles = bank.index_select(0, (base + rows).reshape(-1)).view(b, side, side).transpose(1, 2).contiguous()
-    tiles = tiles.view(-1, side).index_select(0, (torch.arange(b, device=seeds.device)[:, None] * side + cols).reshape(-1))
-    return tiles.view(b, side, side).transpose(1, 2)
-
-
-def _strip(tiles: torch.Tensor, width: int) -> torch.Tensor:
-    """(B, s, s) tiles repeated along columns to (B, s, W)."""
-    return torch.cat([tiles] * -(-width // tiles.shape[-1]), dim=2)[:, :, :width]
+    # Whole-row copies (index_select) for the rows, then one gather for the columns.
+    tiles = bank.index_select(0, (base + rows).reshape(-1)).view(b, side, side)
+    return torch.gather(tiles, 2, cols[:, None, :].expand(b, side, width))
 
 
 def add_noise(images: torch.Tensor, sigma: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
@@ -128,7 +126,7 @@ def add_noise(images: torch.Tensor, sigma: torch.Tensor, seeds: torch.Tensor) ->
     out = torch.empty_like(images)
     src = images
     for stream, side in enumerate(_NOISE_TILES):
-        strip = _strip(_noise_tiles(seeds, stream, side), w)  # (B, s, W)
+        strip = _noise_strips(seeds, stream, side, w)  # (B, s, W)
         full = (h // side) * side
         if full:
             torch.addcmul(src[:, 0, :full].view(b, -1, side, w), scale, strip[:, None],
@@ -188,27 +186,37 @@ def attenuation_gain(dark: torch.Tensor, bright: torch.Tensor, water_equiv_mm: t
 
 
 def _radius(sigma_px: torch.Tensor) -> int:
-    return max(1, int(math.ceil(3.0 * float(sigma_px.max()))))  # host sync: once per call
+    """The widest `_cut` of a batch of sigmas, in pixels (a host sync: once per call)."""
+    return int(_cut(sigma_px.clamp_min(0.05)).max())
 
 
 def _gauss_matrix(n: int, sigma_px: torch.Tensor, radius: int) -> torch.Tensor:
     """(N, n, n): a 1-D Gaussian blur along one axis as a matrix, per object.
 
-    Taps |i - j| <= radius, normalised over the whole kernel and zero beyond the window
-    (a zero-padded convolution): blurring is a product of small matrices, which on CPU runs
-    several times faster than a convolution with a different kernel per object.
+    Taps |i - j| <= radius (`_gauss_taps`), zero beyond the window (a zero-padded
+    convolution): blurring is a product of small matrices, which on CPU runs several times
+    faster than a convolution with a different kernel per object. The matrix is symmetric
+    and Toeplitz, so its leading (m, m) block is the matrix for m.
     """
-    i = torch.arange(n, device=sigma_px.device)
-    d = i[None, :] - i[:, None]  # (n, n) column minus row
     taps = _gauss_taps(sigma_px, radius)  # (N, 2 radius + 1)
-    return taps[:, (d + radius).clamp(0, 2 * radius)] * (d.abs() <= radius)
+    # p[k]: the tap at offset k - (n - 1), offsets -(n - 1) .. n - 1; M[i, j] = p[n - 1 + j - i].
+    p = F.pad(taps, (n - 1, n - 1))[:, radius : radius + 2 * n - 1]
+    return p.unfold(1, n, 1).flip(1)
 
 
 def _gauss_taps(sigma_px: torch.Tensor, radius: int) -> torch.Tensor:
-    """(N, 2 radius + 1) normalised Gaussian taps per object."""
-    taps = torch.arange(-radius, radius + 1, device=sigma_px.device, dtype=torch.float32)
-    w = torch.exp(-0.5 * (taps[None, :] / sigma_px.clamp_min(0.05)[:, None]) ** 2)
+    """(N, 2 radius + 1) Gaussian taps per object, each cut at its own 3 sigma (at least one
+    pixel) and normalised over what is kept: an object's blur never depends on the other
+    objects in its batch, only `radius` (the batch's widest cut) does."""
+    offsets = torch.arange(-radius, radius + 1, device=sigma_px.device, dtype=torch.float32)
+    sigma = sigma_px.clamp_min(0.05)[:, None]
+    w = torch.exp(-0.5 * (offsets[None, :] / sigma) ** 2) * (offsets.abs()[None, :] <= _cut(sigma))
     return w / w.sum(1, keepdim=True)
+
+
+def _cut(sigma_px: torch.Tensor) -> torch.Tensor:
+    """Where a Gaussian of sigma_px is cut: ceil(3 sigma), at least 1 (same shape as sigma)."""
+    return torch.ceil(3.0 * sigma_px).clamp_min(1.0)
 
 
 def _shifted_blur(x: torch.Tensor, sigma_px: torch.Tensor, radius: int) -> torch.Tensor:
@@ -230,14 +238,15 @@ def _separable(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch
 
 @functools.lru_cache(maxsize=64)
 def _upsample_matrix(n: int, factor: int, device: torch.device) -> torch.Tensor:
-    """(n, ceil(n / factor)): linear interpolation from cell centres back to pixels, edges
-    clamped (bilinear upsampling with align_corners=False, along one axis). Cached: a build
-    has few output sizes."""
+    """(factor * ceil(n / factor), ceil(n / factor)): linear interpolation from cell centres
+    back to pixels, edges clamped (bilinear upsampling with align_corners=False, along one
+    axis); the rows past pixel n - 1 (a partial last cell) are zero. Cached: a build has few
+    output sizes."""
     small = -(-n // factor)
     x = ((torch.arange(n, device=device, dtype=torch.float32) + 0.5) / factor - 0.5).clamp(0.0, small - 1)
     lo = x.floor().long()
     hi = (lo + 1).clamp_max(small - 1)
-    m = torch.zeros(n, small, device=device)
+    m = torch.zeros(factor * small, small, device=device)
     rows = torch.arange(n, device=device)
     m.index_put_((rows, lo), 1.0 - (x - lo), accumulate=True)
     m.index_put_((rows, hi), x - lo, accumulate=True)
@@ -257,43 +266,118 @@ def psf_windows(tau: torch.Tensor, psf_sigma_px: torch.Tensor) -> tuple[torch.Te
     return _shifted_blur(F.pad(deficit(tau[:, 0]), (2 * r,) * 4), psf_sigma_px, r)[:, None], r
 
 
-def glow_margin_px(scatter_sigma_px: torch.Tensor) -> int:
-    """How far (px) the scatter glow carries signal beyond the objects: 3 sigma, in whole
-    low-resolution cells, plus the interpolation's reach."""
-    return _GLOW_POOL * (_radius(scatter_sigma_px / _GLOW_POOL) + 2)
-
-
 class OpticalDepth:
-    """Effective optical depth of a batch after steps 1-2, tau_eff = -log(1 - D_det),
-    D_det = (1 - s) sharp + s glow, kept in two parts so it is only formed where used.
+    """Effective optical depth of a batch after steps 1-2 on whole images, tau_eff =
+    -log(1 - D_det), D_det = (1 - s) sharp + s glow: one batched pass, the GPU's way.
 
     sharp: (B, 1, H, W) PSF-blurred deficit (objects' deficits add; where objects overlap
     this overstates the product of their transmissions, and D_det is capped below 1);
-    glow: (B, H/4, W/4) the wide scatter blur of `sharp` at 1/4 resolution (mean over
-    4 x 4 cells, then Gaussian), interpolated back linearly (one small matrix product per
-    axis); fraction: (B,) the scatter share s.
+    glow: (B, H/4, W/4) the wide scatter blur of `sharp` at 1/4 resolution (sum over 4 x 4
+    cells / 16, pixels beyond the image counting as no deficit, then a zero-padded
+    Gaussian), interpolated back linearly (one small matrix product per axis); fraction:
+    (B,) the scatter share s.
     """
 
     def __init__(self, sharp: torch.Tensor, fraction: torch.Tensor, scatter_sigma_px: torch.Tensor):
         self.sharp, self.fraction = sharp, fraction
         h, w = sharp.shape[-2:]
-        small = F.avg_pool2d(sharp, _GLOW_POOL, ceil_mode=True)[:, 0]  # (B, h4, w4)
+        cells = F.avg_pool2d(sharp, _GLOW_POOL, ceil_mode=True, divisor_override=_GLOW_POOL**2)[:, 0]  # (B, h4, w4)
         wide_px = scatter_sigma_px / _GLOW_POOL
         rw = _radius(wide_px)
-        self.glow = _separable(small, _gauss_matrix(small.shape[1], wide_px[:, 0], rw),
-                               _gauss_matrix(small.shape[2], wide_px[:, 1], rw))
-        self._up_rows = _upsample_matrix(h, _GLOW_POOL, sharp.device)  # (H, h4)
-        self._up_cols = _upsample_matrix(w, _GLOW_POOL, sharp.device)  # (W, w4)
+        self.glow = _separable(cells, _gauss_matrix(cells.shape[1], wide_px[:, 0], rw),
+                               _gauss_matrix(cells.shape[2], wide_px[:, 1], rw))
+        self._up_rows = _upsample_matrix(h, _GLOW_POOL, sharp.device)[:h]  # (H, h4)
+        self._up_cols = _upsample_matrix(w, _GLOW_POOL, sharp.device)[:w]  # (W, w4)
 
-    def dense(self) -> torch.Tensor:
-        """(B, 1, H, W)."""
+    def regions(self):
+        """One region: every pixel of every image, (B, 1, H, W)."""
         glow = _separable(self.glow, self._up_rows[None], self._up_cols[None])[:, None]
-        return _effective(torch.lerp(self.sharp, glow, self.fraction.view(-1, 1, 1, 1)))
+        yield slice(None), slice(None), slice(None), _effective(torch.lerp(self.sharp, glow,
+                                                                           self.fraction.view(-1, 1, 1, 1)))
 
-    def crop(self, i: int, r0: int, r1: int, c0: int, c1: int) -> torch.Tensor:
-        """(1, r1 - r0, c1 - c0): image i's rows r0:r1 and columns c0:c1."""
-        glow = _separable(self.glow[i], self._up_rows[r0:r1], self._up_cols[c0:c1])
-        return _effective(torch.lerp(self.sharp[i, :, r0:r1, c0:c1], glow[None], self.fraction[i]))
+
+class WindowedOpticalDepth:
+    """The same tau_eff as `OpticalDepth`, formed from the objects' windows on one box per
+    image (its objects plus the scatter's reach, in whole 4 x 4 cells) and never on whole
+    images: the CPU's way, where most of an image holds no object.
+
+    windows: `render.ObjectWindows` of PSF-blurred deficits (all kinds of the batch);
+    fraction: (B,) scatter share; scatter_sigma_px: (B, 2) row, col. Outside its box an
+    image's glow is exactly zero (the Gaussian is truncated at 3 sigma and the box reaches
+    beyond that), so the result equals the whole-image one up to float rounding.
+    """
+
+    def __init__(self, windows, batch: int, height: int, width: int, fraction: torch.Tensor,
+                 scatter_sigma_px: torch.Tensor):
+        self.height, self.width, self.fraction = height, width, fraction
+        self.wide_px = scatter_sigma_px / _GLOW_POOL
+        self.radius = _radius(self.wide_px)
+        # Each image's glow reaches its own Gaussian cut, plus the interpolation's cell.
+        margins = (_cut(self.wide_px.clamp_min(0.05)).amax(dim=1) + 2).to(torch.int64).tolist()
+        self.boxes = _cell_boxes(windows, height, width, margins)
+        dev = fraction.device
+        sizes = [(q1 - q0) * (p1 - p0) * _GLOW_POOL**2 for q0, q1, p0, p1 in (b or (0, 0, 0, 0) for b in self.boxes)]
+        self.offsets = [0, *itertools.accumulate(sizes)]
+        self.canvas = torch.zeros(self.offsets[-1], device=dev)  # every image's box, one after another
+        table = torch.tensor([[self.offsets[i], _GLOW_POOL * q0, _GLOW_POOL * p0, _GLOW_POOL * (p1 - p0)]
+                              for i, (q0, _, p0, p1) in enumerate(b or (0, 0, 0, 0) for b in self.boxes)],
+                             dtype=torch.int64, device=dev)  # (B, 4) offset, first row, first col, row stride
+        for win in windows:
+            offset, row0, col0, stride = (t[:, None, None] for t in table[win.batch_index].unbind(1))
+            rows, cols = win.rows[:, :, None], win.cols[:, None, :]  # (N, S, 1), (N, 1, S)
+            inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+            flat = offset + (rows - row0) * stride + (cols - col0)
+            self.canvas.scatter_add_(0, torch.where(inside, flat, 0).reshape(-1),
+                                     torch.where(inside, win.values, 0.0).reshape(-1))
+
+    def regions(self):
+        """Per image with objects: (i, rows, cols, tau_eff (1, rows, cols))."""
+        present = [i for i, box in enumerate(self.boxes) if box]
+        if not present:
+            return
+        g, h, w = _GLOW_POOL, self.height, self.width
+        index = torch.tensor(present, device=self.canvas.device)
+        blur_rows = _gauss_matrix(max(self.boxes[i][1] - self.boxes[i][0] for i in present),
+                                  self.wide_px[index, 0], self.radius)
+        blur_cols = _gauss_matrix(max(self.boxes[i][3] - self.boxes[i][2] for i in present),
+                                  self.wide_px[index, 1], self.radius) * (1.0 / g**2)  # cell sums -> means
+        up_rows = _upsample_matrix(h, g, self.canvas.device)  # (g h4, h4): rows past the image are zero
+        up_cols = _upsample_matrix(w, g, self.canvas.device)
+        for j, i in enumerate(present):
+            q0, q1, p0, p1 = self.boxes[i]
+            nr, nc = q1 - q0, p1 - p0
+            sharp = self.canvas[self.offsets[i] : self.offsets[i + 1]].view(g * nr, g * nc)
+            # Sum each cell's g rows, then one product sums its g columns and blurs along rows
+            # of cells (the blur matrix is symmetric, each of its rows repeated g times).
+            cells = blur_rows[j, :nr, :nr] @ (sharp.view(nr, g, g * nc).sum(1)
+                                               @ blur_cols[j, :nc, :nc].repeat_interleave(g, dim=0))
+            glow = (up_rows[g * q0 : g * q1, q0:q1] @ cells) @ up_cols[g * p0 : g * p1, p0:p1].T
+            hh, ww = min(g * nr, h - g * q0), min(g * nc, w - g * p0)
+            tau = _effective(torch.lerp(sharp, glow, self.fraction[i]))[None, :hh, :ww]
+            yield i, slice(g * q0, g * q0 + hh), slice(g * p0, g * p0 + ww), tau
+
+
+def _cell_boxes(windows, height: int, width: int, margins: list[int]) -> list[tuple[int, int, int, int] | None]:
+    """Per image (q0, q1, p0, p1): the 4 x 4 cells holding its windows' in-image pixels, widened
+    by its margin (cells) and clipped to the image; None for an image without any such pixel."""
+    batch = len(margins)
+    lo = np.full((batch, 2), np.iinfo(np.int64).max)
+    hi = np.full((batch, 2), np.iinfo(np.int64).min)
+    for win in windows:
+        size = win.rows.shape[1]
+        first = torch.stack([win.rows[:, 0], win.cols[:, 0]], 1).cpu().numpy()  # (N, 2)
+        bi = win.batch_index.cpu().numpy()
+        np.minimum.at(lo, bi, np.maximum(first, 0))
+        np.maximum.at(hi, bi, np.minimum(first + size, (height, width)))
+    cells = (-(-height // _GLOW_POOL), -(-width // _GLOW_POOL))
+    boxes: list[tuple[int, int, int, int] | None] = []
+    for (r0, c0), (r1, c1), m in zip(lo.tolist(), hi.tolist(), margins):
+        if r0 >= r1 or c0 >= c1:
+            boxes.append(None)
+            continue
+        boxes.append((max(r0 // _GLOW_POOL - m, 0), min(-(-r1 // _GLOW_POOL) + m, cells[0]),
+                      max(c0 // _GLOW_POOL - m, 0), min(-(-c1 // _GLOW_POOL) + m, cells[1])))
+    return boxes
 
 
 _MAX_DEFICIT = 1.0 - 1e-6  # tau_eff <= 13.8: far beyond any display's ceiling
@@ -304,30 +388,22 @@ def _effective(detected_deficit: torch.Tensor) -> torch.Tensor:
     return detected_deficit.clamp_(0.0, _MAX_DEFICIT).neg_().log1p_().neg_()
 
 
-def attenuate(images: torch.Tensor, optical_depth: OpticalDepth, *,
+def attenuate(images: torch.Tensor, optical_depth: OpticalDepth | WindowedOpticalDepth, *,
               levels: tuple[torch.Tensor, torch.Tensor, torch.Tensor], water_equiv_mm: torch.Tensor,
-              noise_sigma: torch.Tensor, noise_seed: torch.Tensor,
-              boxes: list[tuple[int, int, int, int] | None] | None = None) -> torch.Tensor:
+              noise_sigma: torch.Tensor, noise_seed: torch.Tensor) -> torch.Tensor:
     """Steps 3-4: the (already spread) optical depth into the image, then noise.
 
     images: (B, 1, H, W) float32; levels: `display_levels(images)`; water_equiv_mm,
-    noise_sigma: (B,) float32; noise_seed: (B,) int64. boxes: per image (row0, row1, col0,
-    col1) holding all of its optical depth, or None for an image without any; None = all of
-    every image (one batched pass, best on a GPU; boxes save the CPU most of the image).
-    The result is the same.
+    noise_sigma: (B,) float32; noise_seed: (B,) int64. The optical depth is added where its
+    `regions()` say (whole images, or one box per image).
     Returns (B, 1, H, W) float32 in [0, 1].
     """
     dark, bright, ceiling = levels  # the ceiling is the peak: never below `bright`, a quantile
-    k = attenuation_gain(dark, bright, water_equiv_mm)
+    k = attenuation_gain(dark, bright, water_equiv_mm).view(-1, 1, 1, 1)
+    ceiling = ceiling.view(-1, 1, 1, 1)
     out = add_noise(images, noise_sigma, noise_seed)
-    if boxes is None:
-        out += _added(images, optical_depth.dense(), k.view(-1, 1, 1, 1), ceiling.view(-1, 1, 1, 1))
-    else:
-        for i, box in enumerate(boxes):
-            if box is not None:
-                r0, r1, c0, c1 = box
-                crop = (i, slice(None), slice(r0, r1), slice(c0, c1))
-                out[crop] += _added(images[crop], optical_depth.crop(i, r0, r1, c0, c1), k[i], ceiling[i])
+    for i, rows, cols, tau in optical_depth.regions():
+        out[i, :, rows, cols] += _added(images[i, :, rows, cols], tau, k[i], ceiling[i])
     return out.clamp_(0.0, 1.0)
 
 

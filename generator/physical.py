@@ -45,7 +45,13 @@ from generator.bodies.jewellery import sample_jewellery_clothing
 from generator.bodies.magnets import sample_magnets
 from generator.bodies.pin_needle import sample_pin_needle
 from generator.bodies.shrapnel import sample_shrapnel
-from generator.composite import OpticalDepth, attenuate, display_levels, glow_margin_px, psf_windows
+from generator.composite import (
+    OpticalDepth,
+    WindowedOpticalDepth,
+    attenuate,
+    display_levels,
+    psf_windows,
+)
 from generator.render import ObjectWindows, accumulate
 
 SAMPLERS = {
@@ -108,8 +114,12 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
         steps = torch.arange(-r, win.rows.shape[1] + r, device=dev)
         sharp.append(ObjectWindows(values[:, 0], win.rows[:, :1] + steps, win.cols[:, :1] + steps, win.batch_index,
                                    win.object_index))
-    # Deficits of separate objects add (OpticalDepth states where that approximates).
-    depth = OpticalDepth(accumulate(sharp, b, h, w, "sum", dev), fraction, scatter_px)
+    # Deficits of separate objects add (OpticalDepth states where that approximates). On a
+    # GPU one batched pass over whole images beats a loop over boxes (and its host syncs).
+    if dev.type == "cuda":
+        depth = OpticalDepth(accumulate(sharp, b, h, w, "sum", dev), fraction, scatter_px)
+    else:
+        depth = WindowedOpticalDepth(sharp, b, h, w, fraction, scatter_px)
     return attenuate(
         images,
         depth,
@@ -117,21 +127,4 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
         water_equiv_mm=_column(imaging, "water_equiv_mm", dev),
         noise_sigma=_column(imaging, "noise_sigma", dev),
         noise_seed=torch.tensor([int(im["noise_seed"]) for im in imaging], dtype=torch.int64, device=dev),
-        # On a GPU one batched pass over whole images beats a loop of crops (and their host syncs).
-        boxes=None if dev.type == "cuda" else _crop_boxes(sharp, scatter_px, b, h, w),
     )
-
-
-def _crop_boxes(windows: list[ObjectWindows], scatter_px: torch.Tensor, b: int, h: int,
-                w: int) -> list[tuple[int, int, int, int] | None]:
-    """Per image (row0, row1, col0, col1): its objects' windows widened by the scatter's
-    reach and clipped to the image; None for an image without objects."""
-    boxes: list[tuple[int, int, int, int] | None] = [None] * b
-    for win in windows:
-        g = glow_margin_px(scatter_px[win.batch_index])
-        size = win.rows.shape[1]
-        for i, r0, c0 in zip(win.batch_index.tolist(), win.rows[:, 0].tolist(), win.cols[:, 0].tolist()):
-            box = (max(r0 - g, 0), min(r0 + size + g, h), max(c0 - g, 0), min(c0 + size + g, w))
-            old = boxes[i] or box
-            boxes[i] = (min(old[0], box[0]), max(old[1], box[1]), min(old[2], box[2]), max(old[3], box[3]))
-    return [bx if bx is not None and bx[0] < bx[1] and bx[2] < bx[3] else None for bx in boxes]

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import torch
 
-from generator.bodies.base import SHAPES
+from generator.bodies.base import SHAPES, ParamTable
 from generator.spec import ObjectSpec
 
 
@@ -64,9 +64,9 @@ def _rasterise_kind(kind, items, spacing_mm, device) -> ObjectWindows:
     batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
     object_index = torch.tensor([k for _, k, _ in items], dtype=torch.int64, device=device)
     names = sorted(items[0][2].params)
-    # One host-to-device copy per kind: (P, N), then a (N, 1, 1) view per parameter.
+    # One host-to-device copy per kind: (P, N), viewed per parameter.
     table = torch.tensor([[o.params[name] for _, _, o in items] for name in names], dtype=torch.float32, device=device)
-    params = {name: table[j].view(-1, 1, 1) for j, name in enumerate(names)}
+    params = ParamTable(names, table)
     spacing = spacing_mm.to(device=device, dtype=torch.float32)[batch_index]  # (N, 2)
     # One window size for the whole kind group keeps it a single batched evaluation; this is
     # a CPU-GPU sync point, once per kind per batch.
@@ -81,10 +81,11 @@ def _rasterise_kind(kind, items, spacing_mm, device) -> ObjectWindows:
     # Offsets in float64 then float32: exact for any image size we accept.
     dx = (cols.to(torch.float64) + 0.5 - centre[:, 0:1]).to(torch.float32)  # (N, S)
     dy = (rows.to(torch.float64) + 0.5 - centre[:, 1:2]).to(torch.float32)  # (N, S)
-    dx_px = dx[:, None, :].expand(-1, size, -1)  # (N, S, S)
-    dy_px = dy[:, :, None].expand(-1, -1, size)  # (N, S, S)
-    values = shape.field(params, dx_px, dy_px, spacing.view(-1, 2, 1, 1))
-    return ObjectWindows(values.float(), rows, cols, batch_index, object_index)
+    # x varies along columns only and y along rows only: (N, 1, S) and (N, S, 1) broadcast to
+    # (N, S, S), so a kernel's coordinate arithmetic costs O(S), and only its mixing ops O(S^2).
+    values = shape.field(params, dx[:, None, :], dy[:, :, None], spacing.view(-1, 2, 1, 1))
+    return ObjectWindows(values.float().expand(len(items), size, size).contiguous(), rows, cols, batch_index,
+                         object_index)
 
 
 def _flat_targets(win: ObjectWindows, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ from generator.spec import ObjectSpec
 
 
 class Shape(Protocol):
-    """A rasteriser for one kind. Tensors in `params` are (N, 1, 1) float32."""
+    """A rasteriser for one kind. `params` is a `ParamTable`: (N, 1, 1) float32 per name."""
 
     kind: str
 
@@ -41,10 +42,42 @@ class Shape(Protocol):
     ) -> torch.Tensor:
         """(N, S, S) field at pixel centres offset (dx_px, dy_px) from the object centre.
 
-        dx_px, dy_px: (N, S, S) float32, x right and y down, in output pixels;
+        dx_px: (N, 1, S) and dy_px: (N, S, 1) float32 (they broadcast to the window), x right
+        and y down, in output pixels;
         spacing_mm: (N, 2, 1, 1) row, col mm per pixel.
         """
         ...
+
+
+class ParamTable(Mapping[str, torch.Tensor]):
+    """The parameters of N objects of one kind: a (P, N) table with one row per name.
+
+    `params[name]` is that row as an (N, 1, 1) view (or (N, 1, 1, 1) from `with_dims(3)`),
+    made on first use: a kind with a hundred slot parameters reads most of them through
+    `slots`, which gathers several rows in one operation.
+    """
+
+    def __init__(self, names: list[str], table: torch.Tensor, dims: int = 2):
+        self.names, self.table, self.dims = names, table, dims
+        self._row = {name: j for j, name in enumerate(names)}
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.table[self._row[name]].view(-1, *(1,) * self.dims)
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def with_dims(self, dims: int) -> ParamTable:
+        """The same table, its rows viewed as (N, 1 x dims)."""
+        return ParamTable(self.names, self.table, dims)
+
+    def slots(self, pattern: str, slots) -> torch.Tensor:
+        """(N, K): parameter `pattern.format(k)` of each object for the K slots k in `slots`."""
+        rows = torch.tensor([self._row[pattern.format(k)] for k in slots], device=self.table.device)
+        return self.table.index_select(0, rows).T
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,7 +24,7 @@ import math
 
 import torch
 
-from generator.bodies.base import register_shape, rotate
+from generator.bodies.base import ParamTable, register_shape, rotate
 
 # Sub-pixel sample offsets (px) for 2 x 2 supersampling.
 _SUB_X = (-0.25, 0.25, -0.25, 0.25)
@@ -54,12 +54,12 @@ def _sub_offsets(dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
     return _SUB_CACHE[key]
 
 
-def _slots(params: dict[str, torch.Tensor], pattern: str, slots) -> torch.Tensor:
+def _slots(params: ParamTable, pattern: str, slots) -> torch.Tensor:
     """(N, K): parameter `pattern.format(k)` of each object for the K slots k in `slots`."""
-    return torch.stack([params[pattern.format(k)].reshape(-1) for k in slots], 1)
+    return params.slots(pattern, slots)
 
 
-def _used_slots(params: dict[str, torch.Tensor], slots: int) -> list[int]:
+def _used_slots(params: ParamTable, slots: int) -> list[int]:
     """Slots with a non-zero diameter in at least one object of the group (one host sync):
     the others contribute nothing and are skipped."""
     d = _slots(params, "s{}_diameter_mm", range(slots))  # (N, K)
@@ -67,16 +67,17 @@ def _used_slots(params: dict[str, torch.Tensor], slots: int) -> list[int]:
 
 
 def _supersampled_mm(dx_px, dy_px, spacing_mm):
-    """(N, S, S) pixel offsets -> (N, S, S, 4) x, y offsets in mm at 2 x 2 sub-pixel points."""
+    """Pixel offsets -> x, y offsets in mm at 2 x 2 sub-pixel points, (N, 1, S, 4) and
+    (N, S, 1, 4) from (N, 1, S) and (N, S, 1): they broadcast to (N, S, S, 4)."""
     ox, oy = _sub_offsets(dx_px.dtype, dx_px.device)
     row_mm = spacing_mm[:, 0:1, :, :]  # (N, 1, 1, 1)
     col_mm = spacing_mm[:, 1:2, :, :]
     return (dx_px[..., None] + ox) * col_mm, (dy_px[..., None] + oy) * row_mm
 
 
-def _p4(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _p4(params: ParamTable) -> ParamTable:
     """(N, 1, 1) params -> (N, 1, 1, 1) so they broadcast against (N, S, S, 4)."""
-    return {k: v.reshape(-1, 1, 1, 1) for k, v in params.items()}
+    return params.with_dims(3)
 
 
 def _thin(size_mm: torch.Tensor, spacing_mm: torch.Tensor, power: int):
@@ -104,7 +105,8 @@ def _slot_grid(dx0, dy0, size: int, spacing_mm, cx_mm, cy_mm, half_px: int):
     dx0, dy0: (M,) pixel offset of window pixel (0, 0) from the object centre; size: window
     side S; spacing_mm: (M, 2, 1, 1); cx_mm, cy_mm: (M,) part centre relative to the object
     centre, image axes. Returns sub-window pixel offsets dx, dy (M, s, s), flat indices into
-    the (S*S) window (M, s*s) and a validity mask (M, s*s) for sub-window pixels outside it.
+    the (S*S) window (M, s*s) and a validity mask (M, s*s) for sub-window pixels outside it;
+    dx is (M, 1, s) and dy (M, s, 1), which broadcast to the sub-window.
     """
     m = dx0.shape[0]
     jc = cx_mm / spacing_mm[:, 1, 0, 0] - dx0
@@ -113,9 +115,8 @@ def _slot_grid(dx0, dy0, size: int, spacing_mm, cx_mm, cy_mm, half_px: int):
     j = torch.floor(jc).to(torch.int64)[:, None] - half_px + steps  # (M, s)
     i = torch.floor(ic).to(torch.int64)[:, None] - half_px + steps
     valid = ((i >= 0) & (i < size))[:, :, None] & ((j >= 0) & (j < size))[:, None, :]  # (M, s, s)
-    s = steps.numel()
-    dx = (dx0[:, None] + j.to(dx0.dtype))[:, None, :].expand(m, s, s)
-    dy = (dy0[:, None] + i.to(dx0.dtype))[:, :, None].expand(m, s, s)
+    dx = (dx0[:, None] + j.to(dx0.dtype))[:, None, :]  # (M, 1, s): broadcasts against dy
+    dy = (dy0[:, None] + i.to(dx0.dtype))[:, :, None]  # (M, s, 1)
     flat = i.clamp(0, size - 1)[:, :, None] * size + j.clamp(0, size - 1)[:, None, :]
     return dx, dy, flat.reshape(m, -1), valid.reshape(m, -1)
 
@@ -133,7 +134,7 @@ class _Parts:
 
     def __init__(self, dx_px, dy_px, spacing_mm, parts: int):
         self.k = parts
-        n, self.size = dx_px.shape[0], dx_px.shape[-1]
+        n, self.size = dx_px.shape[0], dx_px.shape[-1]  # dx_px: (N, 1, S)
         self.n = n
         self.dx0 = dx_px[:, 0, 0].repeat_interleave(parts)  # (N K,)
         self.dy0 = dy_px[:, 0, 0].repeat_interleave(parts)
@@ -165,69 +166,78 @@ def cylinder_chord(u, v, sin_t, cos_t, half_len_mm, radius_mm):
     The cylinder's axis is (0, sin_t, cos_t) in (u, v, z): tilted from the beam by theta
     toward +v. A ray point (u, v, s) is inside when u^2 + (v cos - s sin)^2 <= R^2 (radial)
     and |v sin + s cos| <= h (axial); each is an interval in s, the chord is their overlap.
+    Where |u| >= R the radial interval is a single point, so the chord is 0 there.
     """
-    s_ = sin_t.clamp_min(_EPS)
-    c_ = cos_t.clamp_min(_EPS)
-    q = torch.sqrt((radius_mm * radius_mm - u * u).clamp_min(0.0))
-    inside = (u.abs() < radius_mm).to(u.dtype)
-    r_lo = (v * cos_t - q) / s_
-    r_hi = (v * cos_t + q) / s_
-    a_lo = (-half_len_mm - v * sin_t) / c_
-    a_hi = (half_len_mm - v * sin_t) / c_
-    return (torch.minimum(r_hi, a_hi) - torch.maximum(r_lo, a_lo)).clamp_min(0.0) * inside
+    inv_s = 1.0 / sin_t.clamp_min(_EPS)
+    inv_c = 1.0 / cos_t.clamp_min(_EPS)
+    q = torch.addcmul(radius_mm * radius_mm, u, u, value=-1.0).clamp_min_(0.0).sqrt_().mul_(inv_s)
+    radial = v * (cos_t * inv_s)  # centre of the radial interval
+    axial = v * (sin_t * inv_c)  # minus the centre of the axial one
+    half_axial = half_len_mm * inv_c
+    hi = torch.minimum(radial + q, half_axial - axial)
+    lo = torch.maximum(radial - q, -half_axial - axial)
+    return hi.sub_(lo).clamp_min_(0.0)
 
 
 def sphere_chord(x, y, radius_mm):
     return 2.0 * torch.sqrt((radius_mm * radius_mm - x * x - y * y).clamp_min(0.0))
 
 
-def prism_chord(u, v, sin_t, cos_t, half_thickness_mm, normals, offsets):
-    """Chord (mm) through a convex polygon extruded by 2 * half_thickness, tilted about u.
+def prism_chord(x, y, turn, tilt, half_thickness_mm, planes):
+    """Chord (mm) along z through a convex polygon extruded by 2 * half_thickness, tilted
+    about its u axis, at image-plane offsets x (N, 1, S, 4) and y (N, S, 1, 4) in mm.
 
-    Polygon half-planes n . (x1, x2) <= d in the object's plane (x1 = u, x2 across);
-    normals: list of (n1, n2) tensors, offsets: list of d tensors, all (N, 1, 1, 1).
-    With the tilt, x2 = v cos - s sin and the normal coordinate is v sin + s cos.
+    turn: (cos, sin) of the in-plane angle and tilt: (sin, cos) of the tilt, (N, 1, 1, 1)
+    each, as in `rotate`; planes: (n1, n2, d), (N, K) each, the polygon's half-planes
+    n1 x1 + n2 x2 <= d in its own plane (x1 = u, x2 across). With the tilt,
+    x2 = v cos - s sin and the normal coordinate is v sin + s cos, so each half-plane bounds
+    the ray parameter s from one side by r / g (r = d - n1 u - n2 v cos, g = -n2 sin):
+    an affine function of (x, y), evaluated as a broadcast add of a row and a column term.
     """
-    c_ = cos_t.clamp_min(_EPS)
-    lo = (-half_thickness_mm - v * sin_t) / c_
-    hi = (half_thickness_mm - v * sin_t) / c_
-    for (n1, n2), d in zip(normals, offsets):
-        r = d - n1 * u - n2 * v * cos_t  # constraint: g * s <= r
-        g = -n2 * sin_t
-        pos = g >= 0
-        bound = r / torch.where(pos, g.clamp_min(_EPS), g.clamp_max(-_EPS))
-        hi = torch.where(pos, torch.minimum(hi, bound), hi)
-        lo = torch.where(pos, lo, torch.maximum(lo, bound))
-    return (hi - lo).clamp_min(0.0)
+    (ca, sa), (st, ct) = turn, tilt
+    inv_c = 1.0 / ct.clamp_min(_EPS)
+    # Slab |v sin + s cos| <= h: s in (-+h - v sin) / cos, with v = -sa x + ca y.
+    slope_x, slope_y = st * sa * inv_c, -st * ca * inv_c
+    slab = slope_x * x + slope_y * y  # (N, S, S, 4)
+    half = half_thickness_mm * inv_c
+    n1, n2, d = (t[:, None, None, None, :] for t in planes)  # (N, 1, 1, 1, K)
+    g = -n2 * st[..., None]
+    upper = g >= 0  # the plane bounds s from above (s <= r / g)
+    g = torch.where(upper, g.clamp_min(_EPS), g.clamp_max(-_EPS))
+    ct5, ca5, sa5 = ct[..., None], ca[..., None], sa[..., None]
+    a = (n2 * ct5 * sa5 - n1 * ca5) / g  # d(bound)/dx
+    b = -(n1 * sa5 + n2 * ct5 * ca5) / g  # d(bound)/dy
+    c = d / g
+    inf = torch.tensor(float("inf"), device=x.device)
+    by = b * y[..., None]  # (N, S, 1, 4, K)
+    hi = (a * x[..., None] + torch.where(upper, c, inf) + by).amin(-1)
+    lo = (a * x[..., None] + torch.where(upper, -inf, c) + by).amax(-1)
+    hi = torch.minimum(hi, half + slab)
+    lo = torch.maximum(lo, slab - half)
+    return hi.sub_(lo).clamp_min_(0.0)
 
 
-def polygon_halfplanes(xs: list[torch.Tensor], ys: list[torch.Tensor]):
-    """Outward half-planes of a convex polygon given by vertex tensors (any winding).
-
-    Repeated vertices (unused slots) give degenerate edges, which are switched off.
-    """
-    k = len(xs)
-    cx = sum(xs) / k
-    cy = sum(ys) / k
-    normals, offsets = [], []
-    for i in range(k):
-        ex, ey = xs[(i + 1) % k] - xs[i], ys[(i + 1) % k] - ys[i]
-        length = torch.sqrt(ex * ex + ey * ey)
-        degenerate = length < 1e-6
-        n1 = torch.where(degenerate, torch.zeros_like(ey), ey / length.clamp_min(1e-6))
-        n2 = torch.where(degenerate, torch.zeros_like(ex), -ex / length.clamp_min(1e-6))
-        d = n1 * xs[i] + n2 * ys[i]
-        flip = (n1 * cx + n2 * cy) > d  # centroid must satisfy n . c <= d
-        n1, n2, d = torch.where(flip, -n1, n1), torch.where(flip, -n2, n2), torch.where(flip, -d, d)
-        normals.append((n1, n2))
-        offsets.append(torch.where(degenerate, torch.full_like(d, _BIG), d))
-    return normals, offsets
+def polygon_halfplanes(xs: torch.Tensor, ys: torch.Tensor):
+    """Outward half-planes (n1, n2, d), (N, K) each, of convex polygons given by their (N, K)
+    vertex coordinates (any winding). Repeated vertices (unused slots) give degenerate
+    edges, which are switched off."""
+    cx, cy = xs.mean(1, keepdim=True), ys.mean(1, keepdim=True)
+    ex, ey = xs.roll(-1, 1) - xs, ys.roll(-1, 1) - ys
+    length = torch.sqrt(ex * ex + ey * ey)
+    degenerate = length < 1e-6
+    inv = 1.0 / length.clamp_min(1e-6)
+    n1 = torch.where(degenerate, 0.0, ey * inv)
+    n2 = torch.where(degenerate, 0.0, -ex * inv)
+    d = n1 * xs + n2 * ys
+    sign = torch.where((n1 * cx + n2 * cy) > d, -1.0, 1.0)  # the centroid must satisfy n . c <= d
+    return n1 * sign, n2 * sign, torch.where(degenerate, _BIG, d * sign)
 
 
 def _rect(half_a, half_b):
-    """Half-planes of an axis-aligned rectangle |x1| <= a, |x2| <= b."""
+    """Half-planes of axis-aligned rectangles |x1| <= a, |x2| <= b; half_a, half_b: (N,)."""
     one, zero = torch.ones_like(half_a), torch.zeros_like(half_a)
-    return [(one, zero), (-one, zero), (zero, one), (zero, -one)], [half_a, half_a, half_b, half_b]
+    return (torch.stack([one, -one, zero, zero], 1), torch.stack([zero, zero, one, -one], 1),
+            torch.stack([half_a, half_a, half_b, half_b], 1))
 
 
 class _Disc:
@@ -267,16 +277,14 @@ class _Spheres:
     kind = "phys_spheres"
 
     def extent_px(self, params, spacing_mm):
-        ext = torch.stack([
-            torch.sqrt(params[f"s{k}_x_mm"] ** 2 + params[f"s{k}_y_mm"] ** 2) + params[f"s{k}_diameter_mm"] / 2.0
-            for k in range(SPHERE_SLOTS)
-        ]).amax(dim=0)
-        return _mm_to_px(ext, spacing_mm)
+        ext = (torch.hypot(_slots(params, "s{}_x_mm", range(SPHERE_SLOTS)), _slots(params, "s{}_y_mm", range(SPHERE_SLOTS)))
+               + _slots(params, "s{}_diameter_mm", range(SPHERE_SLOTS)) / 2.0)
+        return _mm_to_px(ext.amax(dim=1), spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
         used = _used_slots(params, SPHERE_SLOTS)
         if not used:
-            return torch.zeros_like(dx_px)
+            return torch.zeros_like(dx_px + dy_px)
         radii = _slots(params, "s{}_diameter_mm", used) / 2.0
         parts = _Parts(dx_px, dy_px, spacing_mm, len(used))
         cx, cy = _slots(params, "s{}_x_mm", used), _slots(params, "s{}_y_mm", used)
@@ -378,25 +386,22 @@ class _Prism:
         self.kind = kind
 
     def extent_px(self, params, spacing_mm):
-        ext = torch.stack([
-            torch.sqrt(params[f"v{k}_x_mm"] ** 2 + params[f"v{k}_y_mm"] ** 2) for k in range(PRISM_VERTICES)
-        ]).amax(dim=0)
-        return _mm_to_px(ext + params["thickness_mm"], spacing_mm)
+        ext = torch.hypot(_slots(params, "v{}_x_mm", range(PRISM_VERTICES)),
+                          _slots(params, "v{}_y_mm", range(PRISM_VERTICES))).amax(dim=1)
+        return _mm_to_px(ext + params["thickness_mm"].reshape(-1), spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
         p = _p4(params)
         x, y = _supersampled_mm(dx_px, dy_px, spacing_mm)
-        u, v = rotate(x, y, p["angle_deg"])
-        t = p["tilt_deg"] * DEG
-        st, ct = torch.sin(t), torch.cos(t)
+        a, t = p["angle_deg"] * DEG, p["tilt_deg"] * DEG
+        turn, tilt = (torch.cos(a), torch.sin(a)), (torch.sin(t), torch.cos(t))
         thick, scale = _thin(p["thickness_mm"], spacing_mm, 1)
-        half = thick / 2.0
-        normals, offsets = polygon_halfplanes([p[f"v{k}_x_mm"] for k in range(PRISM_VERTICES)],
-                                              [p[f"v{k}_y_mm"] for k in range(PRISM_VERTICES)])
-        chord = prism_chord(u, v, st, ct, half, normals, offsets)
-        hole_n, hole_d = _rect(p["hole_length_mm"] / 2.0, p["hole_width_mm"] / 2.0)
-        hole = prism_chord(u, v, st, ct, half, hole_n, hole_d)
-        return (p["mu_per_mm"] * scale * (chord - hole).clamp_min(0.0)).mean(-1)
+        outline = polygon_halfplanes(_slots(params, "v{}_x_mm", range(PRISM_VERTICES)),
+                                     _slots(params, "v{}_y_mm", range(PRISM_VERTICES)))
+        hole = _rect(params["hole_length_mm"].reshape(-1) / 2.0, params["hole_width_mm"].reshape(-1) / 2.0)
+        chord = prism_chord(x, y, turn, tilt, thick / 2.0, outline)
+        chord -= prism_chord(x, y, turn, tilt, thick / 2.0, hole)
+        return (p["mu_per_mm"] * scale * chord.clamp_min_(0.0)).mean(-1)
 
 
 class _Wire:
@@ -408,17 +413,15 @@ class _Wire:
     kind = "phys_wire"
 
     def extent_px(self, params, spacing_mm):
-        ext = torch.stack([
-            torch.maximum(torch.hypot(params[f"s{k}_x0_mm"], params[f"s{k}_y0_mm"]),
-                          torch.hypot(params[f"s{k}_x1_mm"], params[f"s{k}_y1_mm"])) + params[f"s{k}_diameter_mm"]
-            for k in range(WIRE_SLOTS)
-        ]).amax(dim=0)
-        return _mm_to_px(ext, spacing_mm)
+        x0, y0, x1, y1, diameter = (_slots(params, f"s{{}}_{name}", range(WIRE_SLOTS))
+                                    for name in ("x0_mm", "y0_mm", "x1_mm", "y1_mm", "diameter_mm"))
+        ext = torch.maximum(torch.hypot(x0, y0), torch.hypot(x1, y1)) + diameter
+        return _mm_to_px(ext.amax(dim=1), spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
         used = _used_slots(params, WIRE_SLOTS)
         if not used:
-            return torch.zeros_like(dx_px)
+            return torch.zeros_like(dx_px + dy_px)
         x0, y0, z0, x1, y1, z1, diameter = (_slots(params, f"s{{}}_{name}", used)
                                             for name in ("x0_mm", "y0_mm", "z0_mm", "x1_mm", "y1_mm", "z1_mm",
                                                          "diameter_mm"))
@@ -436,10 +439,11 @@ class _Wire:
         mu = parts.each(params["mu_per_mm"])
 
         def chord(x, y):
-            mx, my = x - pcx, y - pcy
-            along, across = mx * ex + my * ey, -mx * ey + my * ex
-            return mu * scale * cylinder_chord(across, along, in_plane / length, az.abs() / length, length / 2.0,
-                                               wide / 2.0)
+            # Along and across the segment: affine in (x, y), one broadcast add each.
+            along = (ex * x - (pcx * ex + pcy * ey)) + ey * y
+            across = (pcx * ey - pcy * ex - ey * x) + ex * y
+            return (mu * scale) * cylinder_chord(across, along, in_plane / length, az.abs() / length, length / 2.0,
+                                                 wide / 2.0)
 
         parts.add(cx, cy, half, chord)
         return parts.result()

@@ -92,21 +92,42 @@ def test_scatter_fills_in_dense_metal_and_leaves_a_faint_halo(device):
     assert 0.003 < halo < 0.05  # faint, never a bright blob
 
 
-def test_crops_give_the_same_image_as_whole_images(device):
-    from generator.composite import OpticalDepth, attenuate, display_levels, psf_windows
+def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
+    from generator.composite import (
+        OpticalDepth,
+        WindowedOpticalDepth,
+        attenuate,
+        display_levels,
+        psf_windows,
+    )
+    from generator.render import ObjectWindows, accumulate
 
-    img = _phantom(device=device)
-    tau = torch.zeros_like(img)
-    tau[0, :, 60:80, 10:30] = 2.0
+    h, w = 98, 94  # partial 4 x 4 cells at the bottom and the right
+    img = 0.2 + 0.05 * torch.rand(3, 1, h, w, generator=torch.Generator().manual_seed(0)).to(device)
+    img[:, :, :, 60:72] = 0.8  # a bright band (the spine) sets the films' intensity scale
+    # A block inside image 0; one hanging over image 1's bottom-right corner; image 2 empty.
+    tau = torch.zeros(2, 1, 24, 24, device=device)
+    tau[0, :, 2:22, 2:22] = 2.0
+    tau[1, :, 4:20, 6:18] = 0.7
     sharp, r = psf_windows(tau, torch.full((2, 2), 0.8, device=device))
-    depth = OpticalDepth(sharp[..., r:-r, r:-r], torch.full((2,), 0.3, device=device),
-                         torch.full((2, 2), 6.0, device=device))
-    kw = dict(levels=display_levels(img), water_equiv_mm=torch.full((2,), 50.0, device=device),
-              noise_sigma=torch.full((2,), 0.01, device=device), noise_seed=torch.tensor([3, 4], device=device))
-    whole = attenuate(img, depth, **kw)
-    cropped = attenuate(img, depth, boxes=[(30, 96, 0, 70), None], **kw)
-    assert float((whole - cropped).abs().max()) < 1e-6
-    assert float((whole[0] - img[0]).abs().max()) > 0.3  # the object is there
+    steps = torch.arange(-r, 24 + r, device=device)
+    first = torch.tensor([[40, 10], [85, 80]], device=device)  # window origin (row, col)
+    windows = [ObjectWindows(sharp[:, 0], first[:, :1] + steps, first[:, 1:] + steps,
+                             torch.tensor([0, 1], device=device), torch.tensor([0, 0], device=device))]
+    fraction = torch.tensor([0.3, 0.2, 0.1], device=device)
+    scatter_px = torch.tensor([[6.0, 5.0], [3.0, 4.0], [6.0, 6.0]], device=device)
+    kw = dict(levels=display_levels(img), water_equiv_mm=torch.full((3,), 50.0, device=device),
+              noise_sigma=torch.full((3,), 0.01, device=device), noise_seed=torch.tensor([3, 4, 5], device=device))
+    whole = attenuate(img, OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px), **kw)
+    windowed = attenuate(img, WindowedOpticalDepth(windows, 3, h, w, fraction, scatter_px), **kw)
+    assert float((whole - windowed).abs().max()) < 1e-5
+    assert float((whole[0] - img[0]).abs().max()) > 0.3  # the objects are there
+    assert float((whole[1, :, 90:, 88:] - img[1, :, 90:, 88:]).mean()) > 0.05
+    below = (slice(None), slice(40 + 24 + 2 * r + 2, 40 + 24 + 2 * r + 10), slice(10 + r + 2, 10 + r + 22))
+    no_scatter = attenuate(img, WindowedOpticalDepth(windows, 3, h, w, torch.zeros(3, device=device), scatter_px),
+                           **kw)
+    halo = windowed[0][below] - no_scatter[0][below]  # the same noise: the glow alone
+    assert float(halo.min()) > 0.0 and 0.001 < float(halo.mean()) and float(halo.max()) < 0.02  # past the window, faint
 
 
 def _edge_width_px(row: np.ndarray) -> float:
