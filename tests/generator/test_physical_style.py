@@ -93,3 +93,17 @@ def test_render_matches_across_devices(device):
     ref, _ = render_specs(specs, sources, style, torch.device("cpu"))
     got, _ = render_specs(specs, sources, style, device)
     assert float((got.cpu() - ref).abs().max()) < 2e-3
+
+
+def test_an_image_does_not_depend_on_the_rest_of_its_batch():
+    """Blur and scatter Gaussians are cut at each image's own width, not the batch's widest."""
+    style = get_style("physical")
+    coin = _spec(1, "coin")
+    wide = _spec(2, "bullet")
+    narrow = SampleSpec(**{**coin.__dict__, "imaging": {**coin.imaging, "scatter_sigma_mm": 5.0,
+                                                         "psf_sigma_mm": 0.1}})
+    wider = SampleSpec(**{**wide.__dict__, "imaging": {**wide.imaging, "scatter_sigma_mm": 20.0,
+                                                       "psf_sigma_mm": 0.35}})
+    alone, _ = render_specs([narrow], [_source()], style, torch.device("cpu"))
+    together, _ = render_specs([narrow, wider], [_source(), _source(1)], style, torch.device("cpu"))
+    assert float((alone[0] - together[0]).abs().max()) < 1e-6
