@@ -113,8 +113,10 @@ def _noise_strips(seeds: torch.Tensor, stream: int, side: int, width: int) -> to
     return torch.gather(tiles, 2, cols[:, None, :].expand(b, side, width))
 
 
-def add_noise(images: torch.Tensor, sigma: torch.Tensor, seeds: torch.Tensor) -> torch.Tensor:
-    """images + sigma * counter_normal(seeds, H, W), as a new tensor.
+def add_noise(images: torch.Tensor, sigma: torch.Tensor, seeds: torch.Tensor,
+              out: torch.Tensor | None = None) -> torch.Tensor:
+    """images + sigma * counter_normal(seeds, H, W), into `out` (a new tensor by default;
+    `images` itself to add in place).
 
     images: (B, 1, H, W) float32; sigma: (B,) float32; seeds: (B,) int64 in [0, 2^32).
     The tiles are never expanded to full images: rows repeat with the tile's period, so
@@ -123,7 +125,7 @@ def add_noise(images: torch.Tensor, sigma: torch.Tensor, seeds: torch.Tensor) ->
     b, _, h, w = images.shape
     seeds = seeds.to(torch.int64) & _MASK32
     scale = (sigma / math.sqrt(len(_NOISE_TILES))).view(-1, 1, 1, 1)
-    out = torch.empty_like(images)
+    out = torch.empty_like(images) if out is None else out
     src = images
     for stream, side in enumerate(_NOISE_TILES):
         strip = _noise_strips(seeds, stream, side, w)  # (B, s, W)
@@ -391,20 +393,24 @@ def _effective(detected_deficit: torch.Tensor) -> torch.Tensor:
 def attenuate(images: torch.Tensor, optical_depth: OpticalDepth | WindowedOpticalDepth, *,
               levels: tuple[torch.Tensor, torch.Tensor, torch.Tensor], water_equiv_mm: torch.Tensor,
               noise_sigma: torch.Tensor, noise_seed: torch.Tensor) -> torch.Tensor:
-    """Steps 3-4: the (already spread) optical depth into the image, then noise.
+    """Steps 3-4: the (already spread) optical depth into the image, then noise, written into
+    `images` (a batch the caller owns: a fresh image-size buffer costs more than the noise).
 
     images: (B, 1, H, W) float32; levels: `display_levels(images)`; water_equiv_mm,
     noise_sigma: (B,) float32; noise_seed: (B,) int64. The optical depth is added where its
     `regions()` say (whole images, or one box per image).
-    Returns (B, 1, H, W) float32 in [0, 1].
+    Returns `images`, now in [0, 1].
     """
     dark, bright, ceiling = levels  # the ceiling is the peak: never below `bright`, a quantile
     k = attenuation_gain(dark, bright, water_equiv_mm).view(-1, 1, 1, 1)
     ceiling = ceiling.view(-1, 1, 1, 1)
-    out = add_noise(images, noise_sigma, noise_seed)
-    for i, rows, cols, tau in optical_depth.regions():
-        out[i, :, rows, cols] += _added(images[i, :, rows, cols], tau, k[i], ceiling[i])
-    return out.clamp_(0.0, 1.0)
+    # Step 3 reads the film without noise: form every increase before the noise goes in.
+    added = [(i, rows, cols, _added(images[i, :, rows, cols], tau, k[i], ceiling[i]))
+             for i, rows, cols, tau in optical_depth.regions()]
+    add_noise(images, noise_sigma, noise_seed, out=images)
+    for i, rows, cols, increase in added:
+        images[i, :, rows, cols] += increase
+    return images.clamp_(0.0, 1.0)
 
 
 def _added(p: torch.Tensor, tau: torch.Tensor, k: torch.Tensor, ceiling: torch.Tensor) -> torch.Tensor:
@@ -436,5 +442,5 @@ def composite_attenuation(
     h, w = images.shape[-2:]
     sharp, r = psf_windows(optical_depth, psf_sigma_px)  # the whole map as one window per image
     depth = OpticalDepth(sharp[..., r : r + h, r : r + w], scatter_fraction, scatter_sigma_px)
-    return attenuate(images, depth, levels=display_levels(images), water_equiv_mm=water_equiv_mm,
+    return attenuate(images.clone(), depth, levels=display_levels(images), water_equiv_mm=water_equiv_mm,
                      noise_sigma=noise_sigma, noise_seed=noise_seed)

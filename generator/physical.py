@@ -100,8 +100,9 @@ def _column(imaging: list[dict], name: str, device) -> torch.Tensor:
 
 
 def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[dict]) -> torch.Tensor:
-    """images: (B, 1, H, W) float32 [0, 1]; windows: optical depth per object (from
-    `render.rasterise`); imaging: per image, the dict from `sample_imaging`."""
+    """images: (B, 1, H, W) float32 [0, 1], overwritten with the result; windows: optical
+    depth per object (from `render.rasterise`); imaging: per image, the dict from
+    `sample_imaging`."""
     b, _, h, w = images.shape
     dev = images.device
     spacing = torch.stack([_column(imaging, "spacing_row_mm", dev), _column(imaging, "spacing_col_mm", dev)], 1)

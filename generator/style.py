@@ -20,9 +20,11 @@ from generator.render import ObjectWindows, accumulate
 
 NONE_CLASS = "none"
 
-# images (B, 1, H, W) float32 [0, 1]; windows: the objects' fields from `render.rasterise`;
-# imaging: per image, the spec's imaging params (a style that adds noise draws its noise
-# seed into them, so the spec alone replays the image).
+# images (B, 1, H, W) float32 [0, 1], the renderer's own fresh batch, which a compositor may
+# write into (a new image-size buffer per batch costs more than some compositing steps);
+# windows: the objects' fields from `render.rasterise`; imaging: per image, the spec's
+# imaging params (a style that adds noise draws its noise seed into them, so the spec alone
+# replays the image).
 Compositor = Callable[[torch.Tensor, list[ObjectWindows], list[dict]], torch.Tensor]
 ImagingSampler = Callable[[np.random.Generator, PlacementContext], dict[str, float]]
 

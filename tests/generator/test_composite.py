@@ -118,13 +118,13 @@ def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
     scatter_px = torch.tensor([[6.0, 5.0], [3.0, 4.0], [6.0, 6.0]], device=device)
     kw = dict(levels=display_levels(img), water_equiv_mm=torch.full((3,), 50.0, device=device),
               noise_sigma=torch.full((3,), 0.01, device=device), noise_seed=torch.tensor([3, 4, 5], device=device))
-    whole = attenuate(img, OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px), **kw)
-    windowed = attenuate(img, WindowedOpticalDepth(windows, 3, h, w, fraction, scatter_px), **kw)
+    whole = attenuate(img.clone(), OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px), **kw)
+    windowed = attenuate(img.clone(), WindowedOpticalDepth(windows, 3, h, w, fraction, scatter_px), **kw)
     assert float((whole - windowed).abs().max()) < 1e-5
     assert float((whole[0] - img[0]).abs().max()) > 0.3  # the objects are there
     assert float((whole[1, :, 90:, 88:] - img[1, :, 90:, 88:]).mean()) > 0.05
     below = (slice(None), slice(40 + 24 + 2 * r + 2, 40 + 24 + 2 * r + 10), slice(10 + r + 2, 10 + r + 22))
-    no_scatter = attenuate(img, WindowedOpticalDepth(windows, 3, h, w, torch.zeros(3, device=device), scatter_px),
+    no_scatter = attenuate(img.clone(), WindowedOpticalDepth(windows, 3, h, w, torch.zeros(3, device=device), scatter_px),
                            **kw)
     halo = windowed[0][below] - no_scatter[0][below]  # the same noise: the glow alone
     assert float(halo.min()) > 0.0 and 0.001 < float(halo.mean()) and float(halo.max()) < 0.02  # past the window, faint
