@@ -19,14 +19,19 @@ import torch
 
 from generator import annotate
 from generator.anatomy import estimate_anatomy
-from generator.composite import display_levels
 from generator.bodies.base import PlacementContext
+from generator.composite import display_levels
 from generator.config import BuildConfig
-from generator.encode import encode_image, encode_instance_map, file_extension, quantise_batch
+from generator.encode import (
+    encode_image,
+    encode_instance_map,
+    file_extension,
+    quantise_batch,
+)
 from generator.images import ImageRecord, RejectedInput, read_images
 from generator.prepare import Prepared, prepare
 from generator.render import object_masks, rasterise
-from generator.rng import sample_rng
+from generator.rng import cumulative, pick, sample_rng
 from generator.shards.sample import ShardSample
 from generator.sources import SourceList
 from generator.spec import SampleSpec, sample_key
@@ -73,6 +78,7 @@ class ShardRenderer:
         self._cache_size = cache_size
         self._bad: dict[int, str] = {}
         self._empty_masks: dict[tuple[int, int], bytes] = {}
+        self._class_cdf = cumulative(config.class_weights)
 
     def render_shard(self, shard: int, on_batch: Callable[[int], None] | None = None) -> ShardResult:
         """All samples of shard `shard`, in key order. on_batch(n) is told of each finished batch."""
@@ -95,7 +101,7 @@ class ShardRenderer:
     # -- planning ---------------------------------------------------------------------------
     def _plan(self, index: int) -> _Plan:
         rng = sample_rng(self.config.seed, index)
-        label = str(rng.choice(np.array(self.config.classes), p=np.array(self.config.class_weights)))
+        label = pick(rng, self.config.classes, self._class_cdf)
         return _Plan(index, rng, label, int(rng.integers(len(self.sources))))
 
     def _resolve_sources(self, plans: list[_Plan], result: ShardResult) -> None:

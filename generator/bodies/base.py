@@ -11,8 +11,8 @@ draws are exactly what the spec stores, so any object can be replayed.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np

@@ -16,13 +16,14 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
+from generator.rng import pick
 from generator.spec import ObjectSpec
 
 REGIONS = {"thorax": 0.6, "oesophagus_upper": 0.2, "stomach_bowel": 0.2}
 
 
 def blade_params(rng: np.random.Generator, item: str | None = None) -> dict[str, float]:
-    item = item or str(rng.choice(["razor", "utility", "scalpel", "knife_tip"]))
+    item = item or pick(rng, ("razor", "utility", "scalpel", "knife_tip"))
     hole_l = hole_w = 0.0
     if item == "razor":
         poly = np.array([[-21.5, -11.0], [21.5, -11.0], [21.5, 11.0], [-21.5, 11.0]])

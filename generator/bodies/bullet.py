@@ -30,6 +30,7 @@ import numpy as np
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.materials import mixture_mu_per_mm, mu_per_mm
+from generator.rng import pick
 from generator.spec import ObjectSpec
 
 CALIBRES = {
@@ -45,7 +46,7 @@ REGIONS = {"thorax": 1.0}
 
 
 def bullet_params(rng: np.random.Generator, calibre: str | None = None) -> tuple[dict[str, float], str]:
-    diameter, length, ogive, jacketed = CALIBRES[calibre or str(rng.choice(sorted(CALIBRES)))]
+    diameter, length, ogive, jacketed = CALIBRES[calibre or pick(rng, sorted(CALIBRES))]
     deformed = rng.random() < 0.3
     shrink = float(rng.uniform(0.6, 0.8)) if deformed else 1.0
     params = {

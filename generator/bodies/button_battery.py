@@ -23,6 +23,7 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
+from generator.rng import pick
 from generator.spec import ObjectSpec
 
 CELLS = {"CR2032": (20.0, 3.2), "CR2025": (20.0, 2.5), "CR2016": (20.0, 1.6), "CR2450": (24.5, 5.0),
@@ -32,7 +33,7 @@ REGIONS = {"oesophagus_upper": 0.5, "oesophagus_lower": 0.1, "stomach_bowel": 0.
 
 
 def battery_params(rng: np.random.Generator, cell: str | None = None, tilt_deg: float | None = None) -> dict[str, float]:
-    diameter, height = CELLS[cell or str(rng.choice(sorted(CELLS)))]
+    diameter, height = CELLS[cell or pick(rng, sorted(CELLS))]
     step = height * float(rng.uniform(0.15, 0.25))
     return pl.disc_params(diameter_mm=diameter, thickness_mm=height - step, material="steel",
                           tilt_deg=pl.pose_deg(rng) if tilt_deg is None else tilt_deg,

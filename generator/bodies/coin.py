@@ -23,6 +23,7 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
+from generator.rng import pick
 from generator.spec import ObjectSpec
 
 # name: (diameter_mm, thickness_mm, material)
@@ -45,7 +46,7 @@ REGIONS = {"oesophagus_upper": 0.6, "oesophagus_lower": 0.1, "stomach_bowel": 0.
 
 
 def coin_params(rng: np.random.Generator, name: str | None = None) -> tuple[dict[str, float], str]:
-    name = name or str(rng.choice(sorted(COINS)))
+    name = name or pick(rng, sorted(COINS))
     diameter, thickness, material = COINS[name]
     rim = float(rng.uniform(0.6, 1.5))
     params = pl.disc_params(diameter_mm=diameter, thickness_mm=thickness, material=material,

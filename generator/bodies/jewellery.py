@@ -25,10 +25,12 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
+from generator.rng import cumulative, pick
 from generator.spec import ObjectSpec
 
 CLS = "jewellery_clothing"
 ITEMS = {"necklace": 0.25, "earring": 0.1, "hooks": 0.15, "zip": 0.15, "buttons": 0.15, "underwire": 0.2}
+_ITEM_NAMES, _ITEM_CDF = tuple(ITEMS), cumulative(tuple(ITEMS.values()))
 
 
 def _arc(width_mm: float, depth_mm: float, n: int, d_mm: float) -> list:
@@ -51,7 +53,7 @@ def _wire(rng, ctx, centre, segs, material, small: bool) -> ObjectSpec:
 
 
 def _item(rng: np.random.Generator, ctx: PlacementContext, item: str) -> list[ObjectSpec]:
-    metal = str(rng.choice(["brass", "steel"]))
+    metal = pick(rng, ("brass", "steel"))
     if item == "necklace":
         w, depth = rng.uniform(60, 120), rng.uniform(40, 120)
         centre = pl.place(rng, ctx, {"neck": 1.0})
@@ -106,9 +108,7 @@ def _item(rng: np.random.Generator, ctx: PlacementContext, item: str) -> list[Ob
 
 
 def sample_jewellery_clothing(rng: np.random.Generator, ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
-    names = list(ITEMS)
-    p = np.array([ITEMS[n] for n in names])
     out: list[ObjectSpec] = []
     for _ in range(pl.object_count(rng)):
-        out += _item(rng, ctx, names[int(rng.choice(len(names), p=p / p.sum()))])
+        out += _item(rng, ctx, pick(rng, _ITEM_NAMES, _ITEM_CDF))
     return tuple(out)

@@ -17,13 +17,14 @@ import numpy as np
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.materials import mu_per_mm
+from generator.rng import pick
 from generator.spec import ObjectSpec
 
 REGIONS = {"thorax": 0.6, "oesophagus_upper": 0.15, "stomach_bowel": 0.25}
 
 
 def rod_params(rng: np.random.Generator, item: str | None = None) -> dict[str, float]:
-    item = item or str(rng.choice(["needle", "pin", "nail"]))
+    item = item or pick(rng, ("needle", "pin", "nail"))
     if item == "needle":
         length, d = rng.uniform(30, 50), rng.uniform(0.6, 1.0)
         head_d, head_l, tip = d, 0.0, rng.uniform(3, 5)

@@ -31,10 +31,18 @@ from generator.anatomy import Anatomy, nominal_anatomy
 from generator.bodies.base import PlacementContext
 from generator.bodies.solids import SPHERE_SLOTS, WIRE_SLOTS
 from generator.materials import mu_per_mm
+from generator.rng import cumulative, pick
 
 MAX_REDRAWS = 30
 # Objects per positive image: 1 most of the time, sometimes 2-3 of the same class.
 OBJECT_COUNT_P = (0.78, 0.15, 0.07)
+_OBJECT_COUNT_CDF = cumulative(OBJECT_COUNT_P)
+
+
+@lru_cache(maxsize=64)
+def _regions(weights: tuple[tuple[str, float], ...]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Region names and their cumulative distribution, once per weights table."""
+    return tuple(name for name, _ in weights), cumulative([w for _, w in weights])
 
 
 @lru_cache(maxsize=16)
@@ -78,14 +86,13 @@ def _draw(rng: np.random.Generator, an: Anatomy, region: str) -> tuple[float, fl
 def place(rng: np.random.Generator, ctx: PlacementContext, weights: dict[str, float]) -> tuple[float, float]:
     """A centre (x, y) in output pixels from a mixture of regions, always inside the body."""
     an = anatomy_of(ctx)
-    names = list(weights)
-    p = np.array([weights[n] for n in names], dtype=np.float64)
-    region = names[int(rng.choice(len(names), p=p / p.sum()))]
+    names, cdf = _regions(tuple(weights.items()))
+    region = pick(rng, names, cdf)
     for _ in range(MAX_REDRAWS):
         x, y = _draw(rng, an, region)
         # Films often stop just below the diaphragm: keep abdominal draws on the film.
-        x = float(np.clip(x, 0.0, ctx.width - 1e-3))
-        y = float(np.clip(y, 0.0, ctx.height - 1e-3))
+        x = min(max(float(x), 0.0), ctx.width - 1e-3)
+        y = min(max(float(y), 0.0), ctx.height - 1e-3)
         if in_body(an, x, y):
             return x, y
     ys, xs = np.nonzero(an.body_mask)
@@ -102,7 +109,7 @@ def near(rng: np.random.Generator, ctx: PlacementContext, centre: tuple[float, f
 
 
 def object_count(rng: np.random.Generator) -> int:
-    return 1 + int(rng.choice(len(OBJECT_COUNT_P), p=OBJECT_COUNT_P))
+    return pick(rng, (1, 2, 3), _OBJECT_COUNT_CDF)
 
 
 def pose_deg(rng: np.random.Generator, face_on_p: float = 0.6) -> float:
@@ -186,18 +193,16 @@ def convex_polygon(rng: np.random.Generator, size_mm: float, aspect: float, n: i
     return _hull(pts)
 
 
-def _cross(a: np.ndarray, b: np.ndarray) -> float:
-    return float(a[0] * b[1] - a[1] * b[0])
-
-
 def _hull(pts: np.ndarray) -> np.ndarray:
-    """Convex hull (monotone chain), counter-clockwise."""
-    p = pts[np.lexsort((pts[:, 1], pts[:, 0]))]
+    """Convex hull (monotone chain), counter-clockwise; in Python floats, which for a handful
+    of points is several times faster than numpy rows (and the same float64 arithmetic)."""
+    p = pts[np.lexsort((pts[:, 1], pts[:, 0]))].tolist()
 
     def half(seq):
-        out: list[np.ndarray] = []
+        out: list[list[float]] = []
         for q in seq:
-            while len(out) >= 2 and _cross(out[-1] - out[-2], q - out[-2]) <= 0:
+            while len(out) >= 2 and ((out[-1][0] - out[-2][0]) * (q[1] - out[-2][1])
+                                     - (out[-1][1] - out[-2][1]) * (q[0] - out[-2][0])) <= 0:
                 out.pop()
             out.append(q)
         return out

@@ -20,14 +20,16 @@ import numpy as np
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.bodies.solids import SPHERE_SLOTS
+from generator.rng import cumulative, pick
 from generator.spec import ObjectSpec
 
 SHOT_MM = (2.0, 2.4, 3.3, 4.6, 8.4)
+_MATERIAL_CDF = cumulative((0.7, 0.15, 0.15))  # steel, lead, brass
 REGIONS = {"thorax": 1.0}
 
 
 def fragment_params(rng: np.random.Generator) -> tuple[dict[str, float], str]:
-    material = str(rng.choice(["steel", "lead", "brass"], p=[0.7, 0.15, 0.15]))
+    material = pick(rng, ("steel", "lead", "brass"), _MATERIAL_CDF)
     poly = pl.convex_polygon(rng, float(rng.uniform(2.0, 15.0)), float(rng.uniform(0.3, 1.0)), int(rng.integers(5, 9)))
     params = pl.prism_params(poly, thickness_mm=float(rng.uniform(0.8, 5.0)), material=material,
                              tilt_deg=float(rng.uniform(0, 90)), angle_deg=float(rng.uniform(0, 360)))
@@ -36,7 +38,7 @@ def fragment_params(rng: np.random.Generator) -> tuple[dict[str, float], str]:
 
 def pellet_params(rng: np.random.Generator) -> tuple[dict[str, float], str]:
     material = "lead" if rng.random() < 0.75 else "steel"
-    d = float(rng.choice(SHOT_MM))
+    d = pick(rng, SHOT_MM)
     n = int(rng.integers(5, SPHERE_SLOTS + 1))
     spread = float(rng.uniform(10.0, 60.0))
     centres = rng.normal(0.0, spread / 4.0, (n, 2)).clip(-spread / 2, spread / 2)

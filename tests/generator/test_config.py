@@ -2,7 +2,7 @@ import pytest
 
 from generator.config import BuildConfig, RunConfig
 from generator.errors import ConfigError
-from generator.rng import sample_rng
+from generator.rng import cumulative, pick, sample_rng
 
 
 def test_defaults_resolve_to_all_classes_equal_weights():
@@ -37,3 +37,14 @@ def test_sample_rng_depends_on_seed_and_index_only():
     assert (a == sample_rng(7, 42).random(4)).all()
     assert not (a == sample_rng(7, 43).random(4)).all()
     assert not (a == sample_rng(8, 42).random(4)).all()
+
+
+def test_pick_draws_what_choice_draws():
+    """`pick` replaces Generator.choice in the samplers: same draws, so specs do not move."""
+    items, p = ("a", "b", "c", "d"), (0.1, 0.0, 0.6, 0.3)
+    for seed in range(200):
+        r1, r2 = sample_rng(seed, 0), sample_rng(seed, 0)
+        for _ in range(5):
+            assert pick(r2, items, cumulative(p)) == str(r1.choice(items, p=p))
+            assert pick(r2, items) == str(r1.choice(items))
+        assert r1.random() == r2.random()
