@@ -21,19 +21,41 @@ def clip_window(mask: np.ndarray, row0: int, col0: int, height: int, width: int)
     return mask[r0 - row0 : r1 - row0, c0 - col0 : c1 - col0], r0, c0
 
 
+def object_annotation(mask: np.ndarray, row0: int, col0: int, height: int, width: int,
+                      angle_deg: float) -> tuple[dict, np.ndarray, int, int]:
+    """One object's "bbox_xyxy", "rbox", "mask_rle" and "area_px" from its (S, S) window mask
+    at (row0, col0), clipped to the (height, width) image, in one pass over its pixels; also
+    returns the clipped mask and its origin."""
+    clipped, r0, c0 = clip_window(mask, row0, col0, height, width)
+    cols, rows = np.nonzero(clipped.T)  # sorted by column, then row: column-major order
+    return {
+        "bbox_xyxy": _bbox(rows, cols, r0, c0),
+        "rbox": _rbox(rows, cols, r0, c0, angle_deg),
+        "mask_rle": _rle(rows, cols, r0, c0, height, width),
+        "area_px": int(rows.size),
+    }, clipped, r0, c0
+
+
 def bbox_xyxy(mask: np.ndarray, row0: int, col0: int) -> list[int] | None:
     """Axis-aligned box [x0, y0, x1, y1] in pixels (x1, y1 exclusive), or None if empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
+    rows, cols = np.nonzero(mask)
+    return _bbox(rows, cols, row0, col0)
+
+
+def _bbox(rows: np.ndarray, cols: np.ndarray, row0: int, col0: int) -> list[int] | None:
     if rows.size == 0:
         return None
-    return [int(col0 + cols[0]), int(row0 + rows[0]), int(col0 + cols[-1] + 1), int(row0 + rows[-1] + 1)]
+    return [int(col0 + cols.min()), int(row0 + rows.min()), int(col0 + cols.max() + 1), int(row0 + rows.max() + 1)]
 
 
 def rotated_box(mask: np.ndarray, row0: int, col0: int, angle_deg: float) -> dict[str, float] | None:
     """Box aligned with the object's own axis: centre (cx, cy), w along the axis, h across,
     angle in degrees (image axes, y down). Extents are pixel-centre extents plus one pixel."""
     ys, xs = np.nonzero(mask)
+    return _rbox(ys, xs, row0, col0, angle_deg)
+
+
+def _rbox(ys: np.ndarray, xs: np.ndarray, row0: int, col0: int, angle_deg: float) -> dict[str, float] | None:
     if ys.size == 0:
         return None
     x = xs + col0 + 0.5
@@ -66,6 +88,11 @@ def rle_encode_window(window: np.ndarray, row0: int, col0: int, height: int, wid
     positions of its pixels are sorted, so runs are the breaks in consecutive positions.
     """
     cols, rows = np.nonzero(window.T)  # sorted by column, then row: column-major order
+    return _rle(rows, cols, row0, col0, height, width)
+
+
+def _rle(rows: np.ndarray, cols: np.ndarray, row0: int, col0: int, height: int, width: int) -> dict:
+    """RLE from a window's pixel coordinates in column-major order."""
     pos = (cols + col0).astype(np.int64) * height + (rows + row0)
     total = height * width
     if pos.size == 0:

@@ -205,15 +205,13 @@ class ShardRenderer:
         objects = []
         for k, obj in enumerate(spec.objects):
             window, row0, col0, _ = masks[(b, k)]
-            clipped, r0, c0 = annotate.clip_window(window, row0, col0, h, w)
+            shape, clipped, r0, c0 = annotate.object_annotation(window, row0, col0, h, w,
+                                                                obj.params.get("angle_deg", 0.0))
             # Later objects are drawn over earlier ones in the instance-id map.
             instance_ids[r0 : r0 + clipped.shape[0], c0 : c0 + clipped.shape[1]][clipped] = k + 1
             objects.append({
                 "class": obj.cls,
-                "bbox_xyxy": annotate.bbox_xyxy(clipped, r0, c0),
-                "rbox": annotate.rotated_box(clipped, r0, c0, obj.params.get("angle_deg", 0.0)),
-                "mask_rle": annotate.rle_encode_window(clipped, r0, c0, h, w),
-                "area_px": int(clipped.sum()),
+                **shape,
                 "material": obj.material,
                 "pose": {name: v for name, v in obj.params.items() if name.endswith("_deg")},
             })
