@@ -221,14 +221,14 @@ def _cut(sigma_px: torch.Tensor) -> torch.Tensor:
     return torch.ceil(3.0 * sigma_px).clamp_min(1.0)
 
 
-def _shifted_blur(x: torch.Tensor, sigma_px: torch.Tensor, radius: int) -> torch.Tensor:
+def _shifted_blur(x: torch.Tensor, taps: torch.Tensor, radius: int) -> torch.Tensor:
     """Separable Gaussian of x (N, h + 2 radius, w + 2 radius), zero-padded by the caller,
-    per-object sigma (N, 2) row, col: returns (N, h, w). A few shifted multiply-adds: the
-    PSF is narrow, so this beats both a per-object convolution and a matrix product."""
+    with per-object row and column taps (N, 2, 2 radius + 1): returns (N, h, w). A few
+    shifted multiply-adds: the PSF is narrow, so this beats both a per-object convolution
+    and a matrix product."""
     n = x.shape[0]
     h, w = x.shape[1] - 2 * radius, x.shape[2] - 2 * radius
-    taps_c = _gauss_taps(sigma_px[:, 1], radius).view(n, 1, 1, -1)
-    taps_r = _gauss_taps(sigma_px[:, 0], radius).view(n, 1, 1, -1)
+    taps_r, taps_c = taps.view(n, 2, 1, 1, -1).unbind(1)
     y = sum(x[:, :, k : k + w] * taps_c[..., k] for k in range(2 * radius + 1))  # (N, h + 2r, w)
     return sum(y[:, k : k + h] * taps_r[..., k] for k in range(2 * radius + 1))  # (N, h, w)
 
@@ -260,12 +260,19 @@ def deficit(tau: torch.Tensor) -> torch.Tensor:
     return -torch.expm1(-tau)
 
 
-def psf_windows(tau: torch.Tensor, psf_sigma_px: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Step 1 on each object's own window: tau (N, 1, h, w) optical depth, psf_sigma_px
-    (N, 2) row, col. Returns the blurred deficit PSF * D, (N, 1, h + 2 r, w + 2 r), and r,
-    the PSF radius: window pixel (i, j) moves to (i + r, j + r)."""
+def psf_taps(psf_sigma_px: torch.Tensor) -> torch.Tensor:
+    """(N, 2, 2 r + 1) row and column taps of the detector PSF, per image, from its sigma
+    (N, 2) row, col in pixels; r is the batch's widest cut. Made once per batch."""
     r = _radius(psf_sigma_px)
-    return _shifted_blur(F.pad(deficit(tau[:, 0]), (2 * r,) * 4), psf_sigma_px, r)[:, None], r
+    return _gauss_taps(psf_sigma_px.reshape(-1), r).view(-1, 2, 2 * r + 1)
+
+
+def psf_windows(tau: torch.Tensor, taps: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Step 1 on each object's own window: tau (N, 1, h, w) optical depth, taps (N, 2, 2 r + 1)
+    its image's `psf_taps`. Returns the blurred deficit PSF * D, (N, 1, h + 2 r, w + 2 r),
+    and r, the PSF radius: window pixel (i, j) moves to (i + r, j + r)."""
+    r = (taps.shape[-1] - 1) // 2
+    return _shifted_blur(F.pad(deficit(tau[:, 0]), (2 * r,) * 4), taps, r)[:, None], r
 
 
 class OpticalDepth:
@@ -440,7 +447,7 @@ def composite_attenuation(
         raise ValueError(f"expected images and optical_depth (B, 1, H, W), got {tuple(images.shape)} "
                          f"and {tuple(optical_depth.shape)}")
     h, w = images.shape[-2:]
-    sharp, r = psf_windows(optical_depth, psf_sigma_px)  # the whole map as one window per image
+    sharp, r = psf_windows(optical_depth, psf_taps(psf_sigma_px))  # the whole map as one window per image
     depth = OpticalDepth(sharp[..., r : r + h, r : r + w], scatter_fraction, scatter_sigma_px)
     return attenuate(images.clone(), depth, levels=display_levels(images), water_equiv_mm=water_equiv_mm,
                      noise_sigma=noise_sigma, noise_seed=noise_seed)

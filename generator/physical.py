@@ -50,6 +50,7 @@ from generator.composite import (
     WindowedOpticalDepth,
     attenuate,
     display_levels,
+    psf_taps,
     psf_windows,
 )
 from generator.render import ObjectWindows, accumulate
@@ -109,9 +110,10 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
     psf_px = _column(imaging, "psf_sigma_mm", dev)[:, None] / spacing  # (B, 2)
     scatter_px = _column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing  # (B, 2)
     fraction = _column(imaging, "scatter_fraction", dev)
+    taps = psf_taps(psf_px)  # (B, 2, 2 r + 1)
     sharp = []
     for win in windows:
-        values, r = psf_windows(win.values[:, None], psf_px[win.batch_index])
+        values, r = psf_windows(win.values[:, None], taps[win.batch_index])
         steps = torch.arange(-r, win.rows.shape[1] + r, device=dev)
         sharp.append(ObjectWindows(values[:, 0], win.rows[:, :1] + steps, win.cols[:, :1] + steps, win.batch_index,
                                    win.object_index))

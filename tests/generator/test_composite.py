@@ -98,6 +98,7 @@ def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
         WindowedOpticalDepth,
         attenuate,
         display_levels,
+        psf_taps,
         psf_windows,
     )
     from generator.render import ObjectWindows, accumulate
@@ -109,7 +110,7 @@ def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
     tau = torch.zeros(2, 1, 24, 24, device=device)
     tau[0, :, 2:22, 2:22] = 2.0
     tau[1, :, 4:20, 6:18] = 0.7
-    sharp, r = psf_windows(tau, torch.full((2, 2), 0.8, device=device))
+    sharp, r = psf_windows(tau, psf_taps(torch.full((2, 2), 0.8, device=device)))
     steps = torch.arange(-r, 24 + r, device=device)
     first = torch.tensor([[40, 10], [85, 80]], device=device)  # window origin (row, col)
     windows = [ObjectWindows(sharp[:, 0], first[:, :1] + steps, first[:, 1:] + steps,
