@@ -321,8 +321,9 @@ class WindowedOpticalDepth:
         self.height, self.width, self.fraction = height, width, fraction
         self.wide_px = scatter_sigma_px / _GLOW_POOL
         self.radius = _radius(self.wide_px)
-        # Each image's glow reaches its own Gaussian cut, plus the interpolation's cell.
-        margins = (_cut(self.wide_px.clamp_min(0.05)).amax(dim=1) + 2).to(torch.int64).tolist()
+        # Each image's glow reaches its own Gaussian cut; one more cell holds the pixels that
+        # interpolate between the last glowing cell and the first dark one.
+        margins = (_cut(self.wide_px.clamp_min(0.05)).amax(dim=1) + 1).to(torch.int64).tolist()
         self.boxes = _cell_boxes(windows, height, width, margins)
         dev = fraction.device
         sizes = [(q1 - q0) * (p1 - p0) * _GLOW_POOL**2 for q0, q1, p0, p1 in (b or (0, 0, 0, 0) for b in self.boxes)]

@@ -108,7 +108,7 @@ def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
     img[:, :, :, 60:72] = 0.8  # a bright band (the spine) sets the films' intensity scale
     # A block inside image 0; one hanging over image 1's bottom-right corner; image 2 empty.
     tau = torch.zeros(2, 1, 24, 24, device=device)
-    tau[0, :, 2:22, 2:22] = 2.0
+    tau[0] = 2.0  # fills its window: the glow reaches as far as it can
     tau[1, :, 4:20, 6:18] = 0.7
     sharp, r = psf_windows(tau, psf_taps(torch.full((2, 2), 0.8, device=device)))
     steps = torch.arange(-r, 24 + r, device=device)
@@ -122,6 +122,14 @@ def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
     whole = attenuate(img.clone(), OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px), **kw)
     windowed = attenuate(img.clone(), WindowedOpticalDepth(windows, 3, h, w, fraction, scatter_px), **kw)
     assert float((whole - windowed).abs().max()) < 1e-5
+    # The optical depth itself, where the display mapping does not compress it: the boxes hold
+    # every pixel the glow reaches.
+    dense = next(OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px).regions())[-1]
+    boxed = torch.zeros_like(dense)
+    for i, rows, cols, tau in WindowedOpticalDepth(windows, 3, h, w, fraction, scatter_px).regions():
+        boxed[i, :, rows, cols] = tau
+    assert float((dense - boxed).abs().max()) < 1e-6 * float(dense.max())
+    assert float(dense[2].abs().max()) == 0.0
     assert float((whole[0] - img[0]).abs().max()) > 0.3  # the objects are there
     assert float((whole[1, :, 90:, 88:] - img[1, :, 90:, 88:]).mean()) > 0.05
     below = (slice(None), slice(40 + 24 + 2 * r + 2, 40 + 24 + 2 * r + 10), slice(10 + r + 2, 10 + r + 22))
