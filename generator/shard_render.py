@@ -80,6 +80,7 @@ class ShardRenderer:
         self._empty_masks: dict[tuple[int, int], bytes] = {}
         self._class_cdf = cumulative(config.class_weights)
 
+    @torch.inference_mode()  # no autograd bookkeeping: a tenth off every small tensor operation
     def render_shard(self, shard: int, on_batch: Callable[[int], None] | None = None) -> ShardResult:
         """All samples of shard `shard`, in key order. on_batch(n) is told of each finished batch."""
         cfg = self.config
@@ -236,6 +237,7 @@ class ShardRenderer:
         )
 
 
+@torch.inference_mode()
 def render_specs(specs: list[SampleSpec], sources: list[torch.Tensor], style, device: torch.device):
     """Render same-size specs onto their sources: the pure-tensor core of a build.
 

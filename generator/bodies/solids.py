@@ -299,17 +299,18 @@ def _axial_chord(u, v, cos_e, sin_e, centre_mm, half_len_mm, radius_mm):
     return cylinder_chord(v, u - centre_mm * cos_e, cos_e, sin_e, half_len_mm, radius_mm)
 
 
-def _axial_parts(p, dx_px, dy_px, spacing_mm, pieces):
+def _axial_parts(p, dx_px, dy_px, spacing_mm, centre_mm, half_len_mm, radius_mm):
     """Sum of coaxial cylinders along an object's u axis, each on its own sub-window.
 
-    pieces: list of (centre_mm, half_len_mm, radius_mm), each (N, 1, 1, 1), along the axis.
+    centre_mm, half_len_mm, radius_mm: (N, K), the K pieces' centres along the axis, half
+    lengths and radii.
     """
     a = p["angle_deg"].reshape(-1, 1) * DEG  # (N, 1)
     e = p["elevation_deg"].reshape(-1, 1) * DEG
     ca, sa, ce, se = torch.cos(a), torch.sin(a), torch.cos(e), torch.sin(e)
-    w, h, r = (torch.cat([piece[k].reshape(-1, 1) for piece in pieces], 1) for k in range(3))  # (N, K) each
+    w, h, r = centre_mm, half_len_mm, radius_mm
     half = _half_px(h * ce + r, spacing_mm)
-    parts = _Parts(dx_px, dy_px, spacing_mm, len(pieces))
+    parts = _Parts(dx_px, dy_px, spacing_mm, w.shape[1])
     d, scale = _thin(2.0 * parts.part(r), parts.spacing_mm, 2)
     mu, angle, ce_k, se_k = (parts.each(t) for t in (p["mu_per_mm"], p["angle_deg"], ce, se))
     w_k, h_k = parts.part(w), parts.part(h)
@@ -320,6 +321,11 @@ def _axial_parts(p, dx_px, dy_px, spacing_mm, pieces):
 
     parts.add(w * ce * ca, w * ce * sa, half, chord)
     return parts.result()
+
+
+def _midpoints(k: int, like: torch.Tensor) -> torch.Tensor:
+    """(1, k): 0.5, 1.5, ..., k - 0.5, the midpoints of k equal pieces in units of a piece."""
+    return torch.arange(k, dtype=like.dtype, device=like.device)[None, :] + 0.5
 
 
 class _Bullet:
@@ -337,19 +343,21 @@ class _Bullet:
         return _mm_to_px(half + params["diameter_mm"], spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
-        p = _p4(params)
-        radius, body, ogive, m = p["diameter_mm"] / 2.0, p["body_length_mm"], p["ogive_length_mm"], p["mushroom_frac"]
+        radius, body, ogive, m = (params[name].reshape(-1, 1) for name in
+                                  ("diameter_mm", "body_length_mm", "ogive_length_mm", "mushroom_frac"))  # (N, 1)
+        radius = radius / 2.0
         start = -(body + ogive) / 2.0
         piece = body / BULLET_BODY_PIECES
-        pieces = [(start + (k + 0.5) * piece, piece / 2.0, radius) for k in range(BULLET_BODY_PIECES)]
+        body_at = start + _midpoints(BULLET_BODY_PIECES, body) * piece  # (N, 3) piece centres
         rho = (radius * radius + ogive * ogive) / (2.0 * radius)
         step = ogive / BULLET_OGIVE_SLICES
-        for k in range(BULLET_OGIVE_SLICES):
-            xk = (k + 0.5) * step
-            r_ogive = torch.sqrt((rho * rho - xk * xk).clamp_min(0.0)) + radius - rho
-            r_flare = radius * (1.0 + 0.6 * xk / ogive.clamp_min(_EPS))
-            pieces.append((start + body + xk, step / 2.0, (1.0 - m) * r_ogive + m * r_flare))
-        return _axial_parts(p, dx_px, dy_px, spacing_mm, pieces)
+        xk = _midpoints(BULLET_OGIVE_SLICES, ogive) * step  # (N, 8) slice midpoints from the ogive's base
+        r_ogive = torch.sqrt((rho * rho - xk * xk).clamp_min(0.0)) + (radius - rho)
+        r_flare = radius * (1.0 + 0.6 * xk / ogive.clamp_min(_EPS))
+        centre = torch.cat([body_at, start + body + xk], 1)
+        half = torch.cat([(piece / 2.0).expand_as(body_at), (step / 2.0).expand_as(xk)], 1)
+        radii = torch.cat([radius.expand_as(body_at), torch.lerp(r_ogive, r_flare, m)], 1)
+        return _axial_parts(_p4(params), dx_px, dy_px, spacing_mm, centre, half, radii)
 
 
 class _Rod:
@@ -362,17 +370,18 @@ class _Rod:
         return _mm_to_px(half + params["head_diameter_mm"], spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
-        p = _p4(params)
-        head, shaft, tip = p["head_length_mm"], p["shaft_length_mm"], p["tip_length_mm"]
-        r = p["shaft_diameter_mm"] / 2.0
+        head, shaft, tip, d_head, d_shaft = (params[name].reshape(-1, 1) for name in (
+            "head_length_mm", "shaft_length_mm", "tip_length_mm", "head_diameter_mm", "shaft_diameter_mm"))
         start = -(head + shaft + tip) / 2.0
-        pieces = [(start + head / 2.0, head / 2.0, p["head_diameter_mm"] / 2.0)]
-        piece = shaft / ROD_SHAFT_PIECES
-        pieces += [(start + head + (k + 0.5) * piece, piece / 2.0, r) for k in range(ROD_SHAFT_PIECES)]
-        step = tip / ROD_TIP_SLICES
-        pieces += [(start + head + shaft + (k + 0.5) * step, step / 2.0, r * (1.0 - (k + 0.5) / ROD_TIP_SLICES))
-                   for k in range(ROD_TIP_SLICES)]
-        return _axial_parts(p, dx_px, dy_px, spacing_mm, pieces)
+        shaft_k = _midpoints(ROD_SHAFT_PIECES, shaft)  # (1, 8)
+        tip_k = _midpoints(ROD_TIP_SLICES, tip)  # (1, 4)
+        piece, step = shaft / ROD_SHAFT_PIECES, tip / ROD_TIP_SLICES
+        centre = torch.cat([start + head / 2.0, start + head + shaft_k * piece, start + head + shaft + tip_k * step], 1)
+        half = torch.cat([head / 2.0, (piece / 2.0).expand(-1, ROD_SHAFT_PIECES),
+                          (step / 2.0).expand(-1, ROD_TIP_SLICES)], 1)
+        radii = torch.cat([d_head / 2.0, (d_shaft / 2.0).expand(-1, ROD_SHAFT_PIECES),
+                           d_shaft / 2.0 * (1.0 - tip_k / ROD_TIP_SLICES)], 1)
+        return _axial_parts(_p4(params), dx_px, dy_px, spacing_mm, centre, half, radii)
 
 
 class _Prism:
