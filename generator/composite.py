@@ -51,8 +51,8 @@ import torch.nn.functional as F
 from generator.materials import mu_per_mm
 
 _MASK32 = 0xFFFFFFFF
-_SCALE_STRIDE = 4  # intensity quantiles on every 4th row and column
-_SCALE_BINS = 1024  # quantiles to 1/1024 of the display range
+SCALE_STRIDE = 4  # intensity quantiles on every 4th row and column
+SCALE_BINS = 1024  # quantiles to 1/1024 of the display range
 DARK_QUANTILE = 0.02
 BRIGHT_QUANTILE = 0.995
 _GLOW_POOL = 4
@@ -160,17 +160,17 @@ def intensity_scale(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     within 1/2046 of the exact order statistic for images in [0, 1].
     """
     b = images.shape[0]
-    sub = images[:, 0, ::_SCALE_STRIDE, ::_SCALE_STRIDE].reshape(b, -1)  # (B, n)
-    bins = (sub.clamp(0.0, 1.0) * (_SCALE_BINS - 1)).round().to(torch.int64)
-    offset = torch.arange(b, device=images.device)[:, None] * _SCALE_BINS
-    hist = torch.bincount((bins + offset).reshape(-1), minlength=b * _SCALE_BINS).view(b, _SCALE_BINS)
+    sub = images[:, 0, ::SCALE_STRIDE, ::SCALE_STRIDE].reshape(b, -1)  # (B, n)
+    bins = (sub.clamp(0.0, 1.0) * (SCALE_BINS - 1)).round().to(torch.int64)
+    offset = torch.arange(b, device=images.device)[:, None] * SCALE_BINS
+    hist = torch.bincount((bins + offset).reshape(-1), minlength=b * SCALE_BINS).view(b, SCALE_BINS)
     cdf = torch.cumsum(hist, dim=1)  # (B, bins)
     last = sub.shape[1] - 1
 
     def quantile(q: float) -> torch.Tensor:
         rank = int(round(q * last)) + 1  # the rank-th smallest value (1-based)
         idx = torch.searchsorted(cdf, torch.full((b, 1), rank, device=images.device, dtype=cdf.dtype))
-        return idx.flatten().to(torch.float32) / (_SCALE_BINS - 1)
+        return idx.flatten().to(torch.float32) / (SCALE_BINS - 1)
 
     return quantile(DARK_QUANTILE), quantile(BRIGHT_QUANTILE)
 

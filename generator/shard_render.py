@@ -20,7 +20,6 @@ import torch
 from generator import annotate
 from generator.anatomy import estimate_anatomy
 from generator.bodies.base import PlacementContext
-from generator.composite import display_levels
 from generator.config import BuildConfig
 from generator.encode import (
     encode_image,
@@ -29,6 +28,7 @@ from generator.encode import (
     quantise_batch,
 )
 from generator.images import ImageRecord, RejectedInput, read_images
+from generator.levels import display_levels_np
 from generator.prepare import Prepared, prepare
 from generator.render import object_masks, rasterise
 from generator.rng import cumulative, pick, sample_rng
@@ -149,9 +149,9 @@ class ShardRenderer:
         if not self.style.needs_anatomy:
             return prep
         # Placement priors need the body, lungs and mediastinum, compositing the image's
-        # intensity scale: both measured once per source.
-        levels = tuple(float(v) for v in display_levels(prep.pixels[None]))
-        return dataclasses.replace(prep, anatomy=estimate_anatomy(prep.pixels), display_levels=levels)
+        # intensity scale: both measured once per source, on the host.
+        pixels = prep.pixels.reshape(prep.pixels.shape[-2:]).cpu().numpy()
+        return dataclasses.replace(prep, anatomy=estimate_anatomy(pixels), display_levels=display_levels_np(pixels))
 
     def _spec(self, plan: _Plan) -> SampleSpec:
         prep = self._cache[plan.source_index]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.anatomy import estimate_anatomy, nominal_anatomy
+from generator.anatomy import _otsu, _pool, _smooth, estimate_anatomy, nominal_anatomy
 from generator.bodies.base import PlacementContext
 from generator.physical import SAMPLERS
 from generator.rng import sample_rng
@@ -54,7 +54,7 @@ def test_nominal_fallback_for_featureless_images():
 
 
 def test_priors_follow_anatomy_on_the_phantom():
-    img, body, _ = _phantom()
+    img, _, _ = _phantom()
     an = estimate_anatomy(torch.from_numpy(img))
     ctx = PlacementContext(height=256, width=240, spacing_mm=(1.2, 1.2), body_mask=an.body_mask, anatomy=an)
     ys = {c: [] for c in ("coin", "magnets")}
@@ -86,3 +86,48 @@ def test_no_object_centre_outside_the_body_on_real_radiographs():
             assert an.body_mask[int(y), int(x)], f"sample {i}: {obj.cls} centre ({x:.1f}, {y:.1f}) outside the body"
             checked += 1
     assert checked >= 1000
+
+
+@pytest.mark.parametrize("shape, factor", [((390, 320), 4), ((1024, 1024), 11), ((37, 5), 3), ((2, 9), 4)])
+def test_pool_is_the_mean_over_edge_replicated_cells(shape, factor):
+    img = np.random.default_rng(factor).random(shape, dtype=np.float32)
+    h, w = shape
+    hb, wb = -(-h // factor), -(-w // factor)
+    padded = np.pad(img.astype(np.float64), ((0, hb * factor - h), (0, wb * factor - w)), mode="edge")
+    ref = padded.reshape(hb, factor, wb, factor).mean((1, 3))
+    got = _pool(img, factor)
+    assert got.dtype == np.float32 and got.shape == (hb, wb)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-6)
+
+
+def test_smooth_is_a_separable_gaussian_with_replicated_border():
+    x = np.random.default_rng(1).random((98, 80), dtype=np.float32)
+    sigma, r = 1.5, 5
+    taps = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    p = np.pad(x.astype(np.float64), r, mode="edge")
+    rows = sum(t * p[:, k : k + x.shape[1]] for k, t in enumerate(taps))
+    ref = sum(t * rows[k : k + x.shape[0]] for k, t in enumerate(taps))
+    np.testing.assert_allclose(_smooth(x), ref, rtol=0, atol=1e-6)
+
+
+def test_otsu_maximises_the_between_class_variance_of_64_bins():
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        dark, bright = rng.normal(rng.uniform(0.1, 0.4), 0.05, 3000), rng.normal(rng.uniform(0.5, 0.9), 0.08, 5000)
+        x = np.concatenate([dark, bright]).astype(np.float32)
+        lo, hi = float(x.min()), float(x.max())
+        centres = np.linspace(lo, hi, 64)
+        hist = np.bincount(np.rint((x - lo) * np.float32(63 / (hi - lo))).astype(int), minlength=64)
+        between = []
+        for k in range(64):  # each class's mean of bin centres
+            below, above = hist[: k + 1], hist[k + 1 :]
+            if below.sum() == 0 or above.sum() == 0:
+                between.append(0.0)
+                continue
+            m0, m1 = below @ centres[: k + 1] / below.sum(), above @ centres[k + 1 :] / above.sum()
+            between.append(below.sum() * above.sum() * (m0 - m1) ** 2)
+        # empty bins between the modes tie exactly: the first of the best
+        best = np.flatnonzero(np.asarray(between) >= max(between) * (1 - 1e-12))[0]
+        assert _otsu(x) == centres[best]
+    assert _otsu(np.full(10, 0.25, dtype=np.float32)) == np.float32(0.25)
