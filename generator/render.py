@@ -63,9 +63,11 @@ def _rasterise_kind(kind, items, spacing_mm, device) -> ObjectWindows:
     shape = SHAPES[kind]
     batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
     object_index = torch.tensor([k for _, k, _ in items], dtype=torch.int64, device=device)
-    names = sorted(items[0][2].params)
+    # Objects of a kind may leave out slots they do not use (a 0 there means unused).
+    names = sorted(set().union(*(o.params for _, _, o in items)))
     # One host-to-device copy per kind: (P, N), viewed per parameter.
-    table = torch.tensor([[o.params[name] for _, _, o in items] for name in names], dtype=torch.float32, device=device)
+    table = torch.tensor([[o.params.get(name, 0.0) for _, _, o in items] for name in names], dtype=torch.float32,
+                         device=device)
     params = ParamTable(names, table)
     spacing = spacing_mm.to(device=device, dtype=torch.float32)[batch_index]  # (N, 2)
     # One window size for the whole kind group keeps it a single batched evaluation; this is

@@ -75,9 +75,13 @@ class ParamTable(Mapping[str, torch.Tensor]):
         return ParamTable(self.names, self.table, dims)
 
     def slots(self, pattern: str, slots) -> torch.Tensor:
-        """(N, K): parameter `pattern.format(k)` of each object for the K slots k in `slots`."""
-        rows = torch.tensor([self._row[pattern.format(k)] for k in slots], device=self.table.device)
-        return self.table.index_select(0, rows).T
+        """(N, K): parameter `pattern.format(k)` of each object for the K slots k in `slots`;
+        0 for a slot no object of the group has (specs leave unused slots out)."""
+        zero = len(self.names)  # the row after the table: zeros
+        rows = torch.tensor([self._row.get(pattern.format(k), zero) for k in slots], device=self.table.device)
+        if int(rows.max()) < zero:
+            return self.table.index_select(0, rows).T
+        return torch.cat([self.table, self.table.new_zeros(1, self.table.shape[1])]).index_select(0, rows).T
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -134,32 +134,31 @@ def rotation(tilt_deg: float, angle_deg: float) -> np.ndarray:
 def wire_params(segments: list[tuple[np.ndarray, np.ndarray, float]], rot: np.ndarray, material: str,
                 tilt_deg: float, angle_deg: float, mu_scale: float = 1.0) -> dict[str, float]:
     """phys_wire params: segments (p0, p1, diameter_mm) in the object frame, posed by rot and
-    re-centred on their bounding box; unused slots are zero."""
+    re-centred on their bounding box; slots past the segments are left out (the renderer
+    reads a missing slot as 0, unused)."""
     if len(segments) > WIRE_SLOTS:
         raise ValueError(f"at most {WIRE_SLOTS} segments, got {len(segments)}")
     pts = np.array([[rot @ p0, rot @ p1] for p0, p1, _ in segments])  # (K, 2, 3)
     centre = (pts.reshape(-1, 3).min(0) + pts.reshape(-1, 3).max(0)) / 2.0
     pts = pts - centre
     params = {"mu_per_mm": mu_per_mm(material) * mu_scale, "tilt_deg": tilt_deg, "angle_deg": angle_deg}
-    for k in range(WIRE_SLOTS):
-        p0, p1, d = (pts[k, 0], pts[k, 1], segments[k][2]) if k < len(segments) else (np.zeros(3), np.zeros(3), 0.0)
-        for name, val in zip(("x0", "y0", "z0", "x1", "y1", "z1"), (*p0, *p1)):
-            params[f"s{k}_{name}_mm"] = round(float(val), 4)
+    for k, (ends, (_, _, d)) in enumerate(zip(pts.reshape(-1, 6).tolist(), segments)):
+        for name, val in zip(("x0", "y0", "z0", "x1", "y1", "z1"), ends):
+            params[f"s{k}_{name}_mm"] = round(val, 4)
         params[f"s{k}_diameter_mm"] = float(d)
     return params
 
 
 def sphere_params(centres_mm: np.ndarray, diameters_mm: np.ndarray, material: str) -> dict[str, float]:
-    """phys_spheres params from (K, 2) in-plane centres (re-centred) and (K,) diameters."""
+    """phys_spheres params from (K, 2) in-plane centres (re-centred) and (K,) diameters;
+    slots past the K spheres are left out (the renderer reads a missing slot as 0, unused)."""
     if len(centres_mm) > SPHERE_SLOTS:
         raise ValueError(f"at most {SPHERE_SLOTS} spheres, got {len(centres_mm)}")
     c = centres_mm - (centres_mm.min(0) + centres_mm.max(0)) / 2.0
     params = {"mu_per_mm": mu_per_mm(material), "tilt_deg": 0.0, "angle_deg": 0.0}
-    for k in range(SPHERE_SLOTS):
-        inside = k < len(c)
-        params[f"s{k}_x_mm"] = round(float(c[k, 0]), 4) if inside else 0.0
-        params[f"s{k}_y_mm"] = round(float(c[k, 1]), 4) if inside else 0.0
-        params[f"s{k}_diameter_mm"] = float(diameters_mm[k]) if inside else 0.0
+    for k, ((x, y), d) in enumerate(zip(c.tolist(), np.asarray(diameters_mm).tolist())):
+        params[f"s{k}_x_mm"], params[f"s{k}_y_mm"] = round(x, 4), round(y, 4)
+        params[f"s{k}_diameter_mm"] = float(d)
     return params
 
 

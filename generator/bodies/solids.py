@@ -272,7 +272,8 @@ class _Disc:
 
 class _Spheres:
     """Up to SPHERE_SLOTS spheres (magnet balls, shotgun pellets, beads); unused slots have
-    diameter 0. s{k}_x_mm, s{k}_y_mm: in-plane centre offsets in image axes."""
+    diameter 0 or are left out of the params. s{k}_x_mm, s{k}_y_mm: in-plane centre offsets
+    in image axes."""
 
     kind = "phys_spheres"
 
@@ -417,7 +418,7 @@ class _Wire:
     """Up to WIRE_SLOTS straight round segments in 3-D (chains, hoops, hooks, zips,
     underwire, stacked disc magnets). Segment k runs from (s{k}_x0_mm, s{k}_y0_mm,
     s{k}_z0_mm) to (s{k}_x1_mm, ...), image axes with z along the beam, already posed by
-    the sampler; diameter 0 = unused slot."""
+    the sampler; diameter 0, or a slot left out of the params, = unused."""
 
     kind = "phys_wire"
 
