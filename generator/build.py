@@ -20,6 +20,7 @@ from generator.shard_render import ShardRenderer, ShardResult
 from generator.shards import FORMATS, shard_name
 from generator.sources import SourceList, list_sources
 from generator.storage import Store, sha256_bytes
+from generator.style import get_style
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class ShardWorker:
         self.store = Store(out)
         dev = resolve_device(device)
         # Small CPU batches stay in cache; the GPU wants wide batches.
-        batch_size = batch_size or (64 if dev.type == "cuda" else 16)
+        batch_size = batch_size or (64 if dev.type == "cuda" else get_style(config.style).cpu_batch_size)
         self.renderer = ShardRenderer(config, sources, dev, batch_size=batch_size)
 
     def run(self, shard: int, on_batch=None) -> dict:

@@ -53,7 +53,7 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes / Ray actors (default: 1)")
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: start a local one)")
     p.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default: auto = cuda if present)")
-    p.add_argument("--batch-size", type=int, default=None, help="images rendered per batch (default: 64 on CUDA, 16 on CPU)")
+    p.add_argument("--batch-size", type=int, default=None, help="images rendered per batch (default: 64 on CUDA; on CPU 32 physical, 16 legacy)")
     p.add_argument("--retries", type=int, default=2, help="retries of a failing shard (default: 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)

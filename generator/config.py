@@ -127,7 +127,7 @@ class RunConfig:
     workers: int = 1
     ray_address: str | None = None
     device: str = "auto"
-    batch_size: int | None = None  # images per render batch; None: 64 on CUDA, 16 on CPU
+    batch_size: int | None = None  # images per render batch; None: 64 on CUDA, the style's `cpu_batch_size` on CPU
     retries: int = 2
     progress: bool = True
 

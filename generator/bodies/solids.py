@@ -408,9 +408,10 @@ class _Prism:
         thick, scale = _thin(p["thickness_mm"], spacing_mm, 1)
         outline = polygon_halfplanes(_slots(params, "v{}_x_mm", range(PRISM_VERTICES)),
                                      _slots(params, "v{}_y_mm", range(PRISM_VERTICES)))
-        hole = _rect(params["hole_length_mm"].reshape(-1) / 2.0, params["hole_width_mm"].reshape(-1) / 2.0)
         chord = prism_chord(x, y, turn, tilt, thick / 2.0, outline)
-        chord -= prism_chord(x, y, turn, tilt, thick / 2.0, hole)
+        hole_length, hole_width = params["hole_length_mm"].reshape(-1), params["hole_width_mm"].reshape(-1)
+        if bool((hole_length > 0).any()):  # a host sync; fragments and most blades have no hole
+            chord -= prism_chord(x, y, turn, tilt, thick / 2.0, _rect(hole_length / 2.0, hole_width / 2.0))
         return (p["mu_per_mm"] * scale * chord.clamp_min_(0.0)).mean(-1)
 
 
