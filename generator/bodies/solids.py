@@ -128,33 +128,34 @@ def _half_px(half_mm: torch.Tensor, spacing_mm: torch.Tensor) -> int:
 
 
 class _Parts:
-    """Accumulates K parts per object, evaluated together on sub-windows, into (N, S, S)
-    windows. Part tensors are (N, K); `each` repeats an object's (N, 1, 1, 1) parameter
-    for its K parts and `part` lays an (N, K) one out the same way, as (N * K, 1, 1, 1)."""
+    """Accumulates the parts of N objects, evaluated together on sub-windows, into (N, S, S)
+    windows. Part tensors are (N, K), K part slots per object; `used` (N, K) bool marks the
+    M parts that exist (a 4-link earring beside a 20-link necklace has 4), and only those
+    are evaluated. `part` gathers an (N, K) tensor's used entries and `each` repeats an
+    object's (N, 1, 1, 1) parameter for its used parts, both as (M, 1, 1, 1)."""
 
-    def __init__(self, dx_px, dy_px, spacing_mm, parts: int):
-        self.k = parts
+    def __init__(self, dx_px, dy_px, spacing_mm, used: torch.Tensor):
+        self.obj, self.slot = used.nonzero(as_tuple=True)  # (M,) each, grouped by object
         n, self.size = dx_px.shape[0], dx_px.shape[-1]  # dx_px: (N, 1, S)
-        self.n = n
-        self.dx0 = dx_px[:, 0, 0].repeat_interleave(parts)  # (N K,)
-        self.dy0 = dy_px[:, 0, 0].repeat_interleave(parts)
-        self.spacing_mm = spacing_mm.repeat_interleave(parts, dim=0)  # (N K, 2, 1, 1)
-        self.out = torch.zeros(n, self.size * self.size, dtype=dx_px.dtype, device=dx_px.device)
+        self.dx0 = dx_px[:, 0, 0][self.obj]  # (M,)
+        self.dy0 = dy_px[:, 0, 0][self.obj]
+        self.spacing_mm = spacing_mm[self.obj]  # (M, 2, 1, 1)
+        self.out = torch.zeros(n * self.size * self.size, dtype=dx_px.dtype, device=dx_px.device)
 
     def each(self, t: torch.Tensor) -> torch.Tensor:
-        return t.reshape(-1, 1, 1, 1).repeat_interleave(self.k, dim=0)
+        return t.reshape(-1, 1, 1, 1)[self.obj]
 
     def part(self, t: torch.Tensor) -> torch.Tensor:
-        return t.reshape(-1, 1, 1, 1)
+        return t[self.obj, self.slot].reshape(-1, 1, 1, 1)
 
     def add(self, cx_mm, cy_mm, half_px: int, chord_fn) -> None:
-        """cx_mm, cy_mm: (N, K) part centres; chord_fn(x_mm, y_mm) -> (N K, s, s, 4) optical
+        """cx_mm, cy_mm: (N, K) part centres; chord_fn(x_mm, y_mm) -> (M, s, s, 4) optical
         depth at offsets from the object centre."""
-        dx, dy, flat, valid = _slot_grid(self.dx0, self.dy0, self.size, self.spacing_mm, cx_mm.reshape(-1),
-                                         cy_mm.reshape(-1), half_px)
+        dx, dy, flat, valid = _slot_grid(self.dx0, self.dy0, self.size, self.spacing_mm, cx_mm[self.obj, self.slot],
+                                         cy_mm[self.obj, self.slot], half_px)
         x, y = _supersampled_mm(dx, dy, self.spacing_mm)
-        vals = chord_fn(x, y).mean(-1).reshape(flat.shape) * valid  # (N K, s*s)
-        self.out.scatter_add_(1, flat.view(self.n, -1), vals.view(self.n, -1))
+        vals = chord_fn(x, y).mean(-1).reshape(flat.shape) * valid  # (M, s*s)
+        self.out.scatter_add_(0, (flat + (self.obj * self.size * self.size)[:, None]).reshape(-1), vals.reshape(-1))
 
     def result(self) -> torch.Tensor:
         return self.out.view(-1, self.size, self.size)
@@ -287,7 +288,7 @@ class _Spheres:
         if not used:
             return torch.zeros_like(dx_px + dy_px)
         radii = _slots(params, "s{}_diameter_mm", used) / 2.0
-        parts = _Parts(dx_px, dy_px, spacing_mm, len(used))
+        parts = _Parts(dx_px, dy_px, spacing_mm, radii > 0)
         cx, cy = _slots(params, "s{}_x_mm", used), _slots(params, "s{}_y_mm", used)
         mu, pcx, pcy, r = parts.each(params["mu_per_mm"]), parts.part(cx), parts.part(cy), parts.part(radii)
         parts.add(cx, cy, _half_px(radii, spacing_mm), lambda x, y: mu * sphere_chord(x - pcx, y - pcy, r))
@@ -311,7 +312,7 @@ def _axial_parts(p, dx_px, dy_px, spacing_mm, centre_mm, half_len_mm, radius_mm)
     ca, sa, ce, se = torch.cos(a), torch.sin(a), torch.cos(e), torch.sin(e)
     w, h, r = centre_mm, half_len_mm, radius_mm
     half = _half_px(h * ce + r, spacing_mm)
-    parts = _Parts(dx_px, dy_px, spacing_mm, w.shape[1])
+    parts = _Parts(dx_px, dy_px, spacing_mm, torch.ones_like(w, dtype=torch.bool))
     d, scale = _thin(2.0 * parts.part(r), parts.spacing_mm, 2)
     mu, angle, ce_k, se_k = (parts.each(t) for t in (p["mu_per_mm"], p["angle_deg"], ce, se))
     w_k, h_k = parts.part(w), parts.part(h)
@@ -437,7 +438,7 @@ class _Wire:
                                             for name in ("x0_mm", "y0_mm", "z0_mm", "x1_mm", "y1_mm", "z1_mm",
                                                          "diameter_mm"))
         half = _half_px(torch.hypot(x1 - x0, y1 - y0) / 2.0 + diameter, spacing_mm)
-        parts = _Parts(dx_px, dy_px, spacing_mm, len(used))
+        parts = _Parts(dx_px, dy_px, spacing_mm, diameter > 0)
         ax, ay, az = parts.part(x1 - x0), parts.part(y1 - y0), parts.part(z1 - z0)
         length = torch.sqrt(ax * ax + ay * ay + az * az).clamp_min(_EPS)
         in_plane = torch.hypot(ax, ay)
