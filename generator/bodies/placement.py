@@ -138,15 +138,16 @@ def wire_params(segments: list[tuple[np.ndarray, np.ndarray, float]], rot: np.nd
     reads a missing slot as 0, unused)."""
     if len(segments) > WIRE_SLOTS:
         raise ValueError(f"at most {WIRE_SLOTS} segments, got {len(segments)}")
-    pts = np.array([[rot @ p0, rot @ p1] for p0, p1, _ in segments])  # (K, 2, 3)
-    centre = (pts.reshape(-1, 3).min(0) + pts.reshape(-1, 3).max(0)) / 2.0
-    pts = pts - centre
+    pts = np.array([(p0, p1) for p0, p1, _ in segments], dtype=np.float64).reshape(-1, 3) @ rot.T  # (2 K, 3)
+    pts -= (pts.min(0) + pts.max(0)) / 2.0
     params = {"mu_per_mm": mu_per_mm(material) * mu_scale, "tilt_deg": tilt_deg, "angle_deg": angle_deg}
-    for k, (ends, (_, _, d)) in enumerate(zip(pts.reshape(-1, 6).tolist(), segments)):
-        for name, val in zip(("x0", "y0", "z0", "x1", "y1", "z1"), ends):
-            params[f"s{k}_{name}_mm"] = round(val, 4)
+    for k, (ends, (_, _, d)) in enumerate(zip(np.round(pts, 4).reshape(-1, 6).tolist(), segments)):
+        params.update(zip(_WIRE_NAMES[k], ends))
         params[f"s{k}_diameter_mm"] = float(d)
     return params
+
+
+_WIRE_NAMES = [[f"s{k}_{name}_mm" for name in ("x0", "y0", "z0", "x1", "y1", "z1")] for k in range(WIRE_SLOTS)]
 
 
 def sphere_params(centres_mm: np.ndarray, diameters_mm: np.ndarray, material: str) -> dict[str, float]:
@@ -175,12 +176,11 @@ def prism_params(vertices_mm: np.ndarray, *, thickness_mm: float, material: str,
     """phys_prism params from a convex polygon (K <= 8, K, 2); missing vertices repeat the last."""
     from generator.bodies.solids import PRISM_VERTICES
 
-    v = vertices_mm - (vertices_mm.min(0) + vertices_mm.max(0)) / 2.0
+    v = np.round(vertices_mm - (vertices_mm.min(0) + vertices_mm.max(0)) / 2.0, 4).tolist()
     params = {"thickness_mm": thickness_mm, "hole_length_mm": hole_length_mm, "hole_width_mm": hole_width_mm,
               "tilt_deg": tilt_deg, "angle_deg": angle_deg, "mu_per_mm": mu_per_mm(material)}
     for k in range(PRISM_VERTICES):
-        x, y = v[min(k, len(v) - 1)]
-        params[f"v{k}_x_mm"], params[f"v{k}_y_mm"] = round(float(x), 4), round(float(y), 4)
+        params[f"v{k}_x_mm"], params[f"v{k}_y_mm"] = v[min(k, len(v) - 1)]
     return params
 
 
