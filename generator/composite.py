@@ -316,8 +316,7 @@ class WindowedOpticalDepth:
     beyond that), so the result equals the whole-image one up to float rounding.
     """
 
-    def __init__(self, windows, batch: int, height: int, width: int, fraction: torch.Tensor,
-                 scatter_sigma_px: torch.Tensor):
+    def __init__(self, windows, height: int, width: int, fraction: torch.Tensor, scatter_sigma_px: torch.Tensor):
         self.height, self.width, self.fraction = height, width, fraction
         self.wide_px = scatter_sigma_px / _GLOW_POOL
         self.radius = _radius(self.wide_px)

@@ -122,7 +122,7 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
     if dev.type == "cuda":
         depth = OpticalDepth(accumulate(sharp, b, h, w, "sum", dev), fraction, scatter_px)
     else:
-        depth = WindowedOpticalDepth(sharp, b, h, w, fraction, scatter_px)
+        depth = WindowedOpticalDepth(sharp, h, w, fraction, scatter_px)
     return attenuate(
         images,
         depth,

@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from generator.anatomy import estimate_anatomy
-from generator.composite import display_levels
 from generator.bodies.base import PlacementContext
+from generator.levels import display_levels_np
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
 from generator.style import get_style
@@ -167,7 +167,7 @@ def synthetic_measures(folder: Path, n_images: int, seed: int) -> dict[str, list
         src = torch.from_numpy(px)[None]
         an = estimate_anatomy(src)
         h, w = px.shape
-        levels = tuple(float(v) for v in display_levels(src[None]))
+        levels = display_levels_np(px)
         ctx = PlacementContext(height=h, width=w, spacing_mm=sp, body_mask=an.body_mask, anatomy=an,
                                display_levels=levels)
         specs = []

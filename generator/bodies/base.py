@@ -52,9 +52,9 @@ class Shape(Protocol):
 class ParamTable(Mapping[str, torch.Tensor]):
     """The parameters of N objects of one kind: a (P, N) table with one row per name.
 
-    `params[name]` is that row as an (N, 1, 1) view (or (N, 1, 1, 1) from `with_dims(3)`),
-    made on first use: a kind with a hundred slot parameters reads most of them through
-    `slots`, which gathers several rows in one operation.
+    `params[name]` is that row as an (N, 1, 1) view (or (N, 1, 1, 1) from `with_dims(3)`);
+    a kind with many slot parameters reads them through `slots`, which gathers several rows
+    in one operation.
     """
 
     def __init__(self, names: list[str], table: torch.Tensor, dims: int = 2):

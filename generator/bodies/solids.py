@@ -54,15 +54,10 @@ def _sub_offsets(dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
     return _SUB_CACHE[key]
 
 
-def _slots(params: ParamTable, pattern: str, slots) -> torch.Tensor:
-    """(N, K): parameter `pattern.format(k)` of each object for the K slots k in `slots`."""
-    return params.slots(pattern, slots)
-
-
 def _used_slots(params: ParamTable, slots: int) -> list[int]:
     """Slots with a non-zero diameter in at least one object of the group (one host sync):
     the others contribute nothing and are skipped."""
-    d = _slots(params, "s{}_diameter_mm", range(slots))  # (N, K)
+    d = params.slots("s{}_diameter_mm", range(slots))  # (N, K)
     return [k for k, used in enumerate((d > 0).any(dim=0).tolist()) if used]
 
 
@@ -279,17 +274,17 @@ class _Spheres:
     kind = "phys_spheres"
 
     def extent_px(self, params, spacing_mm):
-        ext = (torch.hypot(_slots(params, "s{}_x_mm", range(SPHERE_SLOTS)), _slots(params, "s{}_y_mm", range(SPHERE_SLOTS)))
-               + _slots(params, "s{}_diameter_mm", range(SPHERE_SLOTS)) / 2.0)
+        x, y, d = (params.slots(f"s{{}}_{name}", range(SPHERE_SLOTS)) for name in ("x_mm", "y_mm", "diameter_mm"))
+        ext = torch.hypot(x, y) + d / 2.0
         return _mm_to_px(ext.amax(dim=1), spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
         used = _used_slots(params, SPHERE_SLOTS)
         if not used:
             return torch.zeros_like(dx_px + dy_px)
-        radii = _slots(params, "s{}_diameter_mm", used) / 2.0
+        radii = params.slots("s{}_diameter_mm", used) / 2.0
         parts = _Parts(dx_px, dy_px, spacing_mm, radii > 0)
-        cx, cy = _slots(params, "s{}_x_mm", used), _slots(params, "s{}_y_mm", used)
+        cx, cy = params.slots("s{}_x_mm", used), params.slots("s{}_y_mm", used)
         mu, pcx, pcy, r = parts.each(params["mu_per_mm"]), parts.part(cx), parts.part(cy), parts.part(radii)
         parts.add(cx, cy, _half_px(radii, spacing_mm), lambda x, y: mu * sphere_chord(x - pcx, y - pcy, r))
         return parts.result()
@@ -397,8 +392,8 @@ class _Prism:
         self.kind = kind
 
     def extent_px(self, params, spacing_mm):
-        ext = torch.hypot(_slots(params, "v{}_x_mm", range(PRISM_VERTICES)),
-                          _slots(params, "v{}_y_mm", range(PRISM_VERTICES))).amax(dim=1)
+        ext = torch.hypot(params.slots("v{}_x_mm", range(PRISM_VERTICES)),
+                          params.slots("v{}_y_mm", range(PRISM_VERTICES))).amax(dim=1)
         return _mm_to_px(ext + params["thickness_mm"].reshape(-1), spacing_mm)
 
     def field(self, params, dx_px, dy_px, spacing_mm):
@@ -407,8 +402,8 @@ class _Prism:
         a, t = p["angle_deg"] * DEG, p["tilt_deg"] * DEG
         turn, tilt = (torch.cos(a), torch.sin(a)), (torch.sin(t), torch.cos(t))
         thick, scale = _thin(p["thickness_mm"], spacing_mm, 1)
-        outline = polygon_halfplanes(_slots(params, "v{}_x_mm", range(PRISM_VERTICES)),
-                                     _slots(params, "v{}_y_mm", range(PRISM_VERTICES)))
+        outline = polygon_halfplanes(params.slots("v{}_x_mm", range(PRISM_VERTICES)),
+                                     params.slots("v{}_y_mm", range(PRISM_VERTICES)))
         chord = prism_chord(x, y, turn, tilt, thick / 2.0, outline)
         hole_length, hole_width = params["hole_length_mm"].reshape(-1), params["hole_width_mm"].reshape(-1)
         if bool((hole_length > 0).any()):  # a host sync; fragments and most blades have no hole
@@ -425,7 +420,7 @@ class _Wire:
     kind = "phys_wire"
 
     def extent_px(self, params, spacing_mm):
-        x0, y0, x1, y1, diameter = (_slots(params, f"s{{}}_{name}", range(WIRE_SLOTS))
+        x0, y0, x1, y1, diameter = (params.slots(f"s{{}}_{name}", range(WIRE_SLOTS))
                                     for name in ("x0_mm", "y0_mm", "x1_mm", "y1_mm", "diameter_mm"))
         ext = torch.maximum(torch.hypot(x0, y0), torch.hypot(x1, y1)) + diameter
         return _mm_to_px(ext.amax(dim=1), spacing_mm)
@@ -434,7 +429,7 @@ class _Wire:
         used = _used_slots(params, WIRE_SLOTS)
         if not used:
             return torch.zeros_like(dx_px + dy_px)
-        x0, y0, z0, x1, y1, z1, diameter = (_slots(params, f"s{{}}_{name}", used)
+        x0, y0, z0, x1, y1, z1, diameter = (params.slots(f"s{{}}_{name}", used)
                                             for name in ("x0_mm", "y0_mm", "z0_mm", "x1_mm", "y1_mm", "z1_mm",
                                                          "diameter_mm"))
         half = _half_px(torch.hypot(x1 - x0, y1 - y0) / 2.0 + diameter, spacing_mm)

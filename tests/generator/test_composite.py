@@ -120,20 +120,20 @@ def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
     kw = dict(levels=display_levels(img), water_equiv_mm=torch.full((3,), 50.0, device=device),
               noise_sigma=torch.full((3,), 0.01, device=device), noise_seed=torch.tensor([3, 4, 5], device=device))
     whole = attenuate(img.clone(), OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px), **kw)
-    windowed = attenuate(img.clone(), WindowedOpticalDepth(windows, 3, h, w, fraction, scatter_px), **kw)
+    windowed = attenuate(img.clone(), WindowedOpticalDepth(windows, h, w, fraction, scatter_px), **kw)
     assert float((whole - windowed).abs().max()) < 1e-5
     # The optical depth itself, where the display mapping does not compress it: the boxes hold
     # every pixel the glow reaches.
     dense = next(OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px).regions())[-1]
     boxed = torch.zeros_like(dense)
-    for i, rows, cols, tau in WindowedOpticalDepth(windows, 3, h, w, fraction, scatter_px).regions():
+    for i, rows, cols, tau in WindowedOpticalDepth(windows, h, w, fraction, scatter_px).regions():
         boxed[i, :, rows, cols] = tau
     assert float((dense - boxed).abs().max()) < 1e-6 * float(dense.max())
     assert float(dense[2].abs().max()) == 0.0
     assert float((whole[0] - img[0]).abs().max()) > 0.3  # the objects are there
     assert float((whole[1, :, 90:, 88:] - img[1, :, 90:, 88:]).mean()) > 0.05
     below = (slice(None), slice(40 + 24 + 2 * r + 2, 40 + 24 + 2 * r + 10), slice(10 + r + 2, 10 + r + 22))
-    no_scatter = attenuate(img.clone(), WindowedOpticalDepth(windows, 3, h, w, torch.zeros(3, device=device), scatter_px),
+    no_scatter = attenuate(img.clone(), WindowedOpticalDepth(windows, h, w, torch.zeros(3, device=device), scatter_px),
                            **kw)
     halo = windowed[0][below] - no_scatter[0][below]  # the same noise: the glow alone
     assert float(halo.min()) > 0.0 and 0.001 < float(halo.mean()) and float(halo.max()) < 0.02  # past the window, faint
