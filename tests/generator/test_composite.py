@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from generator import composite
 from generator.composite import composite_attenuation, counter_normal, intensity_scale
 
 
@@ -30,6 +31,34 @@ def test_noise_is_a_pure_function_of_seed_and_pixel(device):
     assert not torch.allclose(a[0], a[1])
     z = counter_normal(torch.arange(4, device=device), 256, 256).flatten().cpu()
     assert abs(float(z.mean())) < 0.01 and abs(float(z.std()) - 1.0) < 0.02
+
+
+@pytest.mark.parametrize("height, width", [(300, 270), (64, 80), (131, 127)])
+def test_noise_is_two_cyclically_shifted_bank_tiles(device, height, width):
+    """The documented construction, written out with explicit modulo indexing: pixel (r, c)
+    is (t1[(r + a1) % 127, (c + b1) % 127] + t2[(r + a2) % 131, (c + b2) % 131]) / sqrt(2)."""
+    seeds = torch.tensor([0, 12345, 2**32 - 1], dtype=torch.int64)
+    expected = torch.zeros(3, height, width, dtype=torch.float64)
+    for stream, side in enumerate(composite._NOISE_TILES):
+        bank = composite._hashed_normal(torch.arange(composite._NOISE_BANK), side, side * side)
+        h = composite._mix32(seeds ^ (0x5BD1E995 * (stream + 1) & composite._MASK32))
+        h2 = composite._mix32(h ^ 0x27D4EB2F)
+        for i, (t, a, c) in enumerate(zip((h % composite._NOISE_BANK).tolist(), (h2 % side).tolist(),
+                                          ((h2 >> 16) % side).tolist())):
+            tile = bank[t].view(side, side).double()
+            rows = (torch.arange(height) + a) % side
+            cols = (torch.arange(width) + c) % side
+            expected[i] += tile[rows][:, cols]
+    got = counter_normal(seeds.to(device), height, width)[:, 0].cpu().double()
+    torch.testing.assert_close(got, expected / 2**0.5, rtol=0, atol=1e-6)
+
+
+def test_noise_tiles_by_views_and_by_gather_agree(device):
+    seeds = torch.tensor([3, 77, 2**31 + 5, 9], dtype=torch.int64, device=device)
+    for stream, side in enumerate(composite._NOISE_TILES):
+        views = composite._noise_tiles(seeds, stream, side, gather=False)
+        assert torch.equal(views, composite._noise_tiles(seeds, stream, side, gather=True))
+        assert views.shape == (4, side, side)
 
 
 def test_dense_metal_reaches_but_never_exceeds_the_brightest_anatomy(device):
