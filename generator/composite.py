@@ -368,7 +368,7 @@ class WindowedOpticalDepth:
                                                @ blur_cols[j, :nc, :nc].repeat_interleave(g, dim=0))
             glow = (up_rows[g * q0 : g * q1, q0:q1] @ cells) @ up_cols[g * p0 : g * p1, p0:p1].T
             hh, ww = min(g * nr, h - g * q0), min(g * nc, w - g * p0)
-            tau = _effective(torch.lerp(sharp, glow, self.fraction[i]))[None, :hh, :ww]
+            tau = _effective(torch.lerp(sharp[:hh, :ww], glow[:hh, :ww], self.fraction[i]))[None]
             yield i, slice(g * q0, g * q0 + hh), slice(g * p0, g * p0 + ww), tau
 
 
@@ -418,18 +418,20 @@ def attenuate(images: torch.Tensor, optical_depth: OpticalDepth | WindowedOptica
     k = attenuation_gain(dark, bright, water_equiv_mm).view(-1, 1, 1, 1)
     ceiling = ceiling.view(-1, 1, 1, 1)
     # Step 3 reads the film without noise: form every increase before the noise goes in.
-    added = [(i, rows, cols, _added(images[i, :, rows, cols], tau, k[i], ceiling[i]))
-             for i, rows, cols, tau in optical_depth.regions()]
+    lost = [(i, rows, cols, _lost_headroom(images[i, :, rows, cols], tau, k[i], ceiling[i]))
+            for i, rows, cols, tau in optical_depth.regions()]
     add_noise(images, noise_sigma, noise_seed, out=images)
-    for i, rows, cols, increase in added:
-        images[i, :, rows, cols] += increase
+    for i, rows, cols, minus_increase in lost:
+        images[i, :, rows, cols] -= minus_increase
     return images.clamp_(0.0, 1.0)
 
 
-def _added(p: torch.Tensor, tau: torch.Tensor, k: torch.Tensor, ceiling: torch.Tensor) -> torch.Tensor:
-    """Step 3's increase H (1 - exp(-k tau / H)), H = ceiling - p; exactly 0 where tau is 0."""
+def _lost_headroom(p: torch.Tensor, tau: torch.Tensor, k: torch.Tensor, ceiling: torch.Tensor) -> torch.Tensor:
+    """Minus step 3's increase, H expm1(-k tau / H) with H = ceiling - p: exactly 0 where tau
+    is 0. Written over `tau` (a region's own tensor): five passes where a fresh tensor for
+    each step took eight."""
     headroom = (ceiling - p).clamp_min_(0.0)
-    return torch.expm1(tau * -k / headroom.clamp_min(1e-6)).mul_(headroom).neg_()
+    return tau.mul_(-k).div_(headroom.clamp_min(1e-6)).expm1_().mul_(headroom)
 
 
 def composite_attenuation(
