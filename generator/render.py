@@ -11,7 +11,6 @@ coordinates, origin at the top-left corner of the image; its centre is (c + 0.5,
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
@@ -45,10 +44,12 @@ def rasterise(
     spacing_mm: torch.Tensor,
     device: torch.device,
 ) -> list[ObjectWindows]:
-    """Evaluate every object of a batch on its own window, grouped by shape kind.
+    """Evaluate every object of a batch on its own window, grouped by shape kind and, within
+    a kind, by window size.
 
     objects: per image, its objects; spacing_mm: (B, 2) row, col mm per output pixel.
-    Returns one ObjectWindows per kind present (in sorted kind order, for determinism).
+    Returns one ObjectWindows per (kind, size bucket) present, kinds in sorted order and
+    buckets from small to large windows (deterministic).
     """
     by_kind: dict[str, list[tuple[int, int, ObjectSpec]]] = defaultdict(list)
     for b, objs in enumerate(objects):
@@ -56,23 +57,57 @@ def rasterise(
             if obj.kind not in SHAPES:
                 raise KeyError(f"unknown shape kind {obj.kind!r}; registered: {sorted(SHAPES)}")
             by_kind[obj.kind].append((b, k, obj))
-    return [_rasterise_kind(kind, by_kind[kind], spacing_mm, device) for kind in sorted(by_kind)]
+    return [win for kind in sorted(by_kind) for win in _rasterise_kind(kind, by_kind[kind], spacing_mm, device)]
 
 
-def _rasterise_kind(kind, items, spacing_mm, device) -> ObjectWindows:
+def _rasterise_kind(kind, items, spacing_mm, device) -> list[ObjectWindows]:
     shape = SHAPES[kind]
-    batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
-    object_index = torch.tensor([k for _, k, _ in items], dtype=torch.int64, device=device)
     # Objects of a kind may leave out slots they do not use (a 0 there means unused).
     names = sorted(set().union(*(o.params for _, _, o in items)))
     # One host-to-device copy per kind: (P, N), viewed per parameter.
     table = torch.tensor([[o.params.get(name, 0.0) for _, _, o in items] for name in names], dtype=torch.float32,
                          device=device)
-    params = ParamTable(names, table)
+    batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
     spacing = spacing_mm.to(device=device, dtype=torch.float32)[batch_index]  # (N, 2)
-    # One window size for the whole kind group keeps it a single batched evaluation; this is
-    # a CPU-GPU sync point, once per kind per batch.
-    half = int(math.ceil(float(shape.extent_px(params, spacing).max()))) + 1
+    # Window half-sizes: a CPU-GPU sync point, once per kind per batch.
+    halves = (torch.ceil(shape.extent_px(ParamTable(names, table), spacing)) + 1).to(torch.int64).tolist()
+    out = []
+    for bucket in _size_buckets(halves):
+        idx = torch.tensor(bucket, dtype=torch.int64, device=device)
+        out.append(_rasterise_bucket(shape, [items[n] for n in bucket], ParamTable(names, table[:, idx]),
+                                     spacing[idx], max(halves[n] for n in bucket), device))
+    return out
+
+
+# A kind's objects share one window size, the largest they need. A mix of small and large
+# objects (a stud earring and a necklace) is split where that saves at least this share of
+# the window pixels and this many pixels: below that, a second evaluation costs more.
+_SPLIT_SAVING = 0.25
+_SPLIT_MIN_PX = 16384
+
+
+def _size_buckets(halves: list[int], depth: int = 2) -> list[list[int]]:
+    """Indices of objects grouped by window size, small to large, each bucket in its original
+    order: split in two where that saves enough, then each side again (at most 2^depth)."""
+    order = sorted(range(len(halves)), key=lambda n: (halves[n], n))
+    return [sorted(bucket) for bucket in _split([(2 * halves[n] + 1) ** 2 for n in order], order, depth)]
+
+
+def _split(area: list[int], order: list[int], depth: int) -> list[list[int]]:
+    """area: window pixels of the objects `order`, ascending."""
+    if depth == 0 or len(order) < 2:
+        return [order]
+    whole = area[-1] * len(order)
+    cost, k = min((area[k - 1] * k + area[-1] * (len(order) - k), k) for k in range(1, len(order)))
+    if whole - cost < max(_SPLIT_SAVING * whole, _SPLIT_MIN_PX):
+        return [order]
+    return _split(area[:k], order[:k], depth - 1) + _split(area[k:], order[k:], depth - 1)
+
+
+def _rasterise_bucket(shape, items, params: ParamTable, spacing: torch.Tensor, half: int, device) -> ObjectWindows:
+    """Objects of one kind on windows of 2 half + 1 pixels."""
+    batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
+    object_index = torch.tensor([k for _, k, _ in items], dtype=torch.int64, device=device)
     size = 2 * half + 1
     centre = torch.tensor([o.center_px for _, _, o in items], dtype=torch.float64, device=device)  # (N, 2) x, y
     col0 = torch.floor(centre[:, 0]).to(torch.int64) - half

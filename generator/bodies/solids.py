@@ -229,6 +229,17 @@ def polygon_halfplanes(xs: torch.Tensor, ys: torch.Tensor):
     return n1 * sign, n2 * sign, torch.where(degenerate, _BIG, d * sign)
 
 
+def _distinct_vertices(xs: torch.Tensor, ys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The leading vertex slots of (N, K) polygons up to the last slot where any of them has a
+    new vertex (one host sync). Specs fill missing vertices by repeating the last, which
+    makes degenerate edges: the slots dropped held only those, so the polygons' half-planes
+    are the same and a blade group (3-5 vertices) costs about half of eight slots."""
+    new = (xs[:, 1:] != xs[:, :-1]) | (ys[:, 1:] != ys[:, :-1])  # (N, K - 1) slot k + 1 differs from k
+    used = new.any(dim=0).tolist()
+    k = next((j + 2 for j in reversed(range(len(used))) if used[j]), 1)
+    return xs[:, :k], ys[:, :k]
+
+
 def _rect(half_a, half_b):
     """Half-planes of axis-aligned rectangles |x1| <= a, |x2| <= b; half_a, half_b: (N,)."""
     one, zero = torch.ones_like(half_a), torch.zeros_like(half_a)
@@ -402,8 +413,8 @@ class _Prism:
         a, t = p["angle_deg"] * DEG, p["tilt_deg"] * DEG
         turn, tilt = (torch.cos(a), torch.sin(a)), (torch.sin(t), torch.cos(t))
         thick, scale = _thin(p["thickness_mm"], spacing_mm, 1)
-        outline = polygon_halfplanes(params.slots("v{}_x_mm", range(PRISM_VERTICES)),
-                                     params.slots("v{}_y_mm", range(PRISM_VERTICES)))
+        outline = polygon_halfplanes(*_distinct_vertices(params.slots("v{}_x_mm", range(PRISM_VERTICES)),
+                                                         params.slots("v{}_y_mm", range(PRISM_VERTICES))))
         chord = prism_chord(x, y, turn, tilt, thick / 2.0, outline)
         hole_length, hole_width = params["hole_length_mm"].reshape(-1), params["hole_width_mm"].reshape(-1)
         if bool((hole_length > 0).any()):  # a host sync; fragments and most blades have no hole

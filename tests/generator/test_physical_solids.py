@@ -123,6 +123,29 @@ def test_wire_segment_volume_and_pose(device):
     assert f.sum() * 0.0625 == pytest.approx(math.pi * 0.25 * 20.0, rel=0.03)
 
 
+def test_prism_groups_drop_only_the_repeated_vertex_slots(device):
+    from generator.bodies.solids import PRISM_VERTICES, _distinct_vertices, polygon_halfplanes, prism_chord
+
+    triangle = pl.prism_params(np.array([[0.0, 0.0], [20.0, 6.0], [0.0, 12.0]]), thickness_mm=1.0,
+                               material="steel", tilt_deg=30.0, angle_deg=20.0)
+    pentagon = pl.prism_params(np.array([[-20.0, -4.0], [8.0, -4.0], [19.0, 0.0], [10.0, 4.0], [-20.0, 4.0]]),
+                               thickness_mm=0.4, material="steel", tilt_deg=60.0, angle_deg=100.0)
+    xs, ys = (torch.tensor([[p[f"v{k}_{axis}_mm"] for k in range(PRISM_VERTICES)] for p in (triangle, pentagon)],
+                           device=device) for axis in ("x", "y"))
+    kept = _distinct_vertices(xs, ys)
+    assert kept[0].shape == (2, 5)  # the pentagon's five; the triangle's repeats past its third go
+    assert _distinct_vertices(xs[:1], ys[:1])[0].shape == (1, 3)
+    grid = torch.linspace(-25.0, 25.0, 41, device=device)
+    x, y = grid.view(1, 1, -1, 1).expand(2, 1, -1, 4), grid.view(1, -1, 1, 1).expand(2, -1, 1, 4)
+    angle, tilt = (torch.tensor(deg, device=device).view(2, 1, 1, 1) * (math.pi / 180)
+                   for deg in ([20.0, 100.0], [30.0, 60.0]))
+    pose = ((torch.cos(angle), torch.sin(angle)), (torch.sin(tilt), torch.cos(tilt)),
+            torch.tensor([0.5, 0.2], device=device).view(2, 1, 1, 1))
+    every = prism_chord(x, y, *pose, polygon_halfplanes(xs, ys))
+    assert float(every.amax()) > 0.5
+    assert torch.equal(prism_chord(x, y, *pose, polygon_halfplanes(*kept)), every)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
 def test_cpu_and_cuda_give_the_same_thickness():
     p = _coin(tilt=47.0, angle=20.0)

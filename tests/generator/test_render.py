@@ -104,3 +104,37 @@ def test_cpu_and_cuda_render_the_same_specs():
     gpu, _ = render_specs(specs, sources, style, torch.device("cuda"))
     diff = (cpu - gpu.cpu()).abs()
     assert (diff > 1e-6).float().mean().item() <= CPU_CUDA_MAX_FLIPPED_FRACTION
+
+
+def test_small_objects_beside_a_large_one_get_their_own_window_size(device):
+    def disc(x, radius):
+        return ObjectSpec(cls="coin", kind="legacy_disc", center_px=(x, 100.0), material="white",
+                          params={"radius_px": radius})
+
+    small = [disc(20.0 + 12 * i, 4.0) for i in range(6)]
+    large = disc(140.0, 60.0)
+    spacing = torch.tensor([[1.0, 1.0], [1.0, 1.0]])
+    together = rasterise([small, [large]], spacing, device)
+    assert [w.values.shape[0] for w in together] == [6, 1]  # a small bucket, then the large one
+    assert together[0].values.shape[1] < 20 < together[1].values.shape[1]
+    # Split or not, every object has the same field and the same mask.
+    alone = [rasterise([[obj]], spacing[:1], device) for obj in small] + [rasterise([[large]], spacing[:1], device)]
+    masks = object_masks(together, 0.5)
+    canvas = accumulate(together, 2, 220, 220, "sum", device)
+    for (b, k), obj_windows in zip([(0, i) for i in range(6)] + [(1, 0)], alone):
+        mask, r0, c0, field = masks[(b, k)]
+        ref_mask, ref_r0, ref_c0, ref_field = object_masks(obj_windows, 0.5)[(0, 0)]
+        assert (r0, c0) == (ref_r0, ref_c0) and np.array_equal(mask, ref_mask) and np.array_equal(field, ref_field)
+    assert float(canvas[0].sum()) == pytest.approx(6 * math.pi * 16, rel=0.05)
+
+
+def test_size_buckets_split_only_where_it_saves_enough():
+    from generator.render import _size_buckets
+
+    assert _size_buckets([5, 5, 6, 5]) == [[0, 1, 2, 3]]  # alike: one bucket
+    assert _size_buckets([60, 4, 4, 4, 4]) == [[1, 2, 3, 4], [0]]
+    assert _size_buckets([4, 90, 40, 4, 40, 4]) == [[0, 3, 5], [2, 4], [1]]
+    assert _size_buckets([4, 60, 30, 4, 30, 4]) == [[0, 2, 3, 4, 5], [1]]  # the 30s: too few pixels saved
+    assert _size_buckets([7]) == [[0]]
+    # Splitting off one small object from large ones saves too few pixels.
+    assert _size_buckets([60, 60, 60, 55]) == [[0, 1, 2, 3]]
