@@ -107,7 +107,9 @@ def _noise_tiles(seeds: torch.Tensor, stream: int, side: int, *, gather: bool | 
     h = _mix32(seeds ^ (0x5BD1E995 * (stream + 1) & _MASK32))  # (B,)
     h2 = _mix32(h ^ 0x27D4EB2F)
     bank = _noise_bank(side, seeds.device)
-    if seeds.device.type != "cpu" if gather is None else gather:
+    if gather is None:
+        gather = seeds.device.type != "cpu"
+    if gather:
         r = torch.arange(side, device=seeds.device)
         rows = (r[None, :] + (h2 % side)[:, None])[:, :, None]  # (B, s, 1)
         cols = (r[None, :] + ((h2 >> 16) % side)[:, None])[:, None, :]  # (B, 1, s)

@@ -29,18 +29,17 @@ def quantise_batch(images: torch.Tensor, image_format: str) -> np.ndarray:
     a batch's float temporaries outgrow the cache and cost twice as much.
     """
     scale = 65535.0 if image_format == "png16" else 255.0
+    dtype = torch.int32 if image_format == "png16" else torch.uint8  # uint16 is not a torch dtype
     if images.device.type != "cpu":
-        q = torch.round(images[:, 0].clamp(0.0, 1.0) * scale)
-        if image_format == "png16":
-            return q.to(torch.int32).cpu().numpy().astype(np.uint16)
-        return q.to(torch.uint8).cpu().numpy()
-    b, _, h, w = images.shape
-    out = torch.empty(b, h, w, dtype=torch.int32 if image_format == "png16" else torch.uint8)
-    scratch = torch.empty(h, w)
-    for i in range(b):
-        torch.clamp(images[i, 0], 0.0, 1.0, out=scratch)
-        out[i].copy_(scratch.mul_(scale).round_())
-    return out.numpy().astype(np.uint16) if image_format == "png16" else out.numpy()
+        q = torch.round(images[:, 0].clamp(0.0, 1.0) * scale).to(dtype).cpu()
+    else:
+        b, _, h, w = images.shape
+        q = torch.empty(b, h, w, dtype=dtype)
+        scratch = torch.empty(h, w)
+        for i in range(b):
+            torch.clamp(images[i, 0], 0.0, 1.0, out=scratch)
+            q[i].copy_(scratch.mul_(scale).round_())
+    return q.numpy().astype(np.uint16) if image_format == "png16" else q.numpy()
 
 
 def encode_image(pixels: np.ndarray, image_format: str, jpeg_quality: int = 95) -> bytes:

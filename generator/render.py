@@ -71,11 +71,14 @@ def _rasterise_kind(kind, items, spacing_mm, device) -> list[ObjectWindows]:
     spacing = spacing_mm.to(device=device, dtype=torch.float32)[batch_index]  # (N, 2)
     # Window half-sizes: a CPU-GPU sync point, once per kind per batch.
     halves = (torch.ceil(shape.extent_px(ParamTable(names, table), spacing)) + 1).to(torch.int64).tolist()
+    buckets = _size_buckets(halves)
+    if len(buckets) == 1:  # the usual case: no copies
+        return [_rasterise_bucket(shape, items, ParamTable(names, table), spacing, batch_index, max(halves), device)]
     out = []
-    for bucket in _size_buckets(halves):
+    for bucket in buckets:
         idx = torch.tensor(bucket, dtype=torch.int64, device=device)
         out.append(_rasterise_bucket(shape, [items[n] for n in bucket], ParamTable(names, table[:, idx]),
-                                     spacing[idx], max(halves[n] for n in bucket), device))
+                                     spacing[idx], batch_index[idx], max(halves[n] for n in bucket), device))
     return out
 
 
@@ -104,9 +107,9 @@ def _split(area: list[int], order: list[int], depth: int) -> list[list[int]]:
     return _split(area[:k], order[:k], depth - 1) + _split(area[k:], order[k:], depth - 1)
 
 
-def _rasterise_bucket(shape, items, params: ParamTable, spacing: torch.Tensor, half: int, device) -> ObjectWindows:
+def _rasterise_bucket(shape, items, params: ParamTable, spacing: torch.Tensor, batch_index: torch.Tensor, half: int,
+                      device) -> ObjectWindows:
     """Objects of one kind on windows of 2 half + 1 pixels."""
-    batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
     object_index = torch.tensor([k for _, k, _ in items], dtype=torch.int64, device=device)
     size = 2 * half + 1
     centre = torch.tensor([o.center_px for _, _, o in items], dtype=torch.float64, device=device)  # (N, 2) x, y

@@ -122,15 +122,11 @@ def test_scatter_fills_in_dense_metal_and_leaves_a_faint_halo(device):
 
 
 def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
-    from generator.composite import (
-        OpticalDepth,
-        WindowedOpticalDepth,
-        attenuate,
-        display_levels,
-        psf_taps,
-        psf_windows,
-    )
     from generator.render import ObjectWindows, accumulate
+
+    OpticalDepth, WindowedOpticalDepth, attenuate = (composite.OpticalDepth, composite.WindowedOpticalDepth,
+                                                     composite.attenuate)
+    display_levels, psf_taps, psf_windows = composite.display_levels, composite.psf_taps, composite.psf_windows
 
     h, w = 98, 94  # partial 4 x 4 cells at the bottom and the right
     img = 0.2 + 0.05 * torch.rand(3, 1, h, w, generator=torch.Generator().manual_seed(0)).to(device)
