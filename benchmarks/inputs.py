@@ -35,8 +35,8 @@ def nih_pngs() -> list[Path]:
 @lru_cache(maxsize=1)
 def _rg1_grey() -> np.ndarray:
     """The built-in RG1 sample as (H, W) uint8, bone bright."""
-    from generator.images import read_image
-    from generator.sources import builtin_sample_path
+    from generator.inputs.read import read_image
+    from generator.inputs.sources import builtin_sample_path
 
     pixels = read_image(builtin_sample_path()).pixels  # (H, W) float32 [0, 1]
     return np.round(pixels * 255.0).astype(np.uint8)

@@ -1,7 +1,7 @@
 """`bench decode`: JPEG decode images/s per image size, from bytes already in memory.
 
 Baseline: PIL (`Image.open(...).convert("L")` to a numpy array, one image at a time, as
-the prototype read its inputs). Ours: DALI CPU (`generator.decode.decode_batch`, what the
+the prototype read its inputs). Ours: DALI CPU (`generator.inputs.raster.decode_batch`, what the
 generator runs without a GPU); with CUDA also DALI GPU ("mixed") and torchvision nvJPEG
 (`torchvision.io.decode_jpeg(device="cuda")`, what the trainer's GpuDecoder uses).
 """
@@ -26,7 +26,7 @@ def _pil(blobs: list[bytes]) -> int:
 
 
 def _dali(blobs: list[bytes], device: str) -> int:
-    from generator.decode import EncodedImage, decode_batch
+    from generator.inputs.raster import EncodedImage, decode_batch
 
     images = [EncodedImage(data=b, fmt="JPEG", colour=False, bits=8) for b in blobs]
     out = decode_batch(images, device=device)
@@ -47,7 +47,7 @@ def run(*, quick: bool, device: str, tiny: bool = False) -> SuiteResult:
     """tiny: a few images per size, one repeat (the smoke test's configuration)."""
     import torch
 
-    from generator.decode import dali_available
+    from generator.inputs.raster import dali_available
 
     result = SuiteResult("decode", quick or tiny)
     repeats = 1 if tiny else 3 if quick else 7

@@ -1,6 +1,6 @@
 """`bench generate`: images/s end to end (read + decode + render + encode + write).
 
-Ours: `generator.build.build` (legacy and physical styles) on a folder of JPEGs, output at
+Ours: `generator.run.build.build` (legacy and physical styles) on a folder of JPEGs, output at
 the inputs' own long side, WebDataset shards. Baseline: the prototype's loop
 (`baseline_generator`), same inputs, same number of images. The per-core rows run both
 with one thread (torch and OpenCV), one process. GPU rows (when CUDA is present) use the
@@ -25,7 +25,7 @@ TARGET_PHYSICAL_COST = 2.0  # physical style: at most 2x the legacy style's time
 def _ours_job(name: str, folder: Path, *, count: int, size: int, style: str, device: str, executor: str = "local",
               workers: int = 1, batch_size: int | None = None, shard_size: int = 256) -> tuple[Job, Path]:
     """A timed `build` into a fresh temporary folder (cleared before every call, untimed)."""
-    from generator.build import build
+    from generator.run.build import build
     from generator.config import BuildConfig, RunConfig, SourceConfig
 
     out = Path(tempfile.mkdtemp(prefix="bench-gen-"))

@@ -108,7 +108,7 @@ def _interleaved(runners: dict[str, tuple[Callable[[int], dict], str, dict]], *,
 def _datasets(count: int, ours_count: int, work: Path, device: str) -> tuple[Path, Path]:
     """(our legacy build of `ours_count`, the prototype's JPEG folder of `count`) from the same
     CheXpert-small-like inputs (a GPU run needs a bigger build to fill its batches)."""
-    from generator.build import build
+    from generator.run.build import build
     from generator.config import BuildConfig, RunConfig, SourceConfig
 
     folder = inputs.chexpert_small(min(count, 256))

@@ -7,11 +7,11 @@ import logging
 import sys
 
 from generator.config import ASSUMED_LONG_SIDE_MM, DEVICES, EXECUTORS, FORMAT_CHOICES, BuildConfig, RunConfig, SourceConfig
-from generator.encode import IMAGE_FORMATS
+from generator.render.encode import IMAGE_FORMATS
 from generator.errors import ConfigError
-from generator.executors import ShardFailed
-from generator.storage import StoreError
-from generator.style import DEFAULT_STYLE, STYLES
+from generator.run.executor import ShardFailed
+from generator.output.storage import StoreError
+from generator.render.styles import DEFAULT_STYLE, STYLES
 from trainer.cli import add_evaluate_parser, add_experiment_parser, add_train_parser
 from benchmarks.cli import add_bench_parser
 
@@ -77,7 +77,7 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
 
 
 def cmd_generate(args) -> int:
-    from generator.build import build
+    from generator.run.build import build
 
     config, run = configs_from_args(args)
     report = build(config, run)
@@ -105,10 +105,10 @@ def add_preview_parser(sub) -> None:
 
 
 def cmd_preview(args) -> int:
-    from generator.preview import write_preview
+    from generator.tools.preview import write_preview
 
     if args.compare_legacy:
-        from generator.preview import write_comparison
+        from generator.tools.preview import write_comparison
 
         out = args.out or "compare.png"
         config = BuildConfig(count=args.n, seed=args.seed, size=args.size, sources=SourceConfig(input=args.build))
@@ -133,7 +133,7 @@ def add_realism_parser(sub) -> None:
 def cmd_realism(args) -> int:
     from pathlib import Path
 
-    from generator.realism import report
+    from generator.tools.realism import report
 
     folder = Path(args.data)
     if not folder.is_dir():
@@ -151,7 +151,7 @@ def add_verify_parser(sub) -> None:
 
 
 def cmd_verify(args) -> int:
-    from generator.verify import verify_build
+    from generator.output.verify import verify_build
 
     problems, checked = verify_build(args.build)
     for line in problems:

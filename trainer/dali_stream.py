@@ -56,10 +56,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generator.decode import dali_available
+from generator.inputs.raster import dali_available
 from generator.errors import ConfigError
-from generator.shards import MANIFEST
-from generator.storage import Store
+from generator.output.formats import MANIFEST
+from generator.output.storage import Store
 from trainer.config import DECODERS
 from trainer.stream import Build, ShardRef, class_index_map, is_build, make_target, shard_order, subset_offsets
 

@@ -2,7 +2,7 @@
 (`root/<class>/*.png|jpg|dcm`) or a CSV with path and label columns.
 
 `PlainDataset` is map-style and yields the same `(image, target, key)` samples as
-`trainer.stream.ShardStream`. DICOM goes through `generator.images.read_image` when that
+`trainer.stream.ShardStream`. DICOM goes through `generator.inputs.read.read_image` when that
 module exists (windowing, MONOCHROME1), else PIL; JPEG/PNG through PIL.
 """
 
@@ -53,7 +53,7 @@ def read_image(path: str, size: int) -> torch.Tensor:
     """(1, size, size) float32 in [0, 1], bone bright."""
     if Path(path).suffix.lower() in (".dcm", ".dicom"):
         try:
-            from generator.images import read_image as read_any
+            from generator.inputs.read import read_image as read_any
         except ImportError:
             read_any = None
         if read_any is not None:

@@ -38,8 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import IterableDataset, get_worker_info
 
-from generator.shards import FORMATS, MANIFEST
-from generator.storage import Store
+from generator.output.formats import FORMATS, MANIFEST
+from generator.output.storage import Store
 
 log = logging.getLogger(__name__)
 

@@ -92,7 +92,7 @@ class PlacementContext:
     width: int
     spacing_mm: tuple[float, float]  # (row, col) of the output image
     body_mask: np.ndarray | None = None  # (H, W) bool, where the patient is; None = unknown
-    anatomy: Any = None  # generator.anatomy.Anatomy (body, lungs, mediastinum, landmarks); None = unknown
+    anatomy: Any = None  # generator.anatomy.estimate.Anatomy (body, lungs, mediastinum, landmarks); None = unknown
     display_levels: tuple[float, float, float] | None = None  # (dark, bright, peak) of the image; None = unknown
 
 

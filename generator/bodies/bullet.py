@@ -29,7 +29,7 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
-from generator.materials import mixture_mu_per_mm, mu_per_mm
+from generator.bodies.materials import mixture_mu_per_mm, mu_per_mm
 from generator.rng import pick
 from generator.spec import ObjectSpec
 

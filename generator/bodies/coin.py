@@ -2,7 +2,7 @@
 
 Dimensions (diameter x thickness, mm) from the issuing mints' published specifications
 (US Mint, European Central Bank, Royal Mint, Japan Mint, Royal Canadian Mint). Multi-layer
-and plated coins are modelled by their dominant metal (see `generator.materials`).
+and plated coins are modelled by their dominant metal (see `generator.bodies.materials`).
 
 | params            | range / source                                                    |
 |-------------------|-------------------------------------------------------------------|

@@ -1,6 +1,6 @@
 """Anatomical placement priors and shared helpers of the physical style's class samplers.
 
-Regions are defined from the image's estimated anatomy (`generator.anatomy`), in units of
+Regions are defined from the image's estimated anatomy (`generator.anatomy.estimate`), in units of
 its own lung height (Lh, apex to diaphragm) and thorax width (Tw), never in fixed pixel
 fractions. Image-right is the patient's left on a PA/AP film.
 
@@ -27,10 +27,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from generator.anatomy import Anatomy, nominal_anatomy
+from generator.anatomy.estimate import Anatomy, nominal_anatomy
 from generator.bodies.base import PlacementContext
-from generator.bodies.solids import SPHERE_SLOTS, WIRE_SLOTS
-from generator.materials import mu_per_mm
+from generator.shapes.solids import SPHERE_SLOTS, WIRE_SLOTS
+from generator.bodies.materials import mu_per_mm
 from generator.rng import cumulative, pick
 
 MAX_REDRAWS = 30
@@ -174,7 +174,7 @@ def disc_params(*, diameter_mm: float, thickness_mm: float, material: str, tilt_
 def prism_params(vertices_mm: np.ndarray, *, thickness_mm: float, material: str, tilt_deg: float, angle_deg: float,
                  hole_length_mm: float = 0.0, hole_width_mm: float = 0.0) -> dict[str, float]:
     """phys_prism params from a convex polygon (K <= 8, K, 2); missing vertices repeat the last."""
-    from generator.bodies.solids import PRISM_VERTICES
+    from generator.shapes.solids import PRISM_VERTICES
 
     v = np.round(vertices_mm - (vertices_mm.min(0) + vertices_mm.max(0)) / 2.0, 4).tolist()
     params = {"thickness_mm": thickness_mm, "hole_length_mm": hole_length_mm, "hole_width_mm": hole_width_mm,

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from generator.shards import FORMATS, MANIFEST, shard_name
-from generator.shards.sample import ShardSample
-from generator.storage import sha256_bytes
+from generator.output.formats import FORMATS, MANIFEST, shard_name
+from generator.output.sample import ShardSample
+from generator.output.storage import sha256_bytes
 
 CLASSES = ["none", "coin", "magnets"]
 

@@ -15,11 +15,11 @@ import torch
 from _builds import CLASSES, write_fake_build
 from PIL import Image
 
-from generator.decode import dali_available
+from generator.inputs.raster import dali_available
 from generator.errors import ConfigError
-from generator.shards import FORMATS, MANIFEST, shard_name
-from generator.shards.sample import ShardSample
-from generator.storage import sha256_bytes
+from generator.output.formats import FORMATS, MANIFEST, shard_name
+from generator.output.sample import ShardSample
+from generator.output.storage import sha256_bytes
 from trainer import dali_stream
 from trainer.config import TrainConfig
 from trainer.dali_stream import DaliStream, use_dali

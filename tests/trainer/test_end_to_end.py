@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from generator.build import build
+from generator.run.build import build
 from generator.config import BuildConfig, RunConfig
 from trainer.config import EvalConfig, TrainConfig
 from trainer.distributed import train

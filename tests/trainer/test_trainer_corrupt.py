@@ -11,9 +11,9 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from generator.shards import FORMATS, MANIFEST, shard_name
-from generator.shards.sample import ShardSample
-from generator.storage import sha256_bytes
+from generator.output.formats import FORMATS, MANIFEST, shard_name
+from generator.output.sample import ShardSample
+from generator.output.storage import sha256_bytes
 from trainer.stream import ShardStream
 
 CLASSES = ["none", "coin"]

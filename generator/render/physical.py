@@ -1,0 +1,133 @@
+"""The physical style (`--style physical`, the default): parametric 3-D solids with real
+dimensions and materials, placed by anatomical priors, composited in the attenuation domain.
+
+Spec side: one sampler per class (generator/bodies/<class>.py) draws an object's solid,
+size, material, 3-D pose and anatomical position; `sample_imaging` draws the per-image
+imaging parameters below. Render side: shape kernels (generator/shapes/solids.py) give
+each object's optical depth mu * t on its own window; `composite` spreads each window
+(detector blur, scatter glow), adds overlapping objects along the beam and maps the sum
+into the image (generator/render/composite.py).
+
+Imaging parameters (stored in the spec's `imaging`):
+| name              | range            | meaning / source                                         |
+|-------------------|------------------|----------------------------------------------------------|
+| water_equiv_mm    | 30-70            | k calibration: the image's dark-to-brightest-anatomy span |
+|                   |                  | equals this much water (processed CR/DR compresses the   |
+|                   |                  | raw 150-250 mm lung-to-spine difference; checked with    |
+|                   |                  | `radiopaque realism` against real metal on cxr-nih)      |
+| psf_sigma_mm      | 0.10-0.35        | detector PSF: CR/DR presampling MTF50 of about 1.5-3      |
+|                   |                  | lp/mm (IEC 62220-1 measurements) ~ Gaussian sigma        |
+| scatter_fraction  | 0.10-0.40        | scatter share s of the detected signal, SPR / (1 + SPR): |
+|                   |                  | grid chest technique, scatter-to-primary ratio ~0.1-0.7  |
+|                   |                  | from lung to mediastinum (published PA chest measurements)|
+| scatter_sigma_mm  | 5-20             | width of the scatter point-spread (its core; measured    |
+|                   |                  | chest scatter kernels have long tails beyond this)      |
+| noise_sigma       | 0.002-0.010      | quantum noise s.d. in display units (8-bit CXR: 0.5-2.5 LSB)|
+| noise_seed        | 0 .. 2^31-1      | counter-based noise stream (same on CPU and CUDA)        |
+| display_dark,     | measured, not    | the source's 2 % and 99.5 % intensity quantiles and its  |
+| display_bright,   | drawn            | brightest pixel (`composite.display_levels`): k and the  |
+| display_peak      |                  | soft ceiling; measured once per source at prepare time   |
+| spacing_row_mm,   | the image's      | converts the mm parameters to pixels at render time      |
+| spacing_col_mm    | spacing          |                                                          |
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from generator.bodies.base import PlacementContext
+from generator.bodies.blade import sample_blade
+from generator.bodies.bullet import sample_bullet
+from generator.bodies.button_battery import sample_button_battery
+from generator.bodies.coin import sample_coin
+from generator.bodies.jewellery import sample_jewellery_clothing
+from generator.bodies.magnets import sample_magnets
+from generator.bodies.pin_needle import sample_pin_needle
+from generator.bodies.shrapnel import sample_shrapnel
+from generator.render.composite import (
+    OpticalDepth,
+    WindowedOpticalDepth,
+    attenuate,
+    display_levels,
+    psf_taps,
+    psf_windows,
+)
+from generator.render.rasterise import ObjectWindows, accumulate
+
+SAMPLERS = {
+    "coin": sample_coin,
+    "button_battery": sample_button_battery,
+    "magnets": sample_magnets,
+    "bullet": sample_bullet,
+    "shrapnel": sample_shrapnel,
+    "pin_needle": sample_pin_needle,
+    "blade": sample_blade,
+    "jewellery_clothing": sample_jewellery_clothing,
+}
+# Optical depth above which a pixel belongs to an object: 0.02 is 0.02 mm of steel or 1 mm of
+# water, below what a reader can see, so masks cover the whole visible object.
+MASK_THRESHOLD = 0.02
+
+RANGES = {
+    "water_equiv_mm": (30.0, 70.0),
+    "psf_sigma_mm": (0.10, 0.35),
+    "scatter_fraction": (0.10, 0.40),
+    "scatter_sigma_mm": (5.0, 20.0),
+    "noise_sigma": (0.002, 0.010),
+}
+
+
+def sample_imaging(rng: np.random.Generator, ctx: PlacementContext) -> dict[str, float]:
+    out = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in RANGES.items()}
+    out["noise_seed"] = int(rng.integers(0, 2**31 - 1))
+    out["spacing_row_mm"], out["spacing_col_mm"] = float(ctx.spacing_mm[0]), float(ctx.spacing_mm[1])
+    if ctx.display_levels is not None:
+        out["display_dark"], out["display_bright"], out["display_peak"] = map(float, ctx.display_levels)
+    return out
+
+
+def _levels(images: torch.Tensor, imaging: list[dict]):
+    """The specs' measured display levels; measured here when a spec lacks them (a context
+    that did not know its image)."""
+    if all("display_peak" in im for im in imaging):
+        dev = images.device
+        return tuple(_column(imaging, name, dev) for name in ("display_dark", "display_bright", "display_peak"))
+    return display_levels(images)
+
+
+def _column(imaging: list[dict], name: str, device) -> torch.Tensor:
+    return torch.tensor([float(im[name]) for im in imaging], dtype=torch.float32, device=device)
+
+
+def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[dict]) -> torch.Tensor:
+    """images: (B, 1, H, W) float32 [0, 1], overwritten with the result; windows: optical
+    depth per object (from `render.rasterise`); imaging: per image, the dict from
+    `sample_imaging`."""
+    b, _, h, w = images.shape
+    dev = images.device
+    spacing = torch.stack([_column(imaging, "spacing_row_mm", dev), _column(imaging, "spacing_col_mm", dev)], 1)
+    psf_px = _column(imaging, "psf_sigma_mm", dev)[:, None] / spacing  # (B, 2)
+    scatter_px = _column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing  # (B, 2)
+    fraction = _column(imaging, "scatter_fraction", dev)
+    taps = psf_taps(psf_px)  # (B, 2, 2 r + 1)
+    sharp = []
+    for win in windows:
+        values, r = psf_windows(win.values[:, None], taps[win.batch_index])
+        steps = torch.arange(-r, win.rows.shape[1] + r, device=dev)
+        sharp.append(ObjectWindows(values[:, 0], win.rows[:, :1] + steps, win.cols[:, :1] + steps, win.batch_index,
+                                   win.object_index))
+    # Deficits of separate objects add (OpticalDepth states where that approximates). On a
+    # GPU one batched pass over whole images beats a loop over boxes (and its host syncs).
+    if dev.type == "cuda":
+        depth = OpticalDepth(accumulate(sharp, b, h, w, "sum", dev), fraction, scatter_px)
+    else:
+        depth = WindowedOpticalDepth(sharp, h, w, fraction, scatter_px)
+    return attenuate(
+        images,
+        depth,
+        levels=_levels(images, imaging),
+        water_equiv_mm=_column(imaging, "water_equiv_mm", dev),
+        noise_sigma=_column(imaging, "noise_sigma", dev),
+        noise_seed=torch.tensor([int(im["noise_seed"]) for im in imaging], dtype=torch.int64, device=dev),
+    )

@@ -1,0 +1,121 @@
+"""Contact sheets of a build: tiles with boxes and class labels (`radiopaque preview`)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from generator.output.manifest import MANIFEST
+from generator.output.formats import iter_build
+from generator.output.storage import Store
+
+_COLOURS = ((255, 80, 80), (80, 200, 255), (255, 200, 40), (120, 255, 120), (255, 120, 255), (255, 160, 60),
+            (160, 160, 255), (200, 255, 200), (255, 255, 255))
+
+
+def _colour(name: str, classes: Sequence[str]) -> tuple[int, int, int]:
+    return _COLOURS[classes.index(name) % len(_COLOURS)] if name in classes else _COLOURS[-1]
+
+
+def tile(sample, tile_px: int, classes: Sequence[str], caption: str | None = None) -> Image.Image:
+    """One sample as an RGB tile_px x tile_px tile: image letterboxed, boxes and label drawn."""
+    img = Image.open(io.BytesIO(sample.image))
+    arr = np.asarray(img)
+    if arr.dtype == np.uint16:
+        arr = (arr / 257.0).round().astype(np.uint8)
+    rgb = Image.fromarray(arr).convert("RGB")
+    scale = tile_px / max(rgb.size)
+    size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+    rgb = rgb.resize(size, Image.BILINEAR)
+    canvas = Image.new("RGB", (tile_px, tile_px), (0, 0, 0))
+    ox, oy = (tile_px - size[0]) // 2, (tile_px - size[1]) // 2
+    canvas.paste(rgb, (ox, oy))
+    draw = ImageDraw.Draw(canvas)
+    for obj in sample.objects:
+        if obj.get("bbox_xyxy"):
+            x0, y0, x1, y1 = obj["bbox_xyxy"]
+            draw.rectangle([ox + x0 * scale - 1, oy + y0 * scale - 1, ox + x1 * scale, oy + y1 * scale],
+                           outline=_colour(obj["class"], classes), width=2)
+    label = caption or f"{sample.key} {classes[sample.label] if sample.label < len(classes) else sample.label}"
+    draw.rectangle([0, 0, tile_px, 13], fill=(0, 0, 0))
+    draw.text((3, 1), label, fill=_colour(classes[sample.label], classes) if sample.label < len(classes) else None)
+    return canvas
+
+
+def sheet(tiles: Sequence[Image.Image], columns: int, title: str | None = None) -> Image.Image:
+    """Tiles on a grid, with an optional title bar."""
+    t = tiles[0].width
+    rows = math.ceil(len(tiles) / columns)
+    top = 18 if title else 0
+    out = Image.new("RGB", (columns * t + (columns - 1) * 2, top + rows * t + (rows - 1) * 2), (40, 40, 40))
+    if title:
+        ImageDraw.Draw(out).text((4, 3), title, fill=(255, 255, 255))
+    for n, im in enumerate(tiles):
+        r, c = divmod(n, columns)
+        out.paste(im, (c * (t + 2), top + r * (t + 2)))
+    return out
+
+
+def _pick(samples: Iterable, n: int, per_class: bool, num_classes: int) -> list:
+    if not per_class:
+        out = []
+        for s in samples:
+            out.append(s)
+            if len(out) == n:
+                break
+        return out
+    per = max(1, n // num_classes)
+    rows: dict[int, list] = {c: [] for c in range(num_classes)}
+    for s in samples:
+        if len(rows[s.label]) < per:
+            rows[s.label].append(s)
+        if all(len(v) == per for v in rows.values()):
+            break
+    return [s for c in range(num_classes) for s in rows[c]]
+
+
+def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False, tile_px: int = 256) -> int:
+    """Write a contact sheet PNG of `build` to `out`; returns the number of samples shown."""
+    manifest = json.loads(Store(build, create=False).read_bytes(MANIFEST))
+    classes = manifest["classes"]
+    picked = _pick(iter_build(build), n, per_class, len(classes))
+    if not picked:
+        raise ValueError(f"{build} holds no samples to preview")
+    columns = max(1, n // len(classes)) if per_class else math.ceil(math.sqrt(len(picked)))
+    cfg = manifest["config"]
+    title = f"{cfg['style']} style, seed {cfg['seed']}, {manifest['totals']['samples']} samples"
+    sheet([tile(s, tile_px, classes) for s in picked], columns, title).save(out)
+    return len(picked)
+
+
+COMPARE_CLASSES = ("none", "coin", "magnets", "bullet")  # the classes both styles have
+
+
+def write_comparison(config, out: str, *, n: int = 8, tile_px: int = 256, device: str = "cpu") -> int:
+    """Render the same samples (sources, seeds, labels) with `legacy` and `physical` in memory
+    and write a sheet: one row per sample, legacy left, physical right. Returns n."""
+    import dataclasses
+
+    from generator.device import resolve_device
+    from generator.run.shard import ShardRenderer
+    from generator.inputs.sources import list_sources
+
+    sources = list_sources(config.sources)
+    dev = resolve_device(device)
+    rows = {}
+    for style in ("legacy", "physical"):
+        cfg = dataclasses.replace(config, style=style, classes=COMPARE_CLASSES, class_weights=(), count=n,
+                                  shard_size=n).validate()
+        rows[style] = ShardRenderer(cfg, sources, dev).render_shard(0).samples
+    tiles = []
+    for legacy_s, physical_s in zip(rows["legacy"], rows["physical"]):
+        name = COMPARE_CLASSES[legacy_s.label]
+        tiles.append(tile(legacy_s, tile_px, COMPARE_CLASSES, f"{legacy_s.key} legacy {name}"))
+        tiles.append(tile(physical_s, tile_px, COMPARE_CLASSES, f"{physical_s.key} physical {name}"))
+    sheet(tiles, 2, f"legacy vs physical, seed {config.seed}: same sources, labels and seeds").save(out)
+    return len(tiles) // 2
