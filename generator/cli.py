@@ -81,12 +81,11 @@ def cmd_generate(args) -> int:
 
     config, run = configs_from_args(args)
     report = build(config, run)
-    totals = report.manifest["totals"]
-    rejects = report.manifest["rejects"]["count"]
+    rejects = len(report.manifest.all_rejects())
     if rejects:
         print(f"{rejects} input(s) rejected: see {run.out.rstrip('/')}/rejects.jsonl")
     print(report.line())
-    return 0 if totals["complete"] else 1
+    return 0 if report.manifest.totals.complete else 1
 
 
 def add_preview_parser(sub) -> None:

@@ -7,11 +7,10 @@ to `generator.output.storage.Store.write_atomic`; nothing here touches files exc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
-from generator.output.manifest import MANIFEST
+from generator.output.manifest import MANIFEST, ManifestError, read_manifest
 from generator.output.parquet import decode_parquet, encode_parquet
 from generator.output.sample import ShardSample
 from generator.output.wds import decode_tar, encode_tar
@@ -33,10 +32,6 @@ FORMATS: dict[str, ShardFormat] = {
 }
 """Shard formats by name; the name is what manifests record in each shard's "format"."""
 
-# Formats iter_build reads from, most preferred first: tar decoding is the cheaper.
-_READ_PREFERENCE = ("wds", "parquet")
-
-
 def _format(fmt: str) -> ShardFormat:
     if fmt not in FORMATS:
         raise ValueError(f"shard format must be one of {sorted(FORMATS)}, got {fmt!r}")
@@ -56,34 +51,28 @@ def shard_name(index: int, fmt: str) -> str:
 def iter_build(root_url: str) -> Iterator[ShardSample]:
     """Yield every sample of the build at `root_url`, in shard order then sample order.
 
-    Reads `dataset.json`'s "shards" list (entries {"path", "format", "count", "sha256"},
-    paths relative to the root). When a build holds several formats the tar shards are
-    read, else the Parquet ones. Each shard is checked against its manifest entry before
-    its samples are yielded.
+    Reads the shards `Manifest.shards_to_read` chooses (tar when the build holds both
+    formats). Each shard is checked against its manifest entry before its samples are
+    yielded.
 
     Raises:
         StoreError: the build or a shard cannot be read, or a shard's sha256 or sample
             count differs from the manifest.
-        ValueError: the manifest names an unknown format or lists no shards.
+        ManifestError: the manifest is malformed, names an unknown format or lists no shards.
     """
     store = Store(root_url, create=False)
-    manifest = json.loads(store.read_bytes(MANIFEST))
-    shards = manifest.get("shards") or []
-    for entry in shards:
-        _format(entry["format"])
-    fmt = next((f for f in _READ_PREFERENCE if any(e["format"] == f for e in shards)), None)
-    if fmt is None:
-        raise ValueError(f"{root_url!r}: {MANIFEST} lists no shards")
-    # Sorted by path, not manifest order: the manifest lists shards as they complete,
-    # which on several workers is not shard order; shard_name's padding makes paths sort.
-    for entry in sorted((e for e in shards if e["format"] == fmt), key=lambda e: e["path"]):
-        data = store.read_bytes(entry["path"])
+    manifest = read_manifest(store)
+    for entry in manifest.shards:
+        if entry.format not in FORMATS:
+            raise ManifestError(f"{root_url!r}: {MANIFEST} names shard format {entry.format!r}; "
+                                f"allowed: {sorted(FORMATS)}")
+    fmt, entries = manifest.shards_to_read()
+    for entry in entries:
+        data = store.read_bytes(entry.path)
         digest = sha256_bytes(data)
-        if digest != entry["sha256"]:
-            raise StoreError(f"{root_url}/{entry['path']}: sha256 is {digest}, {MANIFEST} says {entry['sha256']}")
+        if digest != entry.sha256:
+            raise StoreError(f"{root_url}/{entry.path}: sha256 is {digest}, {MANIFEST} says {entry.sha256}")
         samples = FORMATS[fmt].decode(data)
-        if len(samples) != entry["count"]:
-            raise StoreError(
-                f"{root_url}/{entry['path']}: holds {len(samples)} samples, {MANIFEST} says {entry['count']}"
-            )
+        if len(samples) != entry.count:
+            raise StoreError(f"{root_url}/{entry.path}: holds {len(samples)} samples, {MANIFEST} says {entry.count}")
         yield from samples

@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import json
-
-from generator.output.manifest import MANIFEST
+from generator.output.manifest import ManifestError, read_manifest
 from generator.output.storage import Store
 
 
 def verify_build(url: str) -> tuple[list[str], int]:
     """Returns (one line per problem, number of shard files checked)."""
     store = Store(url, create=False)
-    if not store.exists(MANIFEST):
-        return [f"{MANIFEST} not found in {url}: not a radiopaque build"], 0
-    manifest = json.loads(store.read_bytes(MANIFEST))
+    try:
+        manifest = read_manifest(store)
+    except ManifestError as exc:
+        return [str(exc)], 0
     problems = []
-    for entry in manifest["shards"]:
-        path = entry["path"]
-        if not store.exists(path):
-            problems.append(f"missing: {path}")
-        elif store.sha256(path) != entry["sha256"]:
-            problems.append(f"altered: {path} (sha256 differs from the manifest)")
-    totals = manifest["totals"]
-    if not totals["complete"]:
-        problems.append(f"incomplete: {totals['samples']} of {totals['expected_samples']} samples, "
-                        f"{totals['shards']} of {totals['expected_shards']} shards")
-    return problems, len(manifest["shards"])
+    for entry in manifest.shards:
+        if not store.exists(entry.path):
+            problems.append(f"missing: {entry.path}")
+        elif store.sha256(entry.path) != entry.sha256:
+            problems.append(f"altered: {entry.path} (sha256 differs from the manifest)")
+    totals = manifest.totals
+    if totals is None or not totals.complete:
+        done = f"{totals.samples} of {totals.expected_samples} samples, {totals.shards} of {totals.expected_shards} " \
+               "shards" if totals else "no totals recorded"
+        problems.append(f"incomplete: {done}")
+    return problems, len(manifest.shards)

@@ -8,26 +8,25 @@ task fails, or whose actor dies, is retried on a fresh actor.
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import os
+from collections.abc import Sequence
 
-from generator.run.executor import ShardFailed
-
-log = logging.getLogger(__name__)
+from generator.run.executor import OnPart, OnProgress, Retries, ShardJob
 
 
 def _actor_class(ray):
     @ray.remote
     class ShardActor:
-        def __init__(self, config, sources, out, device, batch_size, threads):
+        def __init__(self, job: ShardJob, threads: int):
             import torch
 
-            from generator.run.build import ShardWorker
+            from generator.run.worker import ShardWorker
 
             torch.set_num_threads(threads)
-            self.worker = ShardWorker(config, sources, out, device, batch_size)
+            self.worker = ShardWorker(job)
 
-        def run(self, shard: int) -> dict:
+        def run(self, shard: int):
             return self.worker.run(shard)
 
     return ShardActor
@@ -42,26 +41,28 @@ def _connect(ray, address: str | None) -> None:
         ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
 
 
-def run_ray(config, sources, run, shards, on_part, on_progress) -> None:
+def run_ray(job: ShardJob, shards: Sequence[int], on_part: OnPart, on_progress: OnProgress) -> None:
     if not shards:
         return
     try:
         import ray
     except ImportError as exc:
         raise RuntimeError("--executor ray needs the 'ray' package (pip install 'ray[train]')") from exc
+    run = job.run
     _connect(ray, run.ray_address)
     use_gpu = run.device == "cuda" or (run.device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
-    device = "cuda" if use_gpu else "cpu"
     threads = 1 if not use_gpu else max(1, (os.cpu_count() or 1) // run.workers)
+    # The actors' device is decided here, once for the cluster, not by each actor's node.
+    actor_job = dataclasses.replace(job, run=dataclasses.replace(run, device="cuda" if use_gpu else "cpu"))
     actor_cls = _actor_class(ray).options(num_gpus=1 if use_gpu else 0, num_cpus=1, max_restarts=0)
-    sources_ref = ray.put(sources)
+    job_ref = ray.put(actor_job)
 
     def new_actor():
-        return actor_cls.remote(config, sources_ref, run.out, device, run.batch_size, threads)
+        return actor_cls.remote(job_ref, threads)
 
     actors = [new_actor() for _ in range(min(run.workers, len(shards)))]
     queue = list(shards)
-    attempts = {s: 0 for s in shards}
+    retries = Retries(run.retries, " on Ray")
     running = {}  # ObjectRef -> (shard, actor slot)
     for slot in range(len(actors)):
         shard = queue.pop(0)
@@ -73,16 +74,13 @@ def run_ray(config, sources, run, shards, on_part, on_progress) -> None:
         try:
             part = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as exc:
-            attempts[shard] += 1
-            log.warning("shard %d failed on Ray (attempt %d/%d): %s", shard, attempts[shard], run.retries + 1, exc)
-            if attempts[shard] > run.retries:
-                raise ShardFailed(f"shard {shard} failed after {attempts[shard]} attempts: {exc}") from exc
+            retries.failed(shard, exc)
             if isinstance(exc, ray.exceptions.RayActorError):
                 actors[slot] = new_actor()
             queue.insert(0, shard)
         else:
             on_part(part)
-            on_progress(part["count"])
+            on_progress(part.count)
         if queue:
             nxt = queue.pop(0)
             running[actors[slot].run.remote(nxt)] = (nxt, slot)

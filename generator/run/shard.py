@@ -32,6 +32,7 @@ from generator.render.levels import display_levels_np
 from generator.inputs.prepare import Prepared, prepare
 from generator.render.rasterise import object_masks, rasterise
 from generator.rng import cumulative, pick, sample_rng
+from generator.output.manifest import Reject
 from generator.output.sample import ShardSample
 from generator.inputs.sources import SourceList
 from generator.spec import SampleSpec, sample_key
@@ -48,7 +49,7 @@ META_KEYS = ("view", "sex", "age_years", "modality")
 class ShardResult:
     index: int
     samples: list[ShardSample]
-    rejects: list[dict] = field(default_factory=list)  # {"source", "stage", "reason"}
+    rejects: list[Reject] = field(default_factory=list)
     converted: dict[str, str] = field(default_factory=dict)  # source_id -> "rgb" | "palette"
 
     @property
@@ -115,7 +116,7 @@ class ShardRenderer:
                 if p.source_index not in reported:
                     reported.add(p.source_index)
                     src = self.sources[p.source_index]
-                    result.rejects.append({"source": src.rel, "stage": "decode", "reason": self._bad[p.source_index]})
+                    result.rejects.append(Reject(source=src.rel, stage="decode", reason=self._bad[p.source_index]))
                 p.source_index = int(p.rng.integers(len(self.sources)))
             if not pending:
                 return

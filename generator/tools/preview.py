@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 import math
 from typing import Iterable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-from generator.output.manifest import MANIFEST
+from generator.output.manifest import read_manifest
 from generator.output.formats import iter_build
 from generator.output.storage import Store
 
@@ -81,14 +80,14 @@ def _pick(samples: Iterable, n: int, per_class: bool, num_classes: int) -> list:
 
 def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False, tile_px: int = 256) -> int:
     """Write a contact sheet PNG of `build` to `out`; returns the number of samples shown."""
-    manifest = json.loads(Store(build, create=False).read_bytes(MANIFEST))
-    classes = manifest["classes"]
+    manifest = read_manifest(Store(build, create=False))
+    classes = list(manifest.classes)
     picked = _pick(iter_build(build), n, per_class, len(classes))
     if not picked:
         raise ValueError(f"{build} holds no samples to preview")
     columns = max(1, n // len(classes)) if per_class else math.ceil(math.sqrt(len(picked)))
-    cfg = manifest["config"]
-    title = f"{cfg['style']} style, seed {cfg['seed']}, {manifest['totals']['samples']} samples"
+    samples = manifest.totals.samples if manifest.totals else sum(s.count for s in manifest.shards)
+    title = f"{manifest.config.get('style', '?')} style, seed {manifest.seed}, {samples} samples"
     sheet([tile(s, tile_px, classes) for s in picked], columns, title).save(out)
     return len(picked)
 

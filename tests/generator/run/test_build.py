@@ -24,7 +24,7 @@ def _build(out, workers=1, executor="local", **overrides):
 
 
 def _hashes(report):
-    return {s["path"]: s["sha256"] for s in report.manifest["shards"]}
+    return {s.path: s.sha256 for s in report.manifest.shards}
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_resume_with_other_options_fails_fast(demo, tmp_path):
 def test_class_histogram_follows_weights(tmp_path):
     report = _build(tmp_path / "mix", count=600, size=48, shard_size=200, formats=("wds",),
                     classes=("none", "coin", "bullet"), class_weights=(2.0, 1.0, 1.0))
-    hist = report.manifest["class_histogram"]
+    hist = report.manifest.class_histogram
     assert set(hist) == {"none", "coin", "bullet"}
     assert abs(hist["none"] / 600 - 0.5) < 0.06
     assert abs(hist["coin"] / 600 - 0.25) < 0.05 and abs(hist["bullet"] / 600 - 0.25) < 0.05
@@ -141,18 +141,18 @@ def test_bad_inputs_are_rejected_and_the_build_goes_on(tmp_path):
     Image.fromarray(np.zeros((80, 60), np.uint8)).save(good, format="JPEG")
     (src / "truncated.jpg").write_bytes(good.getvalue()[: len(good.getvalue()) // 3])
     report = _build(tmp_path / "out", count=30, size=64, formats=("wds",), sources=SourceConfig(input=str(src)))
-    assert report.manifest["totals"]["complete"]
+    assert report.manifest.totals.complete
     rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
     assert {r["source"] for r in rejects} == {"empty.png", "text.png", "truncated.jpg"}
     assert all(r["reason"] for r in rejects)
-    assert report.manifest["rejects"]["count"] == 3
+    assert len(report.manifest.all_rejects()) == 3
     sources = {s.source_id for s in iter_build(str(tmp_path / "out"))}
     assert len(sources) == 3
 
 
 def test_fsspec_memory_url(tmp_path):
     report = _build("memory://radiopaque-test/build", count=10, size=48, formats=("parquet",))
-    assert report.manifest["totals"]["complete"]
+    assert report.manifest.totals.complete
     assert len(list(iter_build("memory://radiopaque-test/build"))) == 10
 
 

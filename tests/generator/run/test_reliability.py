@@ -134,13 +134,13 @@ def corpus_build(tmp_path_factory):
 
 def test_corpus_build_completes_with_one_reject_line_per_bad_file(corpus_build):
     corpus, out, report = corpus_build
-    assert report.manifest["totals"]["complete"] and report.samples == 48
+    assert report.manifest.totals.complete and report.samples == 48
     rejects = _lines(out / "rejects.jsonl")
     assert sorted(r["source"] for r in rejects) == sorted(corpus.bad)  # one line each, nothing else
     for r in rejects:
         assert r["stage"] == "decode"
         assert "\n" not in r["reason"] and re.search(corpus.bad[r["source"]], r["reason"]), r
-    assert report.manifest["rejects"] == {"count": len(corpus.bad), "file": "rejects.jsonl",
+    assert report.manifest.to_dict()["rejects"] == {"count": len(corpus.bad), "file": "rejects.jsonl",
                                           "by_stage": {"decode": len(corpus.bad)}}
     assert not _temporaries(out)
 
@@ -195,7 +195,7 @@ def test_csv_manifest_bad_rows_are_list_rejects(tmp_path):
     cfg = BuildConfig(count=6, seed=1, size=64, shard_size=6, formats=("wds",), style="legacy",
                       sources=SourceConfig(input=str(csv_path)))
     report = build(cfg, RunConfig(out=str(out), device="cpu", progress=False))
-    assert report.manifest["totals"]["complete"]
+    assert report.manifest.totals.complete
     rejects = _lines(out / "rejects.jsonl")
     assert sorted(r["source"] for r in rejects) == sorted(bad)
     for r in rejects:
