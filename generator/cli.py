@@ -1,19 +1,14 @@
-"""The `radiopaque` console command: generate, preview, verify (more subcommands plug in)."""
+"""The generator's subcommands of `radiopaque` (registered by `radiopaque.cli`): generate,
+preview, verify and realism. Each `add_*_parser(sub)` adds one; its `cmd_*` runs it."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 
 from generator.config import ASSUMED_LONG_SIDE_MM, DEVICES, EXECUTORS, FORMAT_CHOICES, BuildConfig, RunConfig, SourceConfig
 from generator.render.encode import IMAGE_FORMATS
 from generator.errors import ConfigError
-from generator.run.executor import ShardFailed
-from generator.output.storage import StoreError
 from generator.render.styles import DEFAULT_STYLE, STYLES
-from trainer.cli import add_evaluate_parser, add_experiment_parser, add_train_parser
-from benchmarks.cli import add_bench_parser
 
 
 def _csv_list(text: str) -> tuple[str, ...]:
@@ -157,34 +152,3 @@ def cmd_verify(args) -> int:
         print(line)
     print(f"{checked} shard file(s) checked, {len(problems)} problem(s)")
     return 1 if problems else 0
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="radiopaque", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_generate_parser(sub)
-    add_preview_parser(sub)
-    add_verify_parser(sub)
-    add_realism_parser(sub)
-    add_train_parser(sub)
-    add_evaluate_parser(sub)
-    add_experiment_parser(sub)
-    add_bench_parser(sub)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except ConfigError as exc:
-        print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except (StoreError, ShardFailed) as exc:
-        # Output trouble (unwritable, out of space) or a shard that kept failing: one clear
-        # line, no traceback; completed shards stay listed in the manifest for a resume.
-        print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 Bad input: the generated corpus of `tests/generator/corpus.py` (no patient data) builds to
 completion with exactly one line per bad file in rejects.jsonl and the right reason, and the
-colour conversions counted. Crashes: `python -m generator.cli generate` is killed with
+colour conversions counted. Crashes: `python -m radiopaque.cli generate` is killed with
 SIGKILL at fixed and at seeded random points (see `_HOOK`), then the same command is rerun;
 the result must equal an uninterrupted build byte for byte. Privacy: a DICOM whose every
 identifying element holds a marker string is built, and no marker may appear in any output
@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from generator import cli
+from radiopaque import cli
 from generator.inputs import raster as decode, read as images
 from generator.output import storage
 from generator.run import shard as shard_render
@@ -273,7 +273,7 @@ def test_unwritable_out_fails_before_any_work(inputs, tmp_path, monkeypatch, cap
 
 # -- kill -9 and resume ------------------------------------------------------------------------------
 
-# Runs `radiopaque generate` exactly as `python -m generator.cli` does, with probes at every
+# Runs `radiopaque generate` exactly as `python -m radiopaque.cli` does, with probes at every
 # point where a kill matters: the middle of each file write (a partial temporary on disk),
 # after its fsync, after its rename (before the manifest records it), at each shard start and
 # after each render batch. The store's own write code runs unchanged (only `open` and `os` as
@@ -392,7 +392,7 @@ if KILL.get("ray_actor"):
     ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
              runtime_env={"worker_process_setup_hook": park_first_actor})
 
-from generator.cli import main
+from radiopaque.cli import main
 
 sys.exit(main(sys.argv[1:]))
 """
@@ -529,7 +529,7 @@ def test_phi_never_reaches_any_output_or_log(tmp_path):
     assert _marker_hits((src / "phi.dcm").read_bytes())  # the probe finds what it looks for
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "always"}
-    run = subprocess.run([sys.executable, "-m", "generator.cli", "-v", "generate", "--input", str(src),
+    run = subprocess.run([sys.executable, "-m", "radiopaque.cli", "-v", "generate", "--input", str(src),
                           "--out", str(out), "--count", "16", "--shard-size", "8", "--size", "64",
                           "--format", "both", "--style", "legacy", "--device", "cpu", "--no-progress"],
                          cwd=REPO, env=env, capture_output=True, timeout=300)

@@ -1,0 +1,1 @@
+"""The `radiopaque` console command; the work lives in `generator`, `trainer` and `benchmarks`."""
