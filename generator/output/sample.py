@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-IMAGE_FORMATS = ("jpg", "png")
-"""Allowed `image_format` values; a 16-bit PNG is "png" with 16-bit content."""
+IMAGE_EXTENSIONS = ("jpg", "png")
+"""Allowed `ShardSample.image_format` values: file extensions (a 16-bit PNG is "png" with 16-bit
+content). The build option `--image-format` and its values are `render.encode.IMAGE_FORMATS`."""
 
 _KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -59,7 +60,7 @@ class ShardSample:
             letters, digits, "_" and "-" only, because WebDataset splits member names at
             the first "." into key and extension.
         image: encoded image bytes (JPEG or PNG, 8- or 16-bit grey).
-        image_format: one of `IMAGE_FORMATS`.
+        image_format: one of `IMAGE_EXTENSIONS`.
         height, width: image size in pixels.
         label: class index of the sample.
         labels: multi-hot vector over the classes (0 or 1 each), length = number of classes.
@@ -87,8 +88,8 @@ class ShardSample:
     def __post_init__(self) -> None:
         if not _KEY_RE.fullmatch(self.key):
             raise ValueError(f"key must be letters, digits, '_' or '-' (no '.'), got {self.key!r}")
-        if self.image_format not in IMAGE_FORMATS:
-            raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {self.image_format!r}")
+        if self.image_format not in IMAGE_EXTENSIONS:
+            raise ValueError(f"image_format must be one of {IMAGE_EXTENSIONS}, got {self.image_format!r}")
         if self.height <= 0 or self.width <= 0:
             raise ValueError(f"height and width must be positive, got {self.height}x{self.width}")
         if self.label < 0:

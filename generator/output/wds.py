@@ -13,7 +13,7 @@ import json
 import tarfile
 from collections.abc import Sequence
 
-from generator.output.sample import IMAGE_FORMATS, ShardSample, canonical_json
+from generator.output.sample import IMAGE_EXTENSIONS, ShardSample, canonical_json
 
 _MASK_EXT = "mask.png"
 _JSON_EXT = "json"
@@ -56,7 +56,7 @@ def decode_tar(data: bytes) -> list[ShardSample]:
     Raises ValueError naming the sample when one lacks its image, JSON or mask member, or
     when a member's extension is not one this format writes.
     """
-    allowed = {*IMAGE_FORMATS, _JSON_EXT, _MASK_EXT}
+    allowed = {*IMAGE_EXTENSIONS, _JSON_EXT, _MASK_EXT}
     groups: dict[str, dict[str, bytes]] = {}
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
         for info in tar:
@@ -72,10 +72,10 @@ def decode_tar(data: bytes) -> list[ShardSample]:
 
     samples = []
     for key, parts in groups.items():
-        images = [ext for ext in IMAGE_FORMATS if ext in parts]
+        images = [ext for ext in IMAGE_EXTENSIONS if ext in parts]
         if len(images) != 1 or _JSON_EXT not in parts or _MASK_EXT not in parts:
             raise ValueError(
-                f"sample {key!r} has members {sorted(parts)}; expected one of {list(IMAGE_FORMATS)}, "
+                f"sample {key!r} has members {sorted(parts)}; expected one of {list(IMAGE_EXTENSIONS)}, "
                 f"{_JSON_EXT!r} and {_MASK_EXT!r}"
             )
         annotation = json.loads(parts[_JSON_EXT])
