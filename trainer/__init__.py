@@ -6,7 +6,9 @@
     radiopaque evaluate --checkpoint RUN_DIR/best.pt --data BUILD|FOLDER|CSV --out EVAL_DIR
     radiopaque experiment --synthetic BUILD --real FOLDER|CSV --out EXP_DIR --steps N
 
-Modules: config (frozen TrainConfig/EvalConfig), stream (builds), plain (folders, CSV),
-augment (Kornia), models (torchvision, 1 channel), train (loop, checkpoints), distributed
-(local / Ray Train), metrics (numpy), evaluate (JSON + PNGs), experiment (three arms), cli.
+Modules: config (frozen TrainConfig/EvalConfig), stream (builds; the rank rule), dali_stream
+(builds through DALI), plain (folders, CSV), data (opening any of them as a loader), augment
+(Kornia, MixUp), rng (explicit seeds), models (torchvision, 1 channel), checkpoint (save, load),
+train (loop), distributed (local / Ray Train), metrics (numpy), evaluate (JSON + PNGs),
+experiment (three arms), cli.
 """

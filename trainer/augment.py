@@ -5,14 +5,16 @@ scale (one affine). Photometric: brightness and contrast. Flips only when asked:
 horizontal flip swaps left and right, and for classes tied to anatomy side (a left-sided
 finding, situs) it changes the label's meaning, so `hflip` defaults to off.
 
-Kornia draws its parameters from torch's default generator; the trainer seeds it from the
-run's seed (and rank) once, explicitly, so a run is reproducible.
+Kornia draws its parameters from torch's global generators only (it takes no generator), so
+the trainer runs each call under `trainer.rng.forked_rng`, seeded per (seed, epoch, rank,
+step): the output is a function of that seed, and the process's RNG is left alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -59,7 +61,11 @@ class _Clamp01(nn.Module):
 
 def mixup(images: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator):
     """MixUp (Zhang et al. 2018): `(mixed images, targets_b, lam)`; the loss is
-    lam * loss(targets) + (1 - lam) * loss(targets_b). One lam per batch from Beta(alpha, alpha)."""
-    lam = float(torch.distributions.Beta(alpha, alpha).sample().item()) if alpha > 0 else 1.0
+    lam * loss(targets) + (1 - lam) * loss(targets_b). One lam per batch from Beta(alpha, alpha);
+    lam and the pairing are drawn from `generator` only."""
+    lam = 1.0
+    if alpha > 0:
+        # torch's Beta sampler takes no generator: numpy draws lam, seeded from `generator`.
+        lam = float(np.random.default_rng(int(torch.randint(2**62, (), generator=generator))).beta(alpha, alpha))
     perm = torch.randperm(images.shape[0], generator=generator).to(images.device)
     return lam * images + (1 - lam) * images[perm], targets[perm], lam

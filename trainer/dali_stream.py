@@ -6,7 +6,8 @@ Without DALI, `trainer.stream` (PIL in loader workers, or nvJPEG via `GpuDecoder
 same samples.
 
 Which samples rank `rank` reads in epoch `e` (a pure function of the manifest, the split,
-`seed`, `e`, `rank` and `world_size`):
+`seed`, `e`, `rank` and `world_size`): the rank rule in `trainer.stream`'s docstring, with these
+DALI specifics:
 
 1. Subset: the train/val split of `ShardStream` (`subset_offsets`). Per tar, a DALI index file
    (the `wds2idx` v1.2 format: a `v1.2 <samples>` line, then per sample `<ext> <offset> <size>
@@ -18,12 +19,14 @@ Which samples rank `rank` reads in epoch `e` (a pure function of the manifest, t
    from (seed, e, rank), so an epoch's order never depends on earlier epochs having run: a
    resumed run reads what an uninterrupted one would have.
 3. Ranks: `shard_id=rank, num_shards=world_size` lets DALI cut the tars' samples, in that order,
-   into `world_size` contiguous parts of floor or ceil(N / world_size) samples.
-   REMAINDER: every rank yields N // world_size samples, because DDP needs every rank to take
-   the same number of steps; a rank whose part is one sample longer drops the sample its shuffle
-   would return last. So N % world_size samples (< world_size, different ones each epoch) are
-   not seen that epoch, as with `ShardStream`. Nothing is padded or repeated
-   (`pad_last_batch=False`). `drop_remainder=False` (evaluation on one rank) keeps them all.
+   into `world_size` contiguous parts [r * N // W, (r + 1) * N // W) (`part_bounds`: floor or
+   ceil(N / W) samples), not `rank_bounds`' equal slices: DALI's reader fixes its own cut.
+   REMAINDER: every rank yields N // world_size samples (`rank_bounds`' count), because DDP needs
+   every rank to take the same number of steps; a rank whose part is one sample longer drops the
+   sample its shuffle would return last. So N % world_size samples (< world_size, different ones
+   each epoch) are not seen that epoch, as with `ShardStream`, though not the same ones. Nothing
+   is padded or repeated (`pad_last_batch=False`). `drop_remainder=False` (evaluation on one
+   rank) keeps them all.
 4. Batches of `batch_size`; the epoch's last batch is partial (DALI fills its own last batch
    from the next epoch; those samples are discarded with the pipeline).
 
@@ -61,7 +64,8 @@ from generator.errors import ConfigError
 from generator.output.formats import MANIFEST
 from generator.output.storage import Store
 from trainer.config import DECODERS
-from trainer.stream import Build, ShardRef, class_index_map, is_build, make_target, shard_order, subset_offsets
+from trainer.stream import (Build, ShardRef, class_index_map, is_build, make_target, rank_bounds, shard_order,
+                            subset_offsets)
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +217,8 @@ class DaliStream:
 
     def __len__(self) -> int:
         """Samples this rank yields per epoch (the same every epoch)."""
-        if self.drop_remainder:
-            return self._total // self.world_size
-        return self._total * (self.rank + 1) // self.world_size - self._total * self.rank // self.world_size
+        start, stop = rank_bounds(self._total, self.rank, self.world_size, self.drop_remainder)
+        return stop - start
 
     @property
     def num_batches(self) -> int:

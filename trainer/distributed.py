@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.train import DistInfo, TrainResult, run
 
@@ -71,10 +72,8 @@ def _train_ray(cfg: TrainConfig) -> TrainResult:
     result = trainer.fit()
     if result.error:
         raise result.error
-    import torch
-
     # last.pt holds the whole history; best.pt (the checkpoint to report) only up to its epoch.
-    state = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
+    state = load_checkpoint(out / "last.pt")
     ckpt_path = out / "best.pt" if (out / "best.pt").exists() else out / "last.pt"
     history = state["metrics"]["history"]
     seconds = sum(h["train_seconds"] for h in history)

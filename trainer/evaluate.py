@@ -14,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from generator.device import resolve_device
+from trainer.checkpoint import load_checkpoint, model_from_checkpoint
 from trainer.config import EvalConfig
+from trainer.data import open_data
 from trainer.metrics import roc_curve
-from trainer.train import load_checkpoint, model_from_checkpoint, open_data, predict, report_for, resolve_device
+from trainer.train import predict, report_for
 
 log = logging.getLogger(__name__)
 

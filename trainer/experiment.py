@@ -17,11 +17,13 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from generator.device import resolve_device
 from generator.errors import ConfigError
+from trainer.checkpoint import load_checkpoint, model_from_checkpoint
 from trainer.config import TrainConfig
+from trainer.data import data_classes, open_data
 from trainer.distributed import train
-from trainer.train import data_classes, headline, load_checkpoint, model_from_checkpoint, open_data, predict, \
-    report_for, resolve_device
+from trainer.train import headline, predict, report_for
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 (`root/<class>/*.png|jpg|dcm`) or a CSV with path and label columns.
 
 `PlainDataset` is map-style and yields the same `(image, target, key)` samples as
-`trainer.stream.ShardStream`. DICOM goes through `generator.inputs.read.read_image` when that
+`trainer.stream.ShardStream`; `EpochSampler` divides them across ranks by the rank rule in
+`trainer.stream`'s docstring. DICOM goes through `generator.inputs.read.read_image` when that
 module exists (windowing, MONOCHROME1), else PIL; JPEG/PNG through PIL.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from trainer.stream import decode_image, resize_square
+from trainer.stream import decode_image, rank_bounds, resize_square
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 PATH_COLUMNS = ("path", "Path", "file", "filename", "image")
@@ -104,9 +105,10 @@ class PlainDataset(Dataset):
 
 
 class EpochSampler(Sampler[int]):
-    """Indices of one rank for the current epoch: a permutation from (seed, epoch), or with
-    `weights` a with-replacement draw (balanced sampling), then every `world_size`-th index
-    from `rank`. Every rank gets len // world_size indices (the rest, < world_size, is left out)."""
+    """Indices of one rank for the current epoch (the rank rule in `trainer.stream`): a
+    permutation from (seed, epoch), or with `weights` a with-replacement draw (balanced
+    sampling), the same on every rank; then rank `rank`'s contiguous slice (`rank_bounds`).
+    Every rank gets len // world_size indices (the rest, < world_size, is left out)."""
 
     def __init__(self, n: int, *, seed: int, rank: int = 0, world_size: int = 1, shuffle: bool = True,
                  weights: np.ndarray | None = None):
@@ -129,8 +131,8 @@ class EpochSampler(Sampler[int]):
             order = rng.permutation(self.n)
         else:
             order = np.arange(self.n)
-        order = order[: len(self) * self.world_size]
-        return iter(order[self.rank::self.world_size].tolist())
+        start, stop = rank_bounds(self.n, self.rank, self.world_size, drop_remainder=True)
+        return iter(order[start:stop].tolist())
 
 
 def export_class_folders(build_url: str, out: str, *, rename: dict[str, str] | None = None,

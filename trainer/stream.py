@@ -1,22 +1,32 @@
 """Stream a generator build (WebDataset tar or Parquet shards) into training, without duplicates.
 
-Which samples a loader worker reads in epoch `e` (all of it a pure function of the manifest,
-`seed`, `e`, `rank`, `world_size`, `worker`, `num_workers`):
+THE RANK RULE (how an epoch's samples are divided across ranks and loader workers, so that no
+sample is read twice per epoch; `trainer.plain` and `trainer.dali_stream` follow it and point
+here). Everything is a pure function of the data, `seed`, the epoch `e`, `rank`, `world_size`
+and, for builds, `worker` and `num_workers`:
 
-1. Subset: every sample is train or val by a fixed draw from `(split_seed, shard index)`, so
-   the split never changes with the epoch, the seed or the number of ranks.
-2. Epoch order: the shards are permuted by `(seed, e)`; their samples, in shard order, form
-   one list of addresses `(shard, offset)`.
-3. Ranks: the list is cut into `world_size` contiguous, equal slices of
-   `len // world_size` samples. REMAINDER: the last `len % world_size` addresses of the
-   epoch (< world_size samples, different ones each epoch because the order changes) are
-   not seen that epoch; DDP needs every rank to take the same number of steps.
-   `drop_remainder=False` (evaluation on one rank) keeps them.
-4. Loader workers: each rank's slice is cut again into `num_workers` contiguous parts, so a
-   worker reads about `1 / (world_size * num_workers)` of the shards (at most two of them
-   partly) and no address is read by two workers.
-5. Within a worker, a shuffle buffer seeded by `(seed, e, rank, worker)` mixes samples
-   across the shards it reads.
+1. Subset: a fixed train/val draw per sample from `split_seed` (builds: `subset_offsets`, by
+   shard index; folders and CSVs: `trainer.data`, by sample index). It never changes with the
+   epoch, the seed or the number of ranks.
+2. Epoch order: one list of the epoch's N samples, the same on every rank. Builds: the shards
+   permuted by `(seed, e)` (`shard_order`), their samples in shard order (`epoch_addresses`).
+   Folders and CSVs (`EpochSampler`): a permutation of the samples from `(seed, e)`, or with
+   `--balance sampler` N weighted draws with replacement.
+3. Ranks (`rank_bounds`), W = world_size: with `drop_remainder` (training) rank r reads the
+   contiguous slice [r * (N // W), (r + 1) * (N // W)), so every rank takes the same number of
+   steps, as DDP needs. REMAINDER: the last N % W samples of the epoch (< W of them, different
+   ones each epoch because the order changes) are not seen that epoch. `drop_remainder=False`
+   (evaluation on one rank) reads the near-equal parts [r * N // W, (r + 1) * N // W)
+   (`part_bounds`), all N of them. DALI's webdataset reader cuts the list itself, into those
+   near-equal parts, and each rank stops after N // W samples (`trainer.dali_stream`, point 3):
+   the same count per rank, and the remainder is spread over the ranks with a longer part.
+4. Loader workers. Builds: each rank's slice is cut again into `num_workers` contiguous
+   `part_bounds` parts, so a worker reads about `1 / (world_size * num_workers)` of the shards
+   (at most two of them partly) and no address is read by two workers. Folders and CSVs: the
+   sampler runs in the main process and the DataLoader hands whole batches of its indices to
+   the workers in turn, so no index reaches two workers. DALI: its own threads, one reader.
+5. Within a build's loader worker, a shuffle buffer seeded by `(seed, e, rank, worker)` mixes
+   samples across the shards it reads.
 
 Samples come out as `(image, target, key)`: image (1, S, S) float32 in [0, 1] (or, with
 `decode="raw"`, the encoded bytes as a uint8 tensor for batched GPU decoding, see
@@ -154,15 +164,16 @@ def part_bounds(n: int, parts: int, index: int) -> tuple[int, int]:
     return index * n // parts, (index + 1) * n // parts
 
 
-def rank_addresses(addresses: np.ndarray, rank: int, world_size: int, drop_remainder: bool) -> np.ndarray:
-    """Rank `rank`'s slice; with `drop_remainder` every rank gets exactly len // world_size."""
+def rank_bounds(n: int, rank: int, world_size: int, drop_remainder: bool) -> tuple[int, int]:
+    """[start, stop) of rank `rank`'s contiguous slice of an epoch's `n` samples (the rank rule,
+    point 3): with `drop_remainder` every rank gets exactly n // world_size and the last
+    n % world_size are left out; without, `part_bounds`' near-equal parts cover all n."""
     if not 0 <= rank < world_size:
         raise ValueError(f"rank must be in 0..{world_size - 1}, got {rank}")
     if drop_remainder:
-        per_rank = len(addresses) // world_size
-        return addresses[rank * per_rank:(rank + 1) * per_rank]
-    start, stop = part_bounds(len(addresses), world_size, rank)
-    return addresses[start:stop]
+        per_rank = n // world_size
+        return rank * per_rank, (rank + 1) * per_rank
+    return part_bounds(n, world_size, rank)
 
 
 def decode_image(data: bytes, size: int) -> torch.Tensor:
@@ -239,10 +250,7 @@ class ShardStream(IterableDataset):
 
     def __len__(self) -> int:
         """Samples this rank yields per epoch (the same every epoch)."""
-        total = sum(len(o) for o in self.offsets)
-        if self.drop_remainder:
-            return total // self.world_size
-        start, stop = part_bounds(total, self.world_size, self.rank)
+        start, stop = rank_bounds(sum(len(o) for o in self.offsets), self.rank, self.world_size, self.drop_remainder)
         return stop - start
 
     def batches_per_epoch(self, batch_size: int, num_workers: int) -> int:
@@ -254,7 +262,8 @@ class ShardStream(IterableDataset):
     def addresses(self, worker: int = 0, num_workers: int = 1) -> np.ndarray:
         """(n, 2) [shard, offset] rows this rank's `worker` reads this epoch, in reading order."""
         addresses = epoch_addresses(self.offsets, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle)
-        mine = rank_addresses(addresses, self.rank, self.world_size, self.drop_remainder)
+        start, stop = rank_bounds(len(addresses), self.rank, self.world_size, self.drop_remainder)
+        mine = addresses[start:stop]
         start, stop = part_bounds(len(mine), num_workers, worker)
         return mine[start:stop]
 

@@ -1,10 +1,12 @@
-"""Training loop: data, model, one-cycle AdamW, checkpoints; one rank's view of a run.
+"""The training loop, one rank's view of a run: `train_one_epoch`, `predict` (evaluation) and
+`run`, with data from `trainer.data` and checkpoints from `trainer.checkpoint`.
 
 `run(cfg, dist)` is what both executors call (`trainer.distributed`): `--executor local` in
 this process, `--executor ray` once per Ray Train worker with torch.distributed set up.
 Rank 0 writes `RUN_DIR/last.pt` every epoch, `RUN_DIR/best.pt` when validation improves,
 and `RUN_DIR/config.json`. Every checkpoint holds model, optimiser, scheduler, epoch, step,
-the resolved config and the class names.
+the resolved config and the class names. Every random draw is seeded explicitly
+(`trainer.rng`); a run leaves torch's global RNG as it found it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import heapq
 import json
 import logging
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -24,16 +25,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Subset
 
+from generator.device import resolve_device
 from generator.errors import ConfigError
 from trainer.augment import AugmentConfig, build_augment, mixup
+from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig
-from trainer.dali_stream import DaliStream, dali_unusable, use_dali
+from trainer.dali_stream import dali_unusable, use_dali
+from trainer.data import Data, data_classes, open_data
 from trainer.metrics import classification_report, multilabel_report
-from trainer.models import build_model, load_init, strip_wrappers
-from trainer.plain import EpochSampler, PlainDataset
-from trainer.stream import GpuDecoder, ShardStream, collate_raw, is_build
+from trainer.models import build_model, load_init
+from trainer.rng import INIT, MIXUP, STEP, derive_seed, forked_rng
+from trainer.stream import GpuDecoder, is_build
 
 log = logging.getLogger(__name__)
 
@@ -50,130 +53,6 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """auto -> cuda:<local_rank> when CUDA is present, else cpu (logged)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-        log.info("--device auto: using %s", name)
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("--device", "cuda", "auto or cpu (no CUDA device is visible here)")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device("cpu")
-
-
-# ---------------------------------------------------------------------------------------- data
-
-
-def data_classes(source: str) -> list[str]:
-    """The class list of a build (manifest order) or of plain data (sorted names)."""
-    if is_build(source):
-        from trainer.stream import Build
-
-        return Build(source).classes
-    from trainer.plain import read_items
-
-    return read_items(source)[1]
-
-
-def _plain_split(n: int, fraction: float, split_seed: int, subset: str) -> list[int]:
-    u = np.random.default_rng([split_seed, n]).random(n)
-    keep = (u < fraction) if subset == "val" else (u >= fraction)
-    return np.flatnonzero(keep).tolist()
-
-
-@dataclass
-class Data:
-    """A dataset plus the loader built on it; `set_epoch` reaches the sampler or stream."""
-
-    dataset: torch.utils.data.Dataset | DaliStream
-    loader: DataLoader | DaliStream  # a DaliStream batches, decodes and moves to the device itself
-    num_batches: int
-    class_counts: np.ndarray
-    raw: bool  # batches hold encoded images for the GPU decoder
-
-    def set_epoch(self, epoch: int) -> None:
-        for obj in (self.dataset, getattr(self.loader, "sampler", None)):
-            if hasattr(obj, "set_epoch"):
-                obj.set_epoch(epoch)
-
-
-def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int, image_size: int,
-              task: str, batch_size: int, loader_workers: int, val_fraction: float = 0.0, split_seed: int = 0,
-              rank: int = 0, world_size: int = 1, raw: bool = False, balance: str = "none",
-              shuffle_buffer: int = 512, pin_memory: bool = False, dali_device: torch.device | None = None) -> Data:
-    """A loader over a build, folder or CSV. `subset`: "all", "train" or "val" (the fixed
-    split of `val_fraction`). Training loaders shuffle per epoch and split across ranks; the
-    others read everything once, in order, on one rank. `dali_device`: read the build with DALI
-    (`DaliStream`, `loader_workers` DALI threads), its batches already on that device."""
-    common = dict(batch_size=batch_size, num_workers=loader_workers, pin_memory=pin_memory)
-    if is_build(source):
-        if balance == "sampler" and train:
-            raise ConfigError("--balance", "sampler", "none, weights for builds (a stream has no sampler; "
-                                                      "sampler works with folder/CSV data)")
-        if dali_device is not None:
-            dali = DaliStream(source, classes=classes, subset=subset, val_fraction=val_fraction,
-                              split_seed=split_seed, seed=cfg_seed, shuffle=train, rank=rank if train else 0,
-                              world_size=world_size if train else 1, drop_remainder=train, image_size=image_size,
-                              task=task, batch_size=batch_size, device=dali_device,
-                              num_threads=max(loader_workers, 1), shuffle_buffer=shuffle_buffer)
-            return Data(dali, dali, dali.num_batches, dali.build.class_counts(), False)
-        ds = ShardStream(source, classes=classes, subset=subset, val_fraction=val_fraction, split_seed=split_seed,
-                         seed=cfg_seed, shuffle=train, rank=rank if train else 0,
-                         world_size=world_size if train else 1, drop_remainder=train, image_size=image_size,
-                         task=task, decode="raw" if raw else "cpu", shuffle_buffer=shuffle_buffer)
-        loader = DataLoader(ds, collate_fn=collate_raw if raw else None, **common)
-        counts = ds.build.class_counts()
-        return Data(ds, loader, ds.batches_per_epoch(batch_size, loader_workers), counts, raw)
-    full = PlainDataset(source, classes=classes, image_size=image_size, task=task)
-    indices = list(range(len(full))) if subset == "all" else _plain_split(len(full), val_fraction, split_seed, subset)
-    ds = Subset(full, indices)
-    labels = full.labels[indices]
-    counts = np.bincount(labels, minlength=len(classes))
-    weights = None
-    if train and balance == "sampler":
-        weights = 1.0 / np.maximum(counts[labels], 1)
-    sampler = EpochSampler(len(ds), seed=cfg_seed, rank=rank if train else 0, world_size=world_size if train else 1,
-                           shuffle=train, weights=weights)
-    loader = DataLoader(ds, sampler=sampler, **common)
-    return Data(ds, loader, math.ceil(len(sampler) / batch_size), counts, False)
-
-
-# ----------------------------------------------------------------------------------- checkpoints
-
-
-def save_checkpoint(path: str | Path, *, model: nn.Module, optimizer, scheduler, epoch: int, step: int,
-                    cfg: TrainConfig, classes: list[str], metrics: dict, best_metric: float | None) -> None:
-    """Write atomically (temp file + rename), so a killed run never leaves half a checkpoint."""
-    path = Path(path)
-    state = {
-        "model": strip_wrappers(model.state_dict()),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "epoch": epoch,
-        "step": step,
-        "config": cfg.to_dict(),
-        "classes": list(classes),
-        "metrics": metrics,
-        "best_metric": best_metric,
-        "versions": {"torch": torch.__version__},
-    }
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
-def model_from_checkpoint(checkpoint: dict) -> nn.Module:
-    cfg = checkpoint["config"]
-    model = build_model(cfg["model"], len(checkpoint["classes"]))
-    model.load_state_dict(checkpoint["model"])
-    return model
 
 
 # ------------------------------------------------------------------------------------- steps
@@ -225,9 +104,11 @@ def _prepare(batch, device: torch.device, decoder: GpuDecoder | None, channels_l
 
 def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_fn, device: torch.device,
                     augment: nn.Module | None, cfg: TrainConfig, epoch: int, step: int, max_step: int,
-                    decoder: GpuDecoder | None, generator: torch.Generator, channels_last: bool = False,
-                    bar=None) -> tuple[EpochStats, int]:
-    """One pass over `data` (stops at global step `max_step`); returns stats and the new step."""
+                    decoder: GpuDecoder | None, generator: torch.Generator, rank: int = 0,
+                    channels_last: bool = False, bar=None) -> tuple[EpochStats, int]:
+    """One pass over `data` (stops at global step `max_step`); returns stats and the new step.
+    `generator` draws MixUp; Kornia and dropout draw from a fork seeded by (cfg.seed, epoch,
+    rank, step), so torch's global RNG is neither read nor changed."""
     model.train()
     stats = EpochStats()
     use_bf16 = device.type == "cuda"
@@ -237,13 +118,15 @@ def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_
             break
         images, targets, _ = _prepare(batch, device, decoder, channels_last)
         t_data = time.perf_counter()
-        if augment is not None:
-            images = augment(images)
-        targets_b, lam = targets, 1.0
-        if cfg.mixup > 0:
-            images, targets_b, lam = mixup(images, targets, cfg.mixup, generator)
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(images)
+        # Kornia and dropout take no generator: they draw from the global RNG, forked per step.
+        with forked_rng(derive_seed(cfg.seed, STEP, epoch, rank, step), device):
+            if augment is not None:
+                images = augment(images)
+            targets_b, lam = targets, 1.0
+            if cfg.mixup > 0:
+                images, targets_b, lam = mixup(images, targets, cfg.mixup, generator)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(images)
         logits = logits.float()
         loss = loss_fn(logits, targets)
         if lam < 1.0:
@@ -359,8 +242,7 @@ class TrainResult:
 def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     """Train as rank `dist.rank` of `dist.world_size` (DDP when world_size > 1)."""
     cfg = cfg.validate()
-    device = resolve_device(cfg.device, dist.local_rank)
-    torch.manual_seed(cfg.seed * 1009 + dist.rank)  # seeds Kornia's and the stem's draws, explicitly
+    device = resolve_device(cfg.device, local_rank=dist.local_rank)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     classes = data_classes(cfg.data)
@@ -391,7 +273,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
         raise ConfigError("--data", cfg.data, f"a dataset with at least one training sample per rank "
                                               f"({dist.world_size} rank(s))")
 
-    model = build_model(cfg.model, len(classes))
+    with forked_rng(derive_seed(cfg.seed, INIT), torch.device("cpu")):  # the same on every rank
+        model = build_model(cfg.model, len(classes))
     resume_state = None
     if cfg.resume and (out / "last.pt").exists():
         resume_state = load_checkpoint(out / "last.pt")
@@ -409,7 +292,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     if dist.world_size > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        train_model = DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
     if cfg.compile:
         train_model = torch.compile(train_model)
 
@@ -444,7 +327,6 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     augment = None
     if cfg.augment:
         augment = build_augment(AugmentConfig(hflip=cfg.hflip, vflip=cfg.vflip)).to(device)
-    generator = torch.Generator().manual_seed(cfg.seed * 7919 + dist.rank)
     if dist.is_main:
         (out / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "classes": classes}, indent=2))
         log.info("training %s on %s: %d classes, %d samples/rank/epoch, %d steps/epoch, %d epoch(s), %d rank(s)",
@@ -460,10 +342,11 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     try:
         for epoch in range(start_epoch, epochs):
             train_data.set_epoch(epoch)
+            generator = torch.Generator().manual_seed(derive_seed(cfg.seed, MIXUP, epoch, dist.rank))
             stats, step = train_one_epoch(train_model, train_data, optimizer=optimizer, scheduler=scheduler,
                                           loss_fn=loss_fn, device=device, augment=augment, cfg=cfg, epoch=epoch,
                                           step=step, max_step=total_steps, decoder=decoder, generator=generator,
-                                          channels_last=channels_last, bar=bar)
+                                          rank=dist.rank, channels_last=channels_last, bar=bar)
             images += stats.images
             seconds += stats.seconds
             entry = {"epoch": epoch, "step": step, "train_loss": stats.loss, "images": stats.images,

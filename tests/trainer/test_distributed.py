@@ -3,9 +3,9 @@ rank 0 writes the checkpoint."""
 
 import pytest
 
+from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.distributed import train
-from trainer.train import load_checkpoint
 
 from _builds import write_fake_build
 

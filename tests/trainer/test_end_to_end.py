@@ -8,11 +8,11 @@ import torch
 
 from generator.run.build import build
 from generator.config import BuildConfig, RunConfig
+from trainer.checkpoint import load_checkpoint
 from trainer.config import EvalConfig, TrainConfig
 from trainer.distributed import train
 from trainer.evaluate import evaluate_checkpoint
 from trainer.plain import PlainDataset, export_class_folders
-from trainer.train import load_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from trainer.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.models import build_model, head_prefix, load_init
-from trainer.train import load_checkpoint, model_from_checkpoint, save_checkpoint
 
 
 @pytest.mark.parametrize("name", ["resnet18", "densenet121", "efficientnet_b0"])

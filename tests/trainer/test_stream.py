@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from trainer.stream import Build, ShardStream, decode_image, part_bounds
+from trainer.plain import EpochSampler
+from trainer.stream import Build, ShardStream, decode_image, epoch_addresses, part_bounds, rank_bounds
 
 
 def _keys(ds, num_workers: int) -> list[str]:
@@ -110,3 +111,50 @@ def test_decode_16bit_png():
     buf = io.BytesIO()
     Image.fromarray(np.full((4, 4), 65535, dtype=np.uint16)).save(buf, format="PNG")
     assert torch.allclose(decode_image(buf.getvalue(), 4), torch.ones(1, 4, 4))
+
+
+def test_rank_bounds_cut_contiguous_slices_in_rank_order():
+    for n in (0, 1, 7, 30):
+        for world_size in (1, 2, 3, 4):
+            for drop in (True, False):
+                bounds = [rank_bounds(n, r, world_size, drop) for r in range(world_size)]
+                assert bounds[0][0] == 0
+                assert all(stop == nxt for (_, stop), (nxt, _) in zip(bounds, bounds[1:]))
+                sizes = [stop - start for start, stop in bounds]
+                if drop:  # equal slices; the last n % world_size samples left out
+                    assert sizes == [n // world_size] * world_size and bounds[-1][1] == n - n % world_size
+                else:  # near-equal parts of all n
+                    assert bounds[-1][1] == n and max(sizes) - min(sizes) <= 1
+    assert rank_bounds(30, 3, 4, True) == (21, 28) and rank_bounds(30, 3, 4, False) == (22, 30)
+    with pytest.raises(ValueError, match="rank must be in 0..1"):
+        rank_bounds(4, 2, 2, True)
+
+
+def test_shard_stream_ranks_read_their_rank_bounds_slice(fake_build):
+    root, _ = fake_build
+    for world_size in (2, 4):
+        for rank in range(world_size):
+            ds = ShardStream(str(root), rank=rank, world_size=world_size, image_size=16, seed=5)
+            ds.set_epoch(2)
+            order = epoch_addresses(ds.offsets, seed=5, epoch=2, shuffle=True)
+            start, stop = rank_bounds(len(order), rank, world_size, True)
+            assert np.array_equal(np.concatenate([ds.addresses(w, 3) for w in range(3)]), order[start:stop])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_epoch_sampler_splits_by_the_same_rule(weighted):
+    n, world_size = 30, 4
+    weights = np.linspace(1.0, 3.0, n) if weighted else None
+    whole = EpochSampler(n, seed=5, weights=weights)
+    whole.set_epoch(2)
+    order = list(whole)
+    assert len(order) == n and (weighted or sorted(order) == list(range(n)))
+    seen = []
+    for rank in range(world_size):
+        sampler = EpochSampler(n, seed=5, rank=rank, world_size=world_size, weights=weights)
+        sampler.set_epoch(2)
+        got = list(sampler)
+        start, stop = rank_bounds(n, rank, world_size, True)
+        assert got == order[start:stop] and len(got) == len(sampler) == 7
+        seen += got
+    assert seen == order[:28]  # every position of the epoch's draw once; the last 30 % 4 left out

@@ -1,0 +1,96 @@
+"""Opening labelled data for training and evaluation: a build, a folder of class subfolders or
+a CSV, as one `Data` (dataset, loader, batches per epoch, class counts).
+
+Builds go to `trainer.stream.ShardStream` (or `trainer.dali_stream.DaliStream`), folders and
+CSVs to `trainer.plain.PlainDataset` with an `EpochSampler`. Training loaders shuffle per epoch
+and split across ranks by the rank rule in `trainer.stream`'s docstring; the others read
+everything once, in order, on one rank.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Subset
+
+from generator.errors import ConfigError
+from trainer.dali_stream import DaliStream
+from trainer.plain import EpochSampler, PlainDataset, read_items
+from trainer.rng import LOADER, derive_seed
+from trainer.stream import Build, ShardStream, collate_raw, is_build
+
+
+def data_classes(source: str) -> list[str]:
+    """The class list of a build (manifest order) or of plain data (sorted names)."""
+    if is_build(source):
+        return Build(source).classes
+    return read_items(source)[1]
+
+
+def plain_split(n: int, fraction: float, split_seed: int, subset: str) -> list[int]:
+    """Sorted indices of `subset` ("train" or "val") of n plain samples: sample i is val when
+    its draw from (split_seed, n) is below `fraction`, fixed whatever the seed, epoch or ranks."""
+    u = np.random.default_rng([split_seed, n]).random(n)
+    keep = (u < fraction) if subset == "val" else (u >= fraction)
+    return np.flatnonzero(keep).tolist()
+
+
+@dataclass
+class Data:
+    """A dataset plus the loader built on it; `set_epoch` reaches the sampler or stream."""
+
+    dataset: torch.utils.data.Dataset | DaliStream
+    loader: DataLoader | DaliStream  # a DaliStream batches, decodes and moves to the device itself
+    num_batches: int
+    class_counts: np.ndarray
+    raw: bool  # batches hold encoded images for the GPU decoder
+
+    def set_epoch(self, epoch: int) -> None:
+        for obj in (self.dataset, getattr(self.loader, "sampler", None)):
+            if hasattr(obj, "set_epoch"):
+                obj.set_epoch(epoch)
+
+
+def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int, image_size: int,
+              task: str, batch_size: int, loader_workers: int, val_fraction: float = 0.0, split_seed: int = 0,
+              rank: int = 0, world_size: int = 1, raw: bool = False, balance: str = "none",
+              shuffle_buffer: int = 512, pin_memory: bool = False, dali_device: torch.device | None = None) -> Data:
+    """A loader over a build, folder or CSV. `subset`: "all", "train" or "val" (the fixed
+    split of `val_fraction`). Training loaders shuffle per epoch and split across ranks; the
+    others read everything once, in order, on one rank. `dali_device`: read the build with DALI
+    (`DaliStream`, `loader_workers` DALI threads), its batches already on that device."""
+    rank, world_size = (rank, world_size) if train else (0, 1)
+    # A DataLoader draws its workers' base seed from `generator` each epoch, else from torch's global RNG.
+    common = dict(batch_size=batch_size, num_workers=loader_workers, pin_memory=pin_memory,
+                  generator=torch.Generator().manual_seed(derive_seed(cfg_seed, LOADER, rank)))
+    if is_build(source):
+        if balance == "sampler" and train:
+            raise ConfigError("--balance", "sampler", "none, weights for builds (a stream has no sampler; "
+                                                      "sampler works with folder/CSV data)")
+        if dali_device is not None:
+            dali = DaliStream(source, classes=classes, subset=subset, val_fraction=val_fraction,
+                              split_seed=split_seed, seed=cfg_seed, shuffle=train, rank=rank, world_size=world_size,
+                              drop_remainder=train, image_size=image_size, task=task, batch_size=batch_size,
+                              device=dali_device, num_threads=max(loader_workers, 1), shuffle_buffer=shuffle_buffer)
+            return Data(dali, dali, dali.num_batches, dali.build.class_counts(), False)
+        ds = ShardStream(source, classes=classes, subset=subset, val_fraction=val_fraction, split_seed=split_seed,
+                         seed=cfg_seed, shuffle=train, rank=rank, world_size=world_size, drop_remainder=train,
+                         image_size=image_size, task=task, decode="raw" if raw else "cpu",
+                         shuffle_buffer=shuffle_buffer)
+        loader = DataLoader(ds, collate_fn=collate_raw if raw else None, **common)
+        counts = ds.build.class_counts()
+        return Data(ds, loader, ds.batches_per_epoch(batch_size, loader_workers), counts, raw)
+    full = PlainDataset(source, classes=classes, image_size=image_size, task=task)
+    indices = list(range(len(full))) if subset == "all" else plain_split(len(full), val_fraction, split_seed, subset)
+    ds = Subset(full, indices)
+    labels = full.labels[indices]
+    counts = np.bincount(labels, minlength=len(classes))
+    weights = None
+    if train and balance == "sampler":
+        weights = 1.0 / np.maximum(counts[labels], 1)
+    sampler = EpochSampler(len(ds), seed=cfg_seed, rank=rank, world_size=world_size, shuffle=train, weights=weights)
+    loader = DataLoader(ds, sampler=sampler, **common)
+    return Data(ds, loader, math.ceil(len(sampler) / batch_size), counts, False)
