@@ -2,7 +2,7 @@
 and resized by DALI in batches, handed to training as (B, 1, S, S) float32 in [0, 1] on the
 training device. On CUDA: `decoders.image(device="mixed")` (nvJPEG; PNG decoded on the host)
 and resize on the GPU; on the CPU: DALI's CPU decoders (libjpeg-turbo, libpng) and resize.
-Without DALI, `trainer.stream` (PIL in loader workers, or nvJPEG via `GpuDecoder`) reads the
+Without DALI, `trainer.stream` (PIL in loader workers, or nvJPEG via `BatchDecoder`) reads the
 same samples.
 
 Which samples rank `rank` reads in epoch `e` (a pure function of the manifest, the split,
@@ -61,7 +61,7 @@ import torch
 
 from generator.inputs.raster import dali_available
 from generator.errors import ConfigError
-from generator.output.formats import MANIFEST
+from generator.output.manifest import read_manifest
 from generator.output.storage import Store
 from trainer.config import DECODERS
 from trainer.stream import (Build, ShardRef, class_index_map, is_build, make_target, rank_bounds, shard_order,
@@ -98,8 +98,7 @@ def dali_unusable(source: str) -> str | None:
         return f"{source!r} is not a build; DALI reads a build's WebDataset tar shards, not folder or CSV data"
     if _local_root(source) is None:
         return f"{source!r} is not on a local filesystem"
-    manifest = json.loads(Store(source, create=False).read_bytes(MANIFEST))
-    formats = sorted({e["format"] for e in manifest.get("shards") or []})
+    formats = read_manifest(Store(source, create=False)).formats()
     if "wds" not in formats:
         return f"{source!r} has no WebDataset tar shards (only {formats})"
     return None
@@ -205,8 +204,7 @@ class DaliStream:
         self._tar_paths = [os.path.join(root, s.path) for s in self.build.shards]
         self._shard_of_tar = {p: s for p, s in zip(self._tar_paths, self.build.shards)}
         self._index_paths: list[str | None] | None = None  # written on first iteration
-        config = self.build.manifest.get("config") or {}
-        self._bits = 8 if config.get("image_format") in _EIGHT_BIT_FORMATS else 16
+        self._bits = 8 if self.build.manifest.config.get("image_format") in _EIGHT_BIT_FORMATS else 16
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -227,7 +225,7 @@ class DaliStream:
     def _indexes(self) -> list[str | None]:
         """Per shard, its subset index file, or None when the subset has none of its samples."""
         if self._index_paths is None:
-            sums = {e["path"]: e.get("sha256") for e in self.build.manifest.get("shards") or [] if e["format"] == "wds"}
+            sums = {e.path: e.sha256 for e in self.build.manifest.shards if e.format == "wds"}
             paths: list[str | None] = []
             for tar_path, shard, offsets in zip(self._tar_paths, self.build.shards, self.offsets):
                 if not len(offsets):

@@ -38,7 +38,6 @@ tar build with DALI (read, decode and resize in batches).
 from __future__ import annotations
 
 import io
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,14 +47,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import IterableDataset, get_worker_info
 
-from generator.output.formats import FORMATS, MANIFEST
+from generator.output.formats import FORMATS
+from generator.output.manifest import MANIFEST, ManifestError, read_manifest
 from generator.output.storage import Store
 
 log = logging.getLogger(__name__)
 
 SUBSETS = ("all", "train", "val")
 DECODES = ("cpu", "raw")
-_READ_PREFERENCE = ("wds", "parquet")  # tar decoding is cheaper than Parquet's
 
 
 @dataclass(frozen=True)
@@ -91,17 +90,13 @@ class Build:
     def __init__(self, url: str, fmt: str | None = None):
         self.url = url
         self.store = Store(url, create=False)
-        self.manifest = json.loads(self.store.read_bytes(MANIFEST))
-        self.classes: list[str] = list(self.manifest["classes"])
-        entries = self.manifest.get("shards") or []
-        present = {e["format"] for e in entries}
-        if fmt is None:
-            fmt = next((f for f in _READ_PREFERENCE if f in present), None)
-        if fmt not in present:
-            raise ValueError(f"{url!r}: {MANIFEST} lists no {fmt or 'readable'} shards (has {sorted(present)})")
-        chosen = sorted((e for e in entries if e["format"] == fmt), key=lambda e: e["path"])
-        self.fmt = fmt
-        self.shards = [ShardRef(i, e["path"], fmt, int(e["count"])) for i, e in enumerate(chosen)]
+        self.manifest = read_manifest(self.store)
+        self.classes: list[str] = list(self.manifest.classes)
+        try:
+            self.fmt, chosen = self.manifest.shards_to_read(fmt)
+        except ManifestError as exc:
+            raise ManifestError(f"{url!r}: {exc}") from None
+        self.shards = [ShardRef(i, e.path, self.fmt, e.count) for i, e in enumerate(chosen)]
 
     def __len__(self) -> int:
         return sum(s.count for s in self.shards)
@@ -118,8 +113,8 @@ class Build:
 
     def class_counts(self) -> np.ndarray:
         """Samples per class (C,) from the manifest's histogram."""
-        hist = self.manifest.get("class_histogram") or {}
-        return np.array([int(hist.get(c, 0)) for c in self.classes], dtype=np.int64)
+        hist = self.manifest.class_histogram
+        return np.array([hist.get(c, 0) for c in self.classes], dtype=np.int64)
 
 
 def _read_parquet(data: bytes) -> list[Record]:
@@ -326,16 +321,17 @@ def collate_raw(batch: list) -> tuple[list[torch.Tensor], torch.Tensor, list[str
     return list(images), stacked, list(keys)
 
 
-class GpuDecoder:
-    """Batched nvJPEG decode on CUDA (torchvision.io.decode_jpeg), then resize on the GPU.
+class BatchDecoder:
+    """Batched JPEG decode with torchvision.io.decode_jpeg on `device`, then resize there.
 
+    On CUDA this is nvJPEG and the trainer's choice when loader workers hand over raw
+    bytes; on the CPU it is libjpeg-turbo, the same algorithm PIL's path runs
+    (`decode_image`), so the two are compared in the tests without a GPU.
     Input: a list of encoded images as uint8 tensors (`collate_raw`); output (B, 1, S, S)
-    float32 in [0, 1] on `device`. PNGs (nvJPEG cannot read them) are decoded on the CPU.
+    float32 in [0, 1] on `device`. PNGs (nvJPEG cannot read them) are decoded by PIL.
     """
 
     def __init__(self, device: torch.device, image_size: int):
-        if device.type != "cuda":
-            raise ValueError(f"GpuDecoder needs a CUDA device, got {device}")
         self.device, self.image_size = device, image_size
 
     def __call__(self, encoded: list[torch.Tensor]) -> torch.Tensor:
@@ -347,7 +343,7 @@ class GpuDecoder:
         out = []
         for e, j in zip(encoded, is_jpeg):
             if j:
-                img = next(decoded).float().div_(255.0)  # (1, H, W) on the GPU
+                img = next(decoded).float().div_(255.0)  # (1, H, W) on `device`
             else:
                 img = decode_image(e.numpy().tobytes(), self.image_size).to(self.device)
             out.append(resize_square(img, self.image_size))

@@ -36,7 +36,7 @@ from trainer.data import Data, data_classes, open_data
 from trainer.metrics import classification_report, multilabel_report
 from trainer.models import build_model, load_init
 from trainer.rng import INIT, MIXUP, STEP, derive_seed, forked_rng
-from trainer.stream import GpuDecoder, is_build
+from trainer.stream import BatchDecoder, is_build
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class EpochStats:
         return self.loss_sum / max(self.steps, 1)
 
 
-def _prepare(batch, device: torch.device, decoder: GpuDecoder | None, channels_last: bool):
+def _prepare(batch, device: torch.device, decoder: BatchDecoder | None, channels_last: bool):
     images, targets, keys = batch
     if decoder is not None:
         images = decoder(images)  # (B, 1, S, S) float32 on the GPU
@@ -104,7 +104,7 @@ def _prepare(batch, device: torch.device, decoder: GpuDecoder | None, channels_l
 
 def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_fn, device: torch.device,
                     augment: nn.Module | None, cfg: TrainConfig, epoch: int, step: int, max_step: int,
-                    decoder: GpuDecoder | None, generator: torch.Generator, rank: int = 0,
+                    decoder: BatchDecoder | None, generator: torch.Generator, rank: int = 0,
                     channels_last: bool = False, bar=None) -> tuple[EpochStats, int]:
     """One pass over `data` (stops at global step `max_step`); returns stats and the new step.
     `generator` draws MixUp; Kornia and dropout draw from a fork seeded by (cfg.seed, epoch,
@@ -160,7 +160,7 @@ def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: Data, *, device: torch.device, task: str, decoder: GpuDecoder | None = None,
+def predict(model: nn.Module, data: Data, *, device: torch.device, task: str, decoder: BatchDecoder | None = None,
             channels_last: bool = True, top_k: int = 0, bar=None) -> dict:
     """Run `model` over `data`: probs (N, C), targets, keys, per-sample losses, and the `top_k`
     highest-loss samples as (loss, key, image (1, 128, 128) cpu, target, predicted)."""
@@ -250,7 +250,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     raw = not dali and (cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda"))
     if raw and device.type != "cuda":
         raise ConfigError("--decoder", "gpu", "auto, cpu, dali (no CUDA device here)")
-    decoder = GpuDecoder(device, cfg.image_size) if raw and is_build(cfg.data) else None
+    decoder = BatchDecoder(device, cfg.image_size) if raw and is_build(cfg.data) else None
     raw = decoder is not None
     if dist.is_main:
         log.info("--decoder %s: using %s", cfg.decoder, f"dali (DALI webdataset reader, {device.type} decode)" if dali

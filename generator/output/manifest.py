@@ -321,9 +321,11 @@ def _manifest(doc: dict) -> Manifest:
         parts[part.index] = part
     totals = None
     if doc.get("totals") is not None:
+        # Readers need no totals; a partial record (another tool's) counts as none.
         t = _obj(doc["totals"], f"{name}.totals")
-        totals = Totals(**{k: _field(t, k, int, f"{name}.totals")
-                           for k in ("samples", "expected_samples", "shards", "expected_shards")})
+        keys = ("samples", "expected_samples", "shards", "expected_shards")
+        counts = {k: _field(t, k, int, f"{name}.totals", None) for k in keys}
+        totals = Totals(**counts) if None not in counts.values() else None
     return Manifest(
         schema=_field(doc, "schema", int, name, SCHEMA),
         config=_obj(doc.get("config") or {}, f"{name}.config"),

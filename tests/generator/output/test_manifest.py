@@ -70,6 +70,7 @@ def test_minimal_manifest_of_another_tool_is_read():
                                    "shards": [{"path": "a.tar", "format": "wds", "count": 4}]}).encode())
     assert m.classes == ("none", "coin") and m.shards[0].count == 4 and m.shards[0].sha256 is None
     assert m.totals is None and m.parts == {}
+    assert parse_manifest(b'{"totals": {"samples": 3}}').totals is None  # partial: unknown
 
 
 @pytest.mark.parametrize("doc, message", [
@@ -82,7 +83,7 @@ def test_minimal_manifest_of_another_tool_is_read():
     (json.dumps({"classes": "none,coin"}).encode(), "classes must be list"),
     (json.dumps({"classes": [1, 2]}).encode(), "classes must be a list of class names"),
     (json.dumps({"parts": {"3": {"index": 4, "count": 1}}}).encode(), r"parts\[3\] holds shard 4"),
-    (json.dumps({"totals": {"samples": 1}}).encode(), "totals.expected_samples is missing"),
+    (json.dumps({"totals": {"samples": "1"}}).encode(), "totals.samples must be int, got str"),
 ])
 def test_malformed_manifest_is_a_reason_not_a_traceback(doc, message):
     with pytest.raises(ManifestError, match=message):
