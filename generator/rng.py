@@ -37,7 +37,7 @@ def pick(rng: np.random.Generator, items: Sequence[T], cdf: Sequence[float] | No
     """One of `items`, uniformly or with the distribution `cdf` (from `cumulative`).
 
     The same draws, and so the same item, as `rng.choice(items, p=p)`, without choice's
-    per-call array checks (about 10 us, paid several times per sample).
+    per-call array checks (paid several times per sample).
     """
     if cdf is None:
         return items[int(rng.integers(0, len(items)))]

@@ -262,8 +262,8 @@ class DaliStream:
             images = fn.decoders.image(encoded, device="mixed" if cuda else "cpu", output_type=types.GRAY,
                                        dtype=types.UINT8 if self._bits == 8 else types.UINT16,
                                        adjust_orientation=False, jpeg_fancy_upsampling=True)
-            # Resizing to the decoded integer type and casting afterwards is ~1.7x faster on the CPU
-            # than resizing to float (DALI 2.4), for at most half a grey level of rounding.
+            # Resizing in the decoded integer type and casting afterwards is faster on the CPU
+            # than resizing to float, for at most half a grey level of rounding.
             images = fn.resize(images, resize_x=size, resize_y=size, interp_type=types.INTERP_LINEAR,
                                antialias=True)  # (S, S, 1) per sample
             return fn.cast(images, dtype=types.FLOAT), annotation

@@ -39,7 +39,7 @@ ROWS_PER_ROW_GROUP = 64
 streaming reader holds in memory) at tens of MB for 8-bit images."""
 
 _JSON_COLUMNS = ("objects", "spec", "meta")
-# Already entropy-coded (JPEG, PNG): zstd would spend ~40 % of encode time to gain nothing.
+# Already entropy-coded (JPEG, PNG): zstd would spend encode time to gain nothing.
 _PRECOMPRESSED = ("image", "mask_png")
 
 
