@@ -20,7 +20,7 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
-from generator.shapes.solids import SPHERE_SLOTS
+from generator.shapes.spheres import SPHERE_SLOTS
 from generator.spec import ObjectSpec
 
 REGIONS = {"stomach_bowel": 0.8, "oesophagus_upper": 0.1, "oesophagus_lower": 0.1}

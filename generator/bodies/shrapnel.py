@@ -19,7 +19,7 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
-from generator.shapes.solids import SPHERE_SLOTS
+from generator.shapes.spheres import SPHERE_SLOTS
 from generator.rng import cumulative, pick
 from generator.spec import ObjectSpec
 

@@ -17,7 +17,8 @@ from typing import Sequence
 
 import torch
 
-from generator.bodies.base import SHAPES, ParamTable
+from generator.shapes.base import ParamTable
+from generator.shapes.registry import SHAPES
 from generator.spec import ObjectSpec
 
 
