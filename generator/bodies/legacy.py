@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.bodies.base import PlacementContext
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 PROTOTYPE_LONG_SIDE_PX = 390.0
@@ -28,7 +29,7 @@ def sample_coin(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Object
     w, h = ctx.width, ctx.height
     centre = (_around(rng, 0.5 * w, 0.005 * w), _around(rng, 0.15 * h, 0.1 * h))
     params = {"radius_px": 10.0 * _scale(ctx)}
-    return (ObjectSpec(cls="coin", kind="legacy_disc", center_px=centre, material="white", params=params),)
+    return (ObjectSpec(cls="coin", kind=kinds.LEGACY_DISC, center_px=centre, material="white", params=params),)
 
 
 def sample_magnets(rng: np.random.Generator, ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
@@ -36,7 +37,7 @@ def sample_magnets(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Obj
     w, h = ctx.width, ctx.height
     centre = (_around(rng, 0.7 * w, 0.14 * w), _around(rng, 0.8 * h, 0.05 * h))
     params = {"radius_px": 5.0 * _scale(ctx), "angle_deg": float(rng.uniform(0.0, 360.0))}
-    return (ObjectSpec(cls="magnets", kind="legacy_pair", center_px=centre, material="white", params=params),)
+    return (ObjectSpec(cls="magnets", kind=kinds.LEGACY_PAIR, center_px=centre, material="white", params=params),)
 
 
 def sample_bullet(rng: np.random.Generator, ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
@@ -46,7 +47,7 @@ def sample_bullet(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Obje
     s = _scale(ctx)
     centre = (_around(rng, 0.5 * w, 0.3 * w), _around(rng, 0.4 * h, 0.3 * h))
     params = {"length_px": 20.0 * s, "width_px": 10.0 * s, "angle_deg": float(rng.uniform(0.0, 360.0))}
-    return (ObjectSpec(cls="bullet", kind="legacy_bullet", center_px=centre, material="white", params=params),)
+    return (ObjectSpec(cls="bullet", kind=kinds.LEGACY_BULLET, center_px=centre, material="white", params=params),)
 
 
 SAMPLERS = {"coin": sample_coin, "magnets": sample_magnets, "bullet": sample_bullet}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from generator.shapes import kinds
 from generator.shapes.base import Shape
 from generator.shapes.bullet import Bullet
 from generator.shapes.disc import Disc
@@ -15,14 +16,14 @@ from generator.shapes.spheres import Spheres
 from generator.shapes.wire import Wire
 
 SHAPES: Mapping[str, Shape] = MappingProxyType({
-    "phys_disc": Disc(),
-    "phys_spheres": Spheres(),
-    "phys_bullet": Bullet(),
-    "phys_rod": Rod(),
-    "phys_prism": Prism(),
-    "phys_fragment": Prism(),
-    "phys_wire": Wire(),
-    "legacy_disc": FlatDisc(),
-    "legacy_pair": FlatPair(),
-    "legacy_bullet": FlatBullet(),
+    kinds.PHYS_DISC: Disc(),
+    kinds.PHYS_SPHERES: Spheres(),
+    kinds.PHYS_BULLET: Bullet(),
+    kinds.PHYS_ROD: Rod(),
+    kinds.PHYS_PRISM: Prism(),
+    kinds.PHYS_FRAGMENT: Prism(),
+    kinds.PHYS_WIRE: Wire(),
+    kinds.LEGACY_DISC: FlatDisc(),
+    kinds.LEGACY_PAIR: FlatPair(),
+    kinds.LEGACY_BULLET: FlatBullet(),
 })

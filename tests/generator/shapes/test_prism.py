@@ -8,6 +8,7 @@ import torch
 
 from generator.bodies import placement as pl
 from generator.bodies.blade import blade_params
+from generator.shapes import kinds
 from generator.shapes.prism import PRISM_VERTICES, _distinct_vertices, polygon_halfplanes, prism_chord
 from tests.generator.shapes.fields import box as _box
 from tests.generator.shapes.fields import field as _field
@@ -16,11 +17,11 @@ from tests.generator.shapes.fields import field as _field
 def test_razor_blade_slot_and_edge_on_line(device):
     rng = np.random.default_rng(0)
     p = blade_params(rng, "razor") | {"tilt_deg": 0.0, "angle_deg": 0.0}
-    f = _field("phys_prism", p, spacing=0.25, device=device)
+    f = _field(kinds.PHYS_PRISM, p, spacing=0.25, device=device)
     assert f[100, 100] == 0.0 and f[100, 100 + 70] > 0  # through-slot at the centre, steel beside it
     w, h = _box(f)
     assert w * 0.25 == pytest.approx(43.0, abs=0.6) and h * 0.25 == pytest.approx(22.0, abs=0.6)
-    edge = _field("phys_prism", p | {"tilt_deg": 90.0}, spacing=0.25, device=device)
+    edge = _field(kinds.PHYS_PRISM, p | {"tilt_deg": 90.0}, spacing=0.25, device=device)
     assert _box(edge)[1] <= 2 and edge.max() > 10 * f.max()  # edge-on: a thin, much denser line
 
 
