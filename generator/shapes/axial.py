@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from generator.shapes.chords import cylinder_chord
-from generator.shapes.pose import DEG, rotate
+from generator.shapes.pose import cos_sin, rotate
 from generator.shapes.solid import Parts, sub_window_half_px, thin
 
 
@@ -23,9 +23,8 @@ def axial_parts(p, dx_px, dy_px, spacing_mm, centre_mm, half_len_mm, radius_mm):
     centre_mm, half_len_mm, radius_mm: (N, K), the K pieces' centres along the axis, half
     lengths and radii.
     """
-    a = p["angle_deg"].reshape(-1, 1) * DEG  # (N, 1)
-    e = p["elevation_deg"].reshape(-1, 1) * DEG
-    ca, sa, ce, se = torch.cos(a), torch.sin(a), torch.cos(e), torch.sin(e)
+    ca, sa = cos_sin(p["angle_deg"].reshape(-1, 1))  # (N, 1)
+    ce, se = cos_sin(p["elevation_deg"].reshape(-1, 1))
     w, h, r = centre_mm, half_len_mm, radius_mm
     half = sub_window_half_px(h * ce + r, spacing_mm)
     parts = Parts(dx_px, dy_px, spacing_mm, torch.ones_like(w, dtype=torch.bool))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from generator.shapes.chords import cylinder_chord
-from generator.shapes.pose import DEG, rotate
+from generator.shapes.pose import cos_sin, rotate
 from generator.shapes.solid import mm_to_px, params_4d, supersampled_mm, thin
 
 
@@ -26,8 +26,7 @@ class Disc:
         p = params_4d(params)
         x, y = supersampled_mm(dx_px, dy_px, spacing_mm)
         u, v = rotate(x, y, p["angle_deg"])
-        t = p["tilt_deg"] * DEG
-        st, ct = torch.sin(t), torch.cos(t)
+        ct, st = cos_sin(p["tilt_deg"])
         cap = p["cap_thickness_mm"]
         thick, scale = thin(p["thickness_mm"], spacing_mm, 1)
         base = scale * cylinder_chord(u, v, st, ct, thick / 2.0, p["diameter_mm"] / 2.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from generator.shapes.pose import DEG
+from generator.shapes.pose import cos_sin
 from generator.shapes.solid import EPS, mm_to_px, params_4d, supersampled_mm, thin
 
 PRISM_VERTICES = 8
@@ -95,8 +95,8 @@ class Prism:
     def field(self, params, dx_px, dy_px, spacing_mm):
         p = params_4d(params)
         x, y = supersampled_mm(dx_px, dy_px, spacing_mm)
-        a, t = p["angle_deg"] * DEG, p["tilt_deg"] * DEG
-        turn, tilt = (torch.cos(a), torch.sin(a)), (torch.sin(t), torch.cos(t))
+        turn, (ct, st) = cos_sin(p["angle_deg"]), cos_sin(p["tilt_deg"])
+        tilt = (st, ct)
         thick, scale = thin(p["thickness_mm"], spacing_mm, 1)
         outline = polygon_halfplanes(*_distinct_vertices(params.slots("v{}_x_mm", range(PRISM_VERTICES)),
                                                         params.slots("v{}_y_mm", range(PRISM_VERTICES))))
