@@ -1,87 +1,19 @@
-"""The contract between foreign-body shapes and the batched renderer.
+"""What a class sampler sees and returns.
 
-A shape *kind* turns per-object parameters into a value field on a pixel window around the
-object's centre: coverage in [0, 1] for the legacy style, projected thickness in mm along
-the beam for the physical style. Kinds are pure tensor functions, batched over objects,
-identical on CPU and CUDA. A class sampler (coin, bullet, ...) draws an object's params
-with an explicit numpy Generator and names the kind that rasterises it; the params it
-draws are exactly what the spec stores, so any object can be replayed.
+A class sampler (coin, bullet, ...) draws an object's params with an explicit numpy
+Generator and names the shape kind that rasterises it (`generator.shapes.registry`); the
+params it draws are exactly what the spec stores, so any object can be replayed.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import torch
 
 from generator.spec import ObjectSpec
-
-
-class Shape(Protocol):
-    """A rasteriser for one kind. `params` is a `ParamTable`: (N, 1, 1) float32 per name."""
-
-    kind: str
-
-    def extent_px(self, params: dict[str, torch.Tensor], spacing_mm: torch.Tensor) -> torch.Tensor:
-        """(N,) half-size in pixels of a square window that contains the whole object.
-
-        spacing_mm: (N, 2) row, col mm per pixel of the output image.
-        """
-        ...
-
-    def field(
-        self,
-        params: dict[str, torch.Tensor],
-        dx_px: torch.Tensor,
-        dy_px: torch.Tensor,
-        spacing_mm: torch.Tensor,
-    ) -> torch.Tensor:
-        """(N, S, S) field at pixel centres offset (dx_px, dy_px) from the object centre.
-
-        dx_px: (N, 1, S) and dy_px: (N, S, 1) float32 (they broadcast to the window), x right
-        and y down, in output pixels;
-        spacing_mm: (N, 2, 1, 1) row, col mm per pixel.
-        """
-        ...
-
-
-class ParamTable(Mapping[str, torch.Tensor]):
-    """The parameters of N objects of one kind: a (P, N) table with one row per name.
-
-    `params[name]` is that row as an (N, 1, 1) view (or (N, 1, 1, 1) from `with_dims(3)`);
-    a kind with many slot parameters reads them through `slots`, which gathers several rows
-    in one operation.
-    """
-
-    def __init__(self, names: list[str], table: torch.Tensor, dims: int = 2):
-        self.names, self.table, self.dims = names, table, dims
-        self._row = {name: j for j, name in enumerate(names)}
-
-    def __getitem__(self, name: str) -> torch.Tensor:
-        return self.table[self._row[name]].view(-1, *(1,) * self.dims)
-
-    def __iter__(self):
-        return iter(self.names)
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-    def with_dims(self, dims: int) -> ParamTable:
-        """The same table, its rows viewed as (N, 1 x dims)."""
-        return ParamTable(self.names, self.table, dims)
-
-    def slots(self, pattern: str, slots) -> torch.Tensor:
-        """(N, K): parameter `pattern.format(k)` of each object for the K slots k in `slots`;
-        0 for a slot no object of the group has (specs leave unused slots out)."""
-        zero = len(self.names)  # the row after the table: zeros
-        rows = torch.tensor([self._row.get(pattern.format(k), zero) for k in slots], device=self.table.device)
-        if int(rows.max()) < zero:
-            return self.table.index_select(0, rows).T
-        return torch.cat([self.table, self.table.new_zeros(1, self.table.shape[1])]).index_select(0, rows).T
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,22 +29,3 @@ class PlacementContext:
 
 
 Sampler = Callable[[np.random.Generator, PlacementContext], tuple[ObjectSpec, ...]]
-
-SHAPES: dict[str, Shape] = {}
-
-
-def register_shape(shape: Shape) -> Shape:
-    if shape.kind in SHAPES:
-        raise ValueError(f"shape kind {shape.kind!r} registered twice")
-    SHAPES[shape.kind] = shape
-    return shape
-
-
-def rotate(dx: torch.Tensor, dy: torch.Tensor, angle_deg: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Offsets expressed in an object's frame turned by angle_deg (image axes, y down).
-
-    Returns (u, v): u along the object's long axis, v across it.
-    """
-    a = angle_deg * (math.pi / 180.0)
-    c, s = torch.cos(a), torch.sin(a)
-    return c * dx + s * dy, -s * dx + c * dy

@@ -17,6 +17,7 @@ import numpy as np
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.rng import pick
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 REGIONS = {"thorax": 0.6, "oesophagus_upper": 0.2, "stomach_bowel": 0.2}
@@ -44,6 +45,6 @@ def blade_params(rng: np.random.Generator, item: str | None = None) -> dict[str,
 
 
 def sample_blade(rng: np.random.Generator, ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
-    return tuple(ObjectSpec(cls="blade", kind="phys_prism", center_px=pl.place(rng, ctx, REGIONS),
+    return tuple(ObjectSpec(cls="blade", kind=kinds.PHYS_PRISM, center_px=pl.place(rng, ctx, REGIONS),
                             material="steel", params=blade_params(rng))
                  for _ in range(pl.object_count(rng)))

@@ -31,6 +31,7 @@ from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.bodies.materials import mixture_mu_per_mm, mu_per_mm
 from generator.rng import pick
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 CALIBRES = {
@@ -66,13 +67,13 @@ def sample_bullet(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Obje
     for _ in range(pl.object_count(rng)):
         params, material = bullet_params(rng)
         centre = pl.place(rng, ctx, REGIONS)
-        out.append(ObjectSpec(cls="bullet", kind="phys_bullet", center_px=centre, material=material, params=params))
+        out.append(ObjectSpec(cls="bullet", kind=kinds.PHYS_BULLET, center_px=centre, material=material, params=params))
         if rng.random() < 0.2:
             for _ in range(int(rng.integers(2, 7))):
                 poly = pl.convex_polygon(rng, float(rng.uniform(1.0, 4.0)), float(rng.uniform(0.5, 1.0)), 6)
                 frag = pl.prism_params(poly, thickness_mm=float(rng.uniform(0.5, 2.0)), material="lead",
                                        tilt_deg=float(rng.uniform(0, 90)), angle_deg=float(rng.uniform(0, 360)))
                 offset = rng.normal(0.0, 10.0, 2).clip(-25, 25)
-                out.append(ObjectSpec(cls="bullet", kind="phys_fragment", center_px=pl.near(rng, ctx, centre, tuple(offset)),
-                                      material="lead", params=frag))
+                out.append(ObjectSpec(cls="bullet", kind=kinds.PHYS_FRAGMENT,
+                                      center_px=pl.near(rng, ctx, centre, tuple(offset)), material="lead", params=frag))
     return tuple(out)

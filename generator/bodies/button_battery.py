@@ -24,6 +24,7 @@ import numpy as np
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.rng import pick
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 CELLS = {"CR2032": (20.0, 3.2), "CR2025": (20.0, 2.5), "CR2016": (20.0, 1.6), "CR2450": (24.5, 5.0),
@@ -43,6 +44,6 @@ def battery_params(rng: np.random.Generator, cell: str | None = None, tilt_deg: 
 
 
 def sample_button_battery(rng: np.random.Generator, ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
-    return tuple(ObjectSpec(cls="button_battery", kind="phys_disc", center_px=pl.place(rng, ctx, REGIONS),
+    return tuple(ObjectSpec(cls="button_battery", kind=kinds.PHYS_DISC, center_px=pl.place(rng, ctx, REGIONS),
                             material="steel", params=battery_params(rng))
                  for _ in range(pl.object_count(rng)))

@@ -24,6 +24,7 @@ import numpy as np
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.rng import pick
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 # name: (diameter_mm, thickness_mm, material)
@@ -59,6 +60,6 @@ def sample_coin(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Object
     out = []
     for _ in range(pl.object_count(rng)):
         params, material = coin_params(rng)
-        out.append(ObjectSpec(cls="coin", kind="phys_disc", center_px=pl.place(rng, ctx, REGIONS),
+        out.append(ObjectSpec(cls="coin", kind=kinds.PHYS_DISC, center_px=pl.place(rng, ctx, REGIONS),
                               material=material, params=params))
     return tuple(out)

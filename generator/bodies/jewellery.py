@@ -26,6 +26,7 @@ import numpy as np
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.rng import cumulative, pick
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 CLS = "jewellery_clothing"
@@ -49,7 +50,7 @@ def _wire(rng, ctx, centre, segs, material, small: bool) -> ObjectSpec:
     tilt = float(rng.uniform(0, 60 if small else 30))
     angle = float(rng.uniform(0, 360)) if small else float(rng.uniform(-15, 15))
     params = pl.wire_params(segs, pl.rotation(tilt, angle), material, tilt, angle)
-    return ObjectSpec(cls=CLS, kind="phys_wire", center_px=centre, material=material, params=params)
+    return ObjectSpec(cls=CLS, kind=kinds.PHYS_WIRE, center_px=centre, material=material, params=params)
 
 
 def _item(rng: np.random.Generator, ctx: PlacementContext, item: str) -> list[ObjectSpec]:
@@ -62,14 +63,14 @@ def _item(rng: np.random.Generator, ctx: PlacementContext, item: str) -> list[Ob
             disc = pl.disc_params(diameter_mm=float(rng.uniform(10, 25)), thickness_mm=float(rng.uniform(1, 2)),
                                   material=metal, tilt_deg=float(rng.uniform(0, 40)), angle_deg=float(rng.uniform(0, 180)))
             at = pl.near(rng, ctx, centre, (0.0, depth / 2.0 + disc["diameter_mm"] / 2.0))
-            out.append(ObjectSpec(cls=CLS, kind="phys_disc", center_px=at, material=metal, params=disc))
+            out.append(ObjectSpec(cls=CLS, kind=kinds.PHYS_DISC, center_px=at, material=metal, params=disc))
         return out
     if item == "earring":
         centre = pl.place(rng, ctx, {"neck": 1.0})
         if rng.random() < 0.5:
             return [_wire(rng, ctx, centre, _hoop(rng.uniform(10, 30), 16, rng.uniform(0.8, 1.5)), metal, small=True)]
         params = pl.sphere_params(np.zeros((1, 2)), np.array([rng.uniform(3, 6)]), metal)
-        return [ObjectSpec(cls=CLS, kind="phys_spheres", center_px=centre, material=metal, params=params)]
+        return [ObjectSpec(cls=CLS, kind=kinds.PHYS_SPHERES, center_px=centre, material=metal, params=params)]
     if item == "hooks":
         segs = []
         wd = rng.uniform(0.8, 1.0)
@@ -95,7 +96,7 @@ def _item(rng: np.random.Generator, ctx: PlacementContext, item: str) -> list[Ob
         for k in range(int(rng.integers(1, 4))):
             params = pl.disc_params(diameter_mm=d, thickness_mm=t, material=material,
                                     tilt_deg=float(rng.uniform(0, 30)), angle_deg=float(rng.uniform(0, 180)))
-            out.append(ObjectSpec(cls=CLS, kind="phys_disc", center_px=pl.near(rng, ctx, centre, (0.0, k * gap)),
+            out.append(ObjectSpec(cls=CLS, kind=kinds.PHYS_DISC, center_px=pl.near(rng, ctx, centre, (0.0, k * gap)),
                                   material=material, params=params))
         return out
     w, depth, wd = rng.uniform(100, 130), rng.uniform(50, 80), rng.uniform(1.5, 2.0)

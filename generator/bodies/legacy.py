@@ -2,69 +2,18 @@
 
 Sizes and placement reproduce the prototype, which drew with OpenCV on CheXpert-small
 images (about 320x390): sizes are in output pixels at a 390 px long side and scale with
-`--size`. Fields are hard-edged coverage in {0, 1}, as cv2's filled drawing was.
+`--size`. The flat shapes they name are in `generator.shapes.legacy`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from generator.bodies.base import PlacementContext, register_shape, rotate
+from generator.bodies.base import PlacementContext
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 PROTOTYPE_LONG_SIDE_PX = 390.0
-
-
-class _Disc:
-    kind = "legacy_disc"
-
-    def extent_px(self, params, spacing_mm):
-        return params["radius_px"].reshape(-1) + 1.0
-
-    def field(self, params, dx_px, dy_px, spacing_mm):
-        r = params["radius_px"]
-        return ((dx_px * dx_px + dy_px * dy_px) <= r * r).float()
-
-
-class _Pair:
-    """Two touching discs of radius r along a random axis (a pair of magnets)."""
-
-    kind = "legacy_pair"
-
-    def extent_px(self, params, spacing_mm):
-        return 2.0 * params["radius_px"].reshape(-1) + 1.0
-
-    def field(self, params, dx_px, dy_px, spacing_mm):
-        r = params["radius_px"]
-        u, v = rotate(dx_px, dy_px, params["angle_deg"])
-        a = ((u - r) ** 2 + v * v) <= r * r
-        b = ((u + r) ** 2 + v * v) <= r * r
-        return (a | b).float()
-
-
-class _Bullet:
-    """A length x width rectangle with a disc of radius width/2 centred on its front edge."""
-
-    kind = "legacy_bullet"
-
-    def extent_px(self, params, spacing_mm):
-        half_len = params["length_px"].reshape(-1) / 2.0
-        r = params["width_px"].reshape(-1) / 2.0
-        return torch.sqrt((half_len + r) ** 2 + r * r) + 1.0
-
-    def field(self, params, dx_px, dy_px, spacing_mm):
-        half_len = params["length_px"] / 2.0
-        r = params["width_px"] / 2.0
-        u, v = rotate(dx_px, dy_px, params["angle_deg"])
-        body = (u.abs() <= half_len) & (v.abs() <= r)
-        nose = ((u - half_len) ** 2 + v * v) <= r * r
-        return (body | nose).float()
-
-
-DISC = register_shape(_Disc())
-PAIR = register_shape(_Pair())
-BULLET = register_shape(_Bullet())
 
 
 def _scale(ctx: PlacementContext) -> float:
@@ -80,7 +29,7 @@ def sample_coin(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Object
     w, h = ctx.width, ctx.height
     centre = (_around(rng, 0.5 * w, 0.005 * w), _around(rng, 0.15 * h, 0.1 * h))
     params = {"radius_px": 10.0 * _scale(ctx)}
-    return (ObjectSpec(cls="coin", kind=DISC.kind, center_px=centre, material="white", params=params),)
+    return (ObjectSpec(cls="coin", kind=kinds.LEGACY_DISC, center_px=centre, material="white", params=params),)
 
 
 def sample_magnets(rng: np.random.Generator, ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
@@ -88,7 +37,7 @@ def sample_magnets(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Obj
     w, h = ctx.width, ctx.height
     centre = (_around(rng, 0.7 * w, 0.14 * w), _around(rng, 0.8 * h, 0.05 * h))
     params = {"radius_px": 5.0 * _scale(ctx), "angle_deg": float(rng.uniform(0.0, 360.0))}
-    return (ObjectSpec(cls="magnets", kind=PAIR.kind, center_px=centre, material="white", params=params),)
+    return (ObjectSpec(cls="magnets", kind=kinds.LEGACY_PAIR, center_px=centre, material="white", params=params),)
 
 
 def sample_bullet(rng: np.random.Generator, ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
@@ -98,7 +47,7 @@ def sample_bullet(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Obje
     s = _scale(ctx)
     centre = (_around(rng, 0.5 * w, 0.3 * w), _around(rng, 0.4 * h, 0.3 * h))
     params = {"length_px": 20.0 * s, "width_px": 10.0 * s, "angle_deg": float(rng.uniform(0.0, 360.0))}
-    return (ObjectSpec(cls="bullet", kind=BULLET.kind, center_px=centre, material="white", params=params),)
+    return (ObjectSpec(cls="bullet", kind=kinds.LEGACY_BULLET, center_px=centre, material="white", params=params),)
 
 
 SAMPLERS = {"coin": sample_coin, "magnets": sample_magnets, "bullet": sample_bullet}

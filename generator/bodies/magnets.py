@@ -20,7 +20,8 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
-from generator.shapes.solids import SPHERE_SLOTS
+from generator.shapes import kinds
+from generator.shapes.spheres import SPHERE_SLOTS
 from generator.spec import ObjectSpec
 
 REGIONS = {"stomach_bowel": 0.8, "oesophagus_upper": 0.1, "oesophagus_lower": 0.1}
@@ -56,14 +57,14 @@ def sample_magnets(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Obj
             d = float(rng.uniform(3.0, 10.0))
             pos = sphere_positions(rng, min(n, SPHERE_SLOTS), d, chain=rng.random() < 0.6)
             params = pl.sphere_params(pos[:, :2], np.full(len(pos), d), "steel")
-            out.append(ObjectSpec(cls="magnets", kind="phys_spheres", center_px=centre, material="steel",
+            out.append(ObjectSpec(cls="magnets", kind=kinds.PHYS_SPHERES, center_px=centre, material="steel",
                                   params=params))
         else:
             d, t = float(rng.uniform(3.0, 10.0)), float(rng.uniform(1.0, 3.0))
             segs = [(np.array([0.0, 0.0, k * (t + 0.1)]), np.array([0.0, 0.0, k * (t + 0.1) + t]), d) for k in range(n)]
             tilt, angle = float(rng.uniform(0.0, 90.0)), float(rng.uniform(0.0, 360.0))
             params = pl.wire_params(segs, pl.rotation(tilt, angle), "steel", tilt, angle)
-            out.append(ObjectSpec(cls="magnets", kind="phys_wire", center_px=centre, material="steel",
+            out.append(ObjectSpec(cls="magnets", kind=kinds.PHYS_WIRE, center_px=centre, material="steel",
                                   params=params))
     return tuple(out)
 

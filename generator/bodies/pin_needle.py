@@ -18,6 +18,7 @@ from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
 from generator.bodies.materials import mu_per_mm
 from generator.rng import pick
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 REGIONS = {"thorax": 0.6, "oesophagus_upper": 0.15, "stomach_bowel": 0.25}
@@ -42,6 +43,6 @@ def rod_params(rng: np.random.Generator, item: str | None = None) -> dict[str, f
 
 
 def sample_pin_needle(rng: np.random.Generator, ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
-    return tuple(ObjectSpec(cls="pin_needle", kind="phys_rod", center_px=pl.place(rng, ctx, REGIONS),
+    return tuple(ObjectSpec(cls="pin_needle", kind=kinds.PHYS_ROD, center_px=pl.place(rng, ctx, REGIONS),
                             material="steel", params=rod_params(rng))
                  for _ in range(pl.object_count(rng)))

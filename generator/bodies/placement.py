@@ -29,9 +29,11 @@ import numpy as np
 
 from generator.anatomy.estimate import Anatomy, nominal_anatomy
 from generator.bodies.base import PlacementContext
-from generator.shapes.solids import SPHERE_SLOTS, WIRE_SLOTS
 from generator.bodies.materials import mu_per_mm
 from generator.rng import cumulative, pick
+from generator.shapes.prism import PRISM_VERTICES
+from generator.shapes.spheres import SPHERE_SLOTS
+from generator.shapes.wire import WIRE_SLOTS
 
 MAX_REDRAWS = 30
 # Objects per positive image: 1 most of the time, sometimes 2-3 of the same class.
@@ -124,7 +126,12 @@ def pose_deg(rng: np.random.Generator, face_on_p: float = 0.6) -> float:
 
 
 def rotation(tilt_deg: float, angle_deg: float) -> np.ndarray:
-    """3 x 3 rotation: tilt about x, then turn by angle about the beam (z), image axes."""
+    """3 x 3 rotation: tilt about x, then turn by angle about the beam (z), image axes.
+
+    Kornia's `axis_angle_to_rotation_matrix` gives the same matrix to an ulp (and the same
+    builds), but through a dozen torch calls per object: written out in floats it costs a
+    small part of that, and a sampler calls it once per wire object.
+    """
     t, a = math.radians(tilt_deg), math.radians(angle_deg)
     rx = np.array([[1, 0, 0], [0, math.cos(t), -math.sin(t)], [0, math.sin(t), math.cos(t)]])
     rz = np.array([[math.cos(a), -math.sin(a), 0], [math.sin(a), math.cos(a), 0], [0, 0, 1]])
@@ -174,8 +181,6 @@ def disc_params(*, diameter_mm: float, thickness_mm: float, material: str, tilt_
 def prism_params(vertices_mm: np.ndarray, *, thickness_mm: float, material: str, tilt_deg: float, angle_deg: float,
                  hole_length_mm: float = 0.0, hole_width_mm: float = 0.0) -> dict[str, float]:
     """phys_prism params from a convex polygon (K <= 8, K, 2); missing vertices repeat the last."""
-    from generator.shapes.solids import PRISM_VERTICES
-
     v = np.round(vertices_mm - (vertices_mm.min(0) + vertices_mm.max(0)) / 2.0, 4).tolist()
     params = {"thickness_mm": thickness_mm, "hole_length_mm": hole_length_mm, "hole_width_mm": hole_width_mm,
               "tilt_deg": tilt_deg, "angle_deg": angle_deg, "mu_per_mm": mu_per_mm(material)}

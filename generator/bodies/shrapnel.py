@@ -19,8 +19,9 @@ import numpy as np
 
 from generator.bodies import placement as pl
 from generator.bodies.base import PlacementContext
-from generator.shapes.solids import SPHERE_SLOTS
 from generator.rng import cumulative, pick
+from generator.shapes import kinds
+from generator.shapes.spheres import SPHERE_SLOTS
 from generator.spec import ObjectSpec
 
 SHOT_MM = (2.0, 2.4, 3.3, 4.6, 8.4)
@@ -52,11 +53,12 @@ def sample_shrapnel(rng: np.random.Generator, ctx: PlacementContext) -> tuple[Ob
         centre = pl.place(rng, ctx, REGIONS)
         if rng.random() < 0.5:
             params, material = pellet_params(rng)
-            out.append(ObjectSpec(cls="shrapnel", kind="phys_spheres", center_px=centre, material=material,
+            out.append(ObjectSpec(cls="shrapnel", kind=kinds.PHYS_SPHERES, center_px=centre, material=material,
                                   params=params))
             continue
         for k in range(int(rng.integers(1, 9))):
             params, material = fragment_params(rng)
             at = centre if k == 0 else pl.near(rng, ctx, centre, tuple(rng.normal(0.0, 10.0, 2).clip(-30, 30)))
-            out.append(ObjectSpec(cls="shrapnel", kind="phys_fragment", center_px=at, material=material, params=params))
+            out.append(ObjectSpec(cls="shrapnel", kind=kinds.PHYS_FRAGMENT, center_px=at, material=material,
+                                  params=params))
     return tuple(out)

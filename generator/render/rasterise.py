@@ -17,7 +17,8 @@ from typing import Sequence
 
 import torch
 
-from generator.bodies.base import SHAPES, ParamTable
+from generator.shapes.base import ParamTable
+from generator.shapes.registry import SHAPES
 from generator.spec import ObjectSpec
 
 
@@ -55,7 +56,7 @@ def rasterise(
     for b, objs in enumerate(objects):
         for k, obj in enumerate(objs):
             if obj.kind not in SHAPES:
-                raise KeyError(f"unknown shape kind {obj.kind!r}; registered: {sorted(SHAPES)}")
+                raise KeyError(f"unknown shape kind {obj.kind!r}; allowed: {sorted(SHAPES)}")
             by_kind[obj.kind].append((b, k, obj))
     return [win for kind in sorted(by_kind) for win in _rasterise_kind(kind, by_kind[kind], spacing_mm, device)]
 

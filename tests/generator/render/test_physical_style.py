@@ -6,11 +6,12 @@ import re
 import pytest
 import torch
 
-from generator.bodies.base import SHAPES, PlacementContext
+from generator.bodies.base import PlacementContext
 from generator.bodies.materials import MU_PER_MM
 from generator.render.physical import SAMPLERS
 from generator.rng import sample_rng
 from generator.run.shard import render_specs
+from generator.shapes.registry import SHAPES
 from generator.spec import SampleSpec
 from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, get_style
 

@@ -8,6 +8,7 @@ from generator.render import annotate
 from generator.bodies import legacy
 from generator.bodies.base import PlacementContext
 from generator.render.rasterise import accumulate, object_masks, rasterise
+from generator.shapes import kinds
 from generator.spec import ObjectSpec
 
 
@@ -19,7 +20,8 @@ def _one(obj: ObjectSpec, h=100, w=120, device=torch.device("cpu"), reduce="amax
 
 
 def test_disc_area_and_centre(device):
-    obj = ObjectSpec(cls="coin", kind="legacy_disc", center_px=(60.0, 40.0), material="white", params={"radius_px": 10.0})
+    obj = ObjectSpec(cls="coin", kind=kinds.LEGACY_DISC, center_px=(60.0, 40.0), material="white",
+                     params={"radius_px": 10.0})
     canvas, _ = _one(obj, device=device)
     assert abs(canvas.sum() - math.pi * 100) < 0.03 * math.pi * 100
     ys, xs = np.nonzero(canvas)
@@ -28,7 +30,7 @@ def test_disc_area_and_centre(device):
 
 def test_bullet_axis_follows_angle(device):
     params = {"length_px": 20.0, "width_px": 10.0, "angle_deg": 90.0}
-    obj = ObjectSpec(cls="bullet", kind="legacy_bullet", center_px=(60.0, 50.0), material="white", params=params)
+    obj = ObjectSpec(cls="bullet", kind=kinds.LEGACY_BULLET, center_px=(60.0, 50.0), material="white", params=params)
     canvas, (mask, r0, c0, _) = _one(obj, device=device)
     box = annotate.bbox_xyxy(mask, r0, c0)
     width, height = box[2] - box[0], box[3] - box[1]
@@ -38,7 +40,7 @@ def test_bullet_axis_follows_angle(device):
 
 
 def test_pair_two_touching_discs(device):
-    obj = ObjectSpec(cls="magnets", kind="legacy_pair", center_px=(50.0, 50.0), material="white",
+    obj = ObjectSpec(cls="magnets", kind=kinds.LEGACY_PAIR, center_px=(50.0, 50.0), material="white",
                      params={"radius_px": 5.0, "angle_deg": 0.0})
     canvas, _ = _one(obj, device=device)
     assert canvas[49, 44] == 1 and canvas[49, 54] == 1  # both disc centres
@@ -46,7 +48,8 @@ def test_pair_two_touching_discs(device):
 
 
 def test_objects_clip_at_the_border(device):
-    obj = ObjectSpec(cls="coin", kind="legacy_disc", center_px=(2.0, 2.0), material="white", params={"radius_px": 10.0})
+    obj = ObjectSpec(cls="coin", kind=kinds.LEGACY_DISC, center_px=(2.0, 2.0), material="white",
+                     params={"radius_px": 10.0})
     canvas, (mask, r0, c0, _) = _one(obj, device=device)
     clipped, rr, cc = annotate.clip_window(mask, r0, c0, 100, 120)
     assert annotate.bbox_xyxy(clipped, rr, cc) == [0, 0, 12, 12]
@@ -54,7 +57,8 @@ def test_objects_clip_at_the_border(device):
 
 
 def test_sum_reduce_adds_overlaps(device):
-    a = ObjectSpec(cls="coin", kind="legacy_disc", center_px=(50.0, 50.0), material="white", params={"radius_px": 8.0})
+    a = ObjectSpec(cls="coin", kind=kinds.LEGACY_DISC, center_px=(50.0, 50.0), material="white",
+                   params={"radius_px": 8.0})
     windows = rasterise([[a, a]], torch.tensor([[1.0, 1.0]]), device)
     assert accumulate(windows, 1, 100, 100, "sum", device).max().item() == 2.0
     assert accumulate(windows, 1, 100, 100, "amax", device).max().item() == 1.0
@@ -108,7 +112,7 @@ def test_cpu_and_cuda_render_the_same_specs():
 
 def test_small_objects_beside_a_large_one_get_their_own_window_size(device):
     def disc(x, radius):
-        return ObjectSpec(cls="coin", kind="legacy_disc", center_px=(x, 100.0), material="white",
+        return ObjectSpec(cls="coin", kind=kinds.LEGACY_DISC, center_px=(x, 100.0), material="white",
                           params={"radius_px": radius})
 
     small = [disc(20.0 + 12 * i, 4.0) for i in range(6)]
@@ -138,3 +142,9 @@ def test_size_buckets_split_only_where_it_saves_enough():
     assert _size_buckets([7]) == [[0]]
     # Splitting off one small object from large ones saves too few pixels.
     assert _size_buckets([60, 60, 60, 55]) == [[0, 1, 2, 3]]
+
+
+def test_an_unknown_kind_names_the_allowed_kinds():
+    obj = ObjectSpec(cls="coin", kind="phys_cube", center_px=(10.0, 10.0), material="white", params={})
+    with pytest.raises(KeyError, match="unknown shape kind 'phys_cube'; allowed: .*'legacy_disc'.*'phys_wire'"):
+        rasterise([[obj]], torch.tensor([[1.0, 1.0]]), torch.device("cpu"))
