@@ -6,7 +6,7 @@ size, material, 3-D pose and anatomical position; `sample_imaging` draws the per
 imaging parameters below. Render side: shape kernels (generator/shapes/solids.py) give
 each object's optical depth mu * t on its own window; `composite` spreads each window
 (detector blur, scatter glow), adds overlapping objects along the beam and maps the sum
-into the image (generator/render/composite.py).
+into the image (generator/render/attenuate.py).
 
 Imaging parameters (stored in the spec's `imaging`):
 | name              | range            | meaning / source                                         |
@@ -25,7 +25,7 @@ Imaging parameters (stored in the spec's `imaging`):
 | noise_sigma       | 0.002-0.010      | quantum noise s.d. in display units (8-bit CXR: 0.5-2.5 LSB)|
 | noise_seed        | 0 .. 2^31-1      | counter-based noise stream (same on CPU and CUDA)        |
 | display_dark,     | measured, not    | the source's 2 % and 99.5 % intensity quantiles and its  |
-| display_bright,   | drawn            | brightest pixel (`composite.display_levels`): k and the  |
+| display_bright,   | drawn            | brightest pixel (`calibrate.display_levels`): k and the  |
 | display_peak      |                  | soft ceiling; measured once per source at prepare time   |
 | spacing_row_mm,   | the image's      | converts the mm parameters to pixels at render time      |
 | spacing_col_mm    | spacing          |                                                          |
@@ -45,14 +45,10 @@ from generator.bodies.jewellery import sample_jewellery_clothing
 from generator.bodies.magnets import sample_magnets
 from generator.bodies.pin_needle import sample_pin_needle
 from generator.bodies.shrapnel import sample_shrapnel
-from generator.render.composite import (
-    OpticalDepth,
-    WindowedOpticalDepth,
-    attenuate,
-    display_levels,
-    psf_taps,
-    psf_windows,
-)
+from generator.render.attenuate import attenuate
+from generator.render.blur import psf_taps
+from generator.render.calibrate import display_levels
+from generator.render.optical_depth import OpticalDepth, WindowedOpticalDepth, psf_windows
 from generator.render.rasterise import ObjectWindows, accumulate
 
 SAMPLERS = {

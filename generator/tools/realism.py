@@ -35,7 +35,7 @@ from PIL import Image
 
 from generator.anatomy.estimate import estimate_anatomy
 from generator.bodies.base import PlacementContext
-from generator.render.levels import display_levels_np
+from generator.render.calibrate import display_levels_np
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
 from generator.render.styles import get_style
