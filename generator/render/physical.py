@@ -33,6 +33,8 @@ Imaging parameters (stored in the spec's `imaging`):
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
 
@@ -65,6 +67,10 @@ SAMPLERS = {
 # water, below what a reader can see, so masks cover the whole visible object.
 MASK_THRESHOLD = 0.02
 
+# How steps 1-2 (PSF and scatter) run: "whole" = `OpticalDepth` on whole images,
+# "windowed" = `WindowedOpticalDepth` on one box per image, "auto" = the device's way.
+OPTICAL_DEPTHS = ("auto", "whole", "windowed")
+
 RANGES = {
     "water_equiv_mm": (30.0, 70.0),
     "psf_sigma_mm": (0.10, 0.35),
@@ -96,10 +102,20 @@ def _column(imaging: list[dict], name: str, device) -> torch.Tensor:
     return torch.tensor([float(im[name]) for im in imaging], dtype=torch.float32, device=device)
 
 
-def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[dict]) -> torch.Tensor:
+def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[dict], *,
+              optical_depth: Literal["auto", "whole", "windowed"] = "auto") -> torch.Tensor:
     """images: (B, 1, H, W) float32 [0, 1], overwritten with the result; windows: optical
     depth per object (from `render.rasterise`); imaging: per image, the dict from
-    `sample_imaging`."""
+    `sample_imaging`.
+
+    optical_depth: the algorithm for the PSF and scatter, one of `OPTICAL_DEPTHS`: "whole"
+    (one batched pass over whole images), "windowed" (one box per image around its objects)
+    or "auto": whole on CUDA, where one batched pass beats a loop over boxes and its host
+    syncs, windowed elsewhere, where most of an image holds no object. Both give the same
+    image up to float rounding.
+    """
+    if optical_depth not in OPTICAL_DEPTHS:
+        raise ValueError(f"optical_depth: got {optical_depth!r}; allowed: {', '.join(OPTICAL_DEPTHS)}")
     b, _, h, w = images.shape
     dev = images.device
     spacing = torch.stack([_column(imaging, "spacing_row_mm", dev), _column(imaging, "spacing_col_mm", dev)], 1)
@@ -113,9 +129,10 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
         steps = torch.arange(-r, win.rows.shape[1] + r, device=dev)
         sharp.append(ObjectWindows(values[:, 0], win.rows[:, :1] + steps, win.cols[:, :1] + steps, win.batch_index,
                                    win.object_index))
-    # Deficits of separate objects add (OpticalDepth states where that approximates). On a
-    # GPU one batched pass over whole images beats a loop over boxes (and its host syncs).
-    if dev.type == "cuda":
+    if optical_depth == "auto":
+        optical_depth = "whole" if dev.type == "cuda" else "windowed"
+    # Deficits of separate objects add (OpticalDepth states where that approximates).
+    if optical_depth == "whole":
         depth = OpticalDepth(accumulate(sharp, b, h, w, "sum", dev), fraction, scatter_px)
     else:
         depth = WindowedOpticalDepth(sharp, h, w, fraction, scatter_px)
