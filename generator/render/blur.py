@@ -60,11 +60,6 @@ def shifted_blur(x: torch.Tensor, taps: torch.Tensor, radius: int) -> torch.Tens
     return sum(y[:, k : k + h] * taps_r[..., k] for k in range(2 * radius + 1))  # (N, h, w)
 
 
-def separable(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """rows @ x @ cols^T for x (N, h, w), rows (N or 1, h', h), cols (N or 1, w', w)."""
-    return torch.matmul(torch.matmul(rows, x), cols.transpose(-1, -2))
-
-
 @functools.lru_cache(maxsize=64)
 def upsample_matrix(n: int, factor: int, device: torch.device) -> torch.Tensor:
     """(factor * ceil(n / factor), ceil(n / factor)): linear interpolation from cell centres

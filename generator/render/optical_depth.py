@@ -13,9 +13,10 @@ scatter that fills in under it (about -log(s)), thin objects keep tau_eff ~ tau.
      object's deficit only; the radiograph already carries its own detector blur.
   2. scatter: D_det as above (G_wide: sigma in mm, at 1/4 resolution), then tau_eff.
 Both steps are linear in D: the PSF runs on each object's own window (`psf_windows`), the
-scatter blur at 1/4 resolution, either on whole images (`OpticalDepth`, one batched pass:
-the GPU's way) or on one box per image around its objects (`WindowedOpticalDepth`: the
-CPU's way; the same result). Both Gaussians are cut at each image's own 3 sigma
+scatter blur at 1/4 resolution, either on whole images (`OpticalDepth`, one batched pass
+with Kornia's separable filter and bilinear resize: the GPU's way) or on one box per image
+around its objects (`WindowedOpticalDepth`, small matrix products: the CPU's way; the same
+result up to float rounding). Both Gaussians are cut at each image's own 3 sigma
 (generator.render.blur), so an image never depends on what else is in its batch.
 Either class yields `regions()`: (image, rows, cols, tau_eff) for `attenuate` to add.
 """
@@ -24,11 +25,12 @@ from __future__ import annotations
 
 import itertools
 
+import kornia
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generator.render.blur import cut_px, gauss_matrix, separable, shifted_blur, upsample_matrix, widest_cut_px
+from generator.render.blur import cut_px, gauss_matrix, gauss_taps, shifted_blur, upsample_matrix, widest_cut_px
 
 _GLOW_POOL = 4
 
@@ -46,32 +48,44 @@ def psf_windows(tau: torch.Tensor, taps: torch.Tensor) -> tuple[torch.Tensor, in
     return shifted_blur(F.pad(deficit(tau[:, 0]), (2 * r,) * 4), taps, r)[:, None], r
 
 
+def glow_blur(cells: torch.Tensor, wide_px: torch.Tensor) -> torch.Tensor:
+    """The scatter Gaussian on whole canvases: cells (B, 1, h, w) float32, wide_px (B, 2) row,
+    col sigma in cells; zero-padded, each image's taps cut at its own 3 sigma (`gauss_taps`:
+    Kornia's Gaussian kernels share one length and keep their tails, so they would tie an
+    image to its batch). Returns (B, 1, h, w)."""
+    r = widest_cut_px(wide_px)
+    rows, cols = gauss_taps(wide_px[:, 0], r), gauss_taps(wide_px[:, 1], r)  # (B, 2 r + 1) each
+    return kornia.filters.filter2d_separable(cells, cols, rows, border_type="constant")
+
+
+def glow_upsample(glow: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """glow (B, 1, h, w) on 4 x 4 cells back to pixels (B, 1, height, width): bilinear with
+    align_corners=False at exactly 4x (the last cell may hang past the image), edges clamped,
+    the same interpolation as `upsample_matrix`."""
+    size = (_GLOW_POOL * glow.shape[-2], _GLOW_POOL * glow.shape[-1])
+    return kornia.geometry.transform.resize(glow, size, interpolation="bilinear",
+                                            align_corners=False)[..., :height, :width]
+
+
 class OpticalDepth:
     """Effective optical depth of a batch after steps 1-2 on whole images, tau_eff =
     -log(1 - D_det), D_det = (1 - s) sharp + s glow: one batched pass, the GPU's way.
 
     sharp: (B, 1, H, W) PSF-blurred deficit (objects' deficits add; where objects overlap
     this overstates the product of their transmissions, and D_det is capped below 1);
-    glow: (B, H/4, W/4) the wide scatter blur of `sharp` at 1/4 resolution (sum over 4 x 4
-    cells / 16, pixels beyond the image counting as no deficit, then a zero-padded
-    Gaussian), interpolated back linearly (one small matrix product per axis); fraction:
-    (B,) the scatter share s.
+    glow: (B, 1, H/4, W/4) the wide scatter blur of `sharp` at 1/4 resolution (sum over
+    4 x 4 cells / 16, pixels beyond the image counting as no deficit, then `glow_blur`),
+    interpolated back linearly (`glow_upsample`); fraction: (B,) the scatter share s.
     """
 
     def __init__(self, sharp: torch.Tensor, fraction: torch.Tensor, scatter_sigma_px: torch.Tensor):
         self.sharp, self.fraction = sharp, fraction
-        h, w = sharp.shape[-2:]
-        cells = F.avg_pool2d(sharp, _GLOW_POOL, ceil_mode=True, divisor_override=_GLOW_POOL**2)[:, 0]  # (B, h4, w4)
-        wide_px = scatter_sigma_px / _GLOW_POOL
-        rw = widest_cut_px(wide_px)
-        self.glow = separable(cells, gauss_matrix(cells.shape[1], wide_px[:, 0], rw),
-                              gauss_matrix(cells.shape[2], wide_px[:, 1], rw))
-        self._up_rows = upsample_matrix(h, _GLOW_POOL, sharp.device)[:h]  # (H, h4)
-        self._up_cols = upsample_matrix(w, _GLOW_POOL, sharp.device)[:w]  # (W, w4)
+        cells = F.avg_pool2d(sharp, _GLOW_POOL, ceil_mode=True, divisor_override=_GLOW_POOL**2)  # (B, 1, h4, w4)
+        self.glow = glow_blur(cells, scatter_sigma_px / _GLOW_POOL)
 
     def regions(self):
         """One region: every pixel of every image, (B, 1, H, W)."""
-        glow = separable(self.glow, self._up_rows[None], self._up_cols[None])[:, None]
+        glow = glow_upsample(self.glow, *self.sharp.shape[-2:])
         yield slice(None), slice(None), slice(None), _effective(torch.lerp(self.sharp, glow,
                                                                            self.fraction.view(-1, 1, 1, 1)))
 

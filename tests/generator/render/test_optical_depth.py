@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from generator.render.attenuate import attenuate, composite_attenuation
-from generator.render.blur import psf_taps
+from generator.render.blur import gauss_matrix, psf_taps, upsample_matrix, widest_cut_px
 from generator.render.calibrate import display_levels
-from generator.render.optical_depth import OpticalDepth, WindowedOpticalDepth, psf_windows
+from generator.render.optical_depth import OpticalDepth, WindowedOpticalDepth, glow_blur, glow_upsample, psf_windows
 from generator.render.rasterise import ObjectWindows, accumulate
 from tests.generator.render.phantoms import imaging_kw, phantom
 
@@ -80,3 +80,21 @@ def test_psf_widens_the_edge(device):
     sharp = composite_attenuation(img, tau, **imaging_kw(2, device, psf_sigma_px=torch.tensor([[0.3, 0.3], [3.0, 3.0]])))
     rows = sharp[:, 0, 32, 16:48].cpu().numpy()
     assert _edge_width_px(rows[1]) > _edge_width_px(rows[0]) + 3
+
+
+def test_whole_image_glow_is_the_windowed_paths_matrix_blur_and_upsampling(device):
+    """Kornia's separable filter with our per-image taps and its bilinear resize give the
+    products of the hand-written matrices the windowed path uses, up to float rounding."""
+    cells = torch.rand(3, 1, 25, 24, generator=torch.Generator().manual_seed(4)).to(device)
+    wide_px = torch.tensor([[1.2, 2.5], [4.0, 0.6], [0.3, 3.0]], device=device)  # (B, 2) row, col cells
+    r = widest_cut_px(wide_px)
+    blurred = glow_blur(cells, wide_px)
+    expected = gauss_matrix(25, wide_px[:, 0], r) @ cells[:, 0] @ gauss_matrix(24, wide_px[:, 1], r)
+    torch.testing.assert_close(blurred[:, 0], expected, rtol=0, atol=1e-6)
+    alone = glow_blur(cells[2:], wide_px[2:])  # narrower taps in a batch of its own
+    torch.testing.assert_close(blurred[2:], alone, rtol=0, atol=1e-6)
+    h, w = 98, 94  # partial last cells
+    up = glow_upsample(blurred, h, w)
+    assert up.shape == (3, 1, h, w)
+    rows, cols = upsample_matrix(h, 4, cells.device)[:h], upsample_matrix(w, 4, cells.device)[:w]
+    torch.testing.assert_close(up[:, 0], rows @ blurred[:, 0] @ cols.T, rtol=0, atol=1e-6)
