@@ -188,7 +188,7 @@ def run(*, quick: bool, device: str, tiny: bool = False) -> SuiteResult:
                                               Job(f"Kornia: {name}", lambda f=theirs: (f(), items)[1])],
                                              repeats=repeats)
             for m in (mine, base):
-                m.extra.update(ms=round(1e3 * m.median_s, 3), max_abs_diff=diff)
+                m.extra.update(ms=round(1e3 * m.median_s, 4), max_abs_diff=diff)
             result.comparisons.append(Comparison(name, mine, base, f"max |diff| {diff:.1e}; code uses {USES[key]}"))
             result.notes.append(f"{name}: ours {1e3 * mine.median_s:.3f} ms (±{mine.spread:.0%}), Kornia "
                                 f"{1e3 * base.median_s:.3f} ms (±{base.spread:.0%}), ratio {base.median_s / mine.median_s:.2f}x")
