@@ -6,7 +6,7 @@ import importlib
 
 from generator.errors import ConfigError
 
-SUITES = ("generate", "decode", "train")
+SUITES = ("generate", "decode", "train", "kernels")
 DEVICES = ("auto", "cpu", "cuda")
 
 

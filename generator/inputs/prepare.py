@@ -18,7 +18,7 @@ class Prepared:
     meta: dict
     converted: str | None
     anatomy: Any = None  # generator.anatomy.estimate.Anatomy at output size, estimated once per source
-    display_levels: tuple[float, float, float] | None = None  # composite.display_levels, once per source
+    display_levels: tuple[float, float, float] | None = None  # calibrate.display_levels, once per source
 
 
 def output_size(height: int, width: int, long_side: int) -> tuple[int, int]:

@@ -6,7 +6,7 @@ size, material, 3-D pose and anatomical position; `sample_imaging` draws the per
 imaging parameters below. Render side: shape kernels (generator/shapes/solids.py) give
 each object's optical depth mu * t on its own window; `composite` spreads each window
 (detector blur, scatter glow), adds overlapping objects along the beam and maps the sum
-into the image (generator/render/composite.py).
+into the image (generator/render/attenuate.py).
 
 Imaging parameters (stored in the spec's `imaging`):
 | name              | range            | meaning / source                                         |
@@ -25,13 +25,15 @@ Imaging parameters (stored in the spec's `imaging`):
 | noise_sigma       | 0.002-0.010      | quantum noise s.d. in display units (8-bit CXR: 0.5-2.5 LSB)|
 | noise_seed        | 0 .. 2^31-1      | counter-based noise stream (same on CPU and CUDA)        |
 | display_dark,     | measured, not    | the source's 2 % and 99.5 % intensity quantiles and its  |
-| display_bright,   | drawn            | brightest pixel (`composite.display_levels`): k and the  |
+| display_bright,   | drawn            | brightest pixel (`calibrate.display_levels`): k and the  |
 | display_peak      |                  | soft ceiling; measured once per source at prepare time   |
 | spacing_row_mm,   | the image's      | converts the mm parameters to pixels at render time      |
 | spacing_col_mm    | spacing          |                                                          |
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import torch
@@ -45,14 +47,10 @@ from generator.bodies.jewellery import sample_jewellery_clothing
 from generator.bodies.magnets import sample_magnets
 from generator.bodies.pin_needle import sample_pin_needle
 from generator.bodies.shrapnel import sample_shrapnel
-from generator.render.composite import (
-    OpticalDepth,
-    WindowedOpticalDepth,
-    attenuate,
-    display_levels,
-    psf_taps,
-    psf_windows,
-)
+from generator.render.attenuate import attenuate
+from generator.render.blur import psf_taps
+from generator.render.calibrate import display_levels
+from generator.render.optical_depth import OpticalDepth, WindowedOpticalDepth, psf_windows
 from generator.render.rasterise import ObjectWindows, accumulate
 
 SAMPLERS = {
@@ -68,6 +66,10 @@ SAMPLERS = {
 # Optical depth above which a pixel belongs to an object: 0.02 is 0.02 mm of steel or 1 mm of
 # water, below what a reader can see, so masks cover the whole visible object.
 MASK_THRESHOLD = 0.02
+
+# How steps 1-2 (PSF and scatter) run: "whole" = `OpticalDepth` on whole images,
+# "windowed" = `WindowedOpticalDepth` on one box per image, "auto" = the device's way.
+OPTICAL_DEPTHS = ("auto", "whole", "windowed")
 
 RANGES = {
     "water_equiv_mm": (30.0, 70.0),
@@ -100,10 +102,20 @@ def _column(imaging: list[dict], name: str, device) -> torch.Tensor:
     return torch.tensor([float(im[name]) for im in imaging], dtype=torch.float32, device=device)
 
 
-def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[dict]) -> torch.Tensor:
+def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[dict], *,
+              optical_depth: Literal["auto", "whole", "windowed"] = "auto") -> torch.Tensor:
     """images: (B, 1, H, W) float32 [0, 1], overwritten with the result; windows: optical
     depth per object (from `render.rasterise`); imaging: per image, the dict from
-    `sample_imaging`."""
+    `sample_imaging`.
+
+    optical_depth: the algorithm for the PSF and scatter, one of `OPTICAL_DEPTHS`: "whole"
+    (one batched pass over whole images), "windowed" (one box per image around its objects)
+    or "auto": whole on CUDA, where one batched pass beats a loop over boxes and its host
+    syncs, windowed elsewhere, where most of an image holds no object. Both give the same
+    image up to float rounding.
+    """
+    if optical_depth not in OPTICAL_DEPTHS:
+        raise ValueError(f"optical_depth: got {optical_depth!r}; allowed: {', '.join(OPTICAL_DEPTHS)}")
     b, _, h, w = images.shape
     dev = images.device
     spacing = torch.stack([_column(imaging, "spacing_row_mm", dev), _column(imaging, "spacing_col_mm", dev)], 1)
@@ -117,9 +129,10 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
         steps = torch.arange(-r, win.rows.shape[1] + r, device=dev)
         sharp.append(ObjectWindows(values[:, 0], win.rows[:, :1] + steps, win.cols[:, :1] + steps, win.batch_index,
                                    win.object_index))
-    # Deficits of separate objects add (OpticalDepth states where that approximates). On a
-    # GPU one batched pass over whole images beats a loop over boxes (and its host syncs).
-    if dev.type == "cuda":
+    if optical_depth == "auto":
+        optical_depth = "whole" if dev.type == "cuda" else "windowed"
+    # Deficits of separate objects add (OpticalDepth states where that approximates).
+    if optical_depth == "whole":
         depth = OpticalDepth(accumulate(sharp, b, h, w, "sum", dev), fraction, scatter_px)
     else:
         depth = WindowedOpticalDepth(sharp, h, w, fraction, scatter_px)

@@ -28,7 +28,7 @@ from generator.render.encode import (
     quantise_batch,
 )
 from generator.inputs.read import ImageRecord, RejectedInput, read_images
-from generator.render.levels import display_levels_np
+from generator.render.calibrate import display_levels_np
 from generator.inputs.prepare import Prepared, prepare
 from generator.render.rasterise import object_masks, rasterise
 from generator.rng import cumulative, pick, sample_rng

@@ -4,7 +4,7 @@
 Real metal: NIH ChestX-ray14 films in ../shared/data/cxr-nih carry ECG electrodes, lead
 wires, clips and markers. Detection (documented, deliberately simple):
   1. work at `WORK_PX` on the long side (spacing scaled accordingly);
-  2. white top-hat with a flat square of ~`TOPHAT_MM` (max-pool opening): keeps bright
+  2. white top-hat with a flat square of ~`TOPHAT_MM` (Kornia's opening): keeps bright
      structures smaller than about 8 mm (electrode studs, wires, clips), removes ribs,
      spine and heart, which are wider;
   3. candidates = local maxima of the top-hat (9 x 9 non-maximum suppression) above
@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import kornia
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -35,7 +36,7 @@ from PIL import Image
 
 from generator.anatomy.estimate import estimate_anatomy
 from generator.bodies.base import PlacementContext
-from generator.render.levels import display_levels_np
+from generator.render.calibrate import display_levels_np
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
 from generator.render.styles import get_style
@@ -65,12 +66,11 @@ def _load(path: Path, spacing_mm: tuple[float, float]) -> tuple[np.ndarray, tupl
 
 
 def white_tophat(px: np.ndarray, size_px: int) -> np.ndarray:
-    """Image minus its opening by a flat size_px square (max-pool erosion then dilation)."""
+    """Image minus its opening by a flat square of size_px (made odd) pixels; pixels beyond
+    the image are ignored (geodesic border). px: (H, W) float32; returns (H, W) float32."""
     k = size_px | 1
     x = torch.from_numpy(px)[None, None]
-    eroded = -F.max_pool2d(-x, k, 1, k // 2)
-    opened = F.max_pool2d(eroded, k, 1, k // 2)
-    return (x - opened)[0, 0].numpy()
+    return kornia.morphology.top_hat(x, torch.ones(k, k))[0, 0].numpy()
 
 
 def detect_metal(px: np.ndarray, spacing_mm: tuple[float, float]) -> list[tuple[int, int]]:

@@ -11,7 +11,7 @@ import pytest
 from benchmarks.cli import cmd_bench
 from benchmarks.common import environment
 
-SUITES = ("generate", "decode", "train")
+SUITES = ("generate", "decode", "train", "kernels")
 
 
 class _Args:

@@ -1,11 +1,11 @@
-"""The numpy display levels give exactly the floats of composite.display_levels."""
+"""Intensity calibration: the display levels (torch and numpy, the same floats) and the gain k."""
 
 import numpy as np
 import pytest
 import torch
 
-from generator.render.composite import display_levels
-from generator.render.levels import display_levels_np
+from generator.bodies.materials import mu_per_mm
+from generator.render.calibrate import attenuation_gain, display_levels, display_levels_np, intensity_scale
 
 
 def _torch_levels(img: np.ndarray) -> tuple[float, float, float]:
@@ -53,3 +53,25 @@ def test_rounds_half_to_even_like_torch():
 def test_rejects_batched_input():
     with pytest.raises(ValueError, match=r"expected \(H, W\)"):
         display_levels_np(np.zeros((1, 8, 8), dtype=np.float32))
+
+
+def test_intensity_scale_is_the_bin_centre_of_the_quantiles_of_every_fourth_pixel(device):
+    img = torch.full((2, 1, 200, 160), 0.2, device=device)
+    img[0, :, :, 80:] = 0.7  # half the subsampled pixels: dark end 0.2, bright end 0.7
+    img[1] = torch.linspace(0.0, 1.0, 200 * 160, device=device).view(1, 200, 160)
+    img[1, :, 1::4] = 5.0  # rows the stride never reads
+    dark, bright = intensity_scale(img)
+    assert dark.shape == bright.shape == (2,)
+    assert float(dark[0]) == pytest.approx(0.2, abs=1 / 2046) and float(bright[0]) == pytest.approx(0.7, abs=1 / 2046)
+    sub = img[1, 0, ::4, ::4].flatten().sort().values.cpu()
+    last = sub.numel() - 1
+    for got, q in ((dark[1], 0.02), (bright[1], 0.995)):
+        assert float(got) == pytest.approx(float(sub[round(q * last)]), abs=1 / 2046)
+    _, _, peak = display_levels(img)
+    assert torch.equal(peak.cpu(), torch.tensor([0.7, 5.0]))  # the brightest pixel, every pixel read
+
+
+def test_attenuation_gain_maps_the_span_to_water_equiv_mm():
+    k = attenuation_gain(torch.tensor([0.2, 0.5]), torch.tensor([0.8, 0.52]), torch.tensor([50.0, 50.0]))
+    water = mu_per_mm("water")
+    torch.testing.assert_close(k, torch.tensor([0.6, 0.05]) / (water * 50.0))  # a flat film: at least 0.05
