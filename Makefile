@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/radiopaque preview out/demo --n 16 --out out/demo/preview.png
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 clean:

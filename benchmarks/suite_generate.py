@@ -25,8 +25,8 @@ TARGET_PHYSICAL_COST = 2.0  # physical style: at most 2x the legacy style's time
 def _ours_job(name: str, folder: Path, *, count: int, size: int, style: str, device: str, executor: str = "local",
               workers: int = 1, batch_size: int | None = None, shard_size: int = 256) -> tuple[Job, Path]:
     """A timed `build` into a fresh temporary folder (cleared before every call, untimed)."""
-    from generator.run.build import build
     from generator.config import BuildConfig, RunConfig, SourceConfig
+    from generator.run.build import build
 
     out = Path(tempfile.mkdtemp(prefix="bench-gen-"))
     config = BuildConfig(count=count, seed=0, size=size, style=style, formats=("wds",), shard_size=shard_size,

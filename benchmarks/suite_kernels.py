@@ -191,5 +191,6 @@ def run(*, quick: bool, device: str, tiny: bool = False) -> SuiteResult:
                 m.extra.update(ms=round(1e3 * m.median_s, 4), max_abs_diff=diff)
             result.comparisons.append(Comparison(name, mine, base, f"max |diff| {diff:.1e}; code uses {USES[key]}"))
             result.notes.append(f"{name}: ours {1e3 * mine.median_s:.3f} ms (±{mine.spread:.0%}), Kornia "
-                                f"{1e3 * base.median_s:.3f} ms (±{base.spread:.0%}), ratio {base.median_s / mine.median_s:.2f}x")
+                                f"{1e3 * base.median_s:.3f} ms (±{base.spread:.0%}), "
+                                f"ratio {base.median_s / mine.median_s:.2f}x")
     return result

@@ -108,8 +108,8 @@ def _interleaved(runners: dict[str, tuple[Callable[[int], dict], str, dict]], *,
 def _datasets(count: int, ours_count: int, work: Path, device: str) -> tuple[Path, Path]:
     """(our legacy build of `ours_count`, the prototype's JPEG folder of `count`) from the same
     CheXpert-small-like inputs (a GPU run needs a bigger build to fill its batches)."""
-    from generator.run.build import build
     from generator.config import BuildConfig, RunConfig, SourceConfig
+    from generator.run.build import build
 
     folder = inputs.chexpert_small(min(count, 256))
     ours = work / "build"
@@ -141,7 +141,8 @@ def run(*, quick: bool, device: str, tiny: bool = False) -> SuiteResult:
     work = Path(tempfile.mkdtemp(prefix="bench-train-data-"))
     try:
         count = 8 if tiny else 64 if quick else 1024
-        ours_build, proto_folder = _datasets(count, (512 if tiny else 8192 if quick else 32768) if cuda else count, work,
+        proto_count = (512 if tiny else 8192 if quick else 32768) if cuda else count
+        ours_build, proto_folder = _datasets(count, proto_count, work,
                                              "cuda" if cuda else "cpu")
         common = dict(batch_size=batch_size, loader_workers=workers, image_size=image_size)
         extra = {"device": "cpu", **common}

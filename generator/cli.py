@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import argparse
 
-from generator.config import ASSUMED_LONG_SIDE_MM, DEVICES, EXECUTORS, FORMAT_CHOICES, BuildConfig, RunConfig, SourceConfig
-from generator.render.encode import IMAGE_FORMATS
+from generator.config import (
+    ASSUMED_LONG_SIDE_MM,
+    DEVICES,
+    EXECUTORS,
+    FORMAT_CHOICES,
+    BuildConfig,
+    RunConfig,
+    SourceConfig,
+)
 from generator.errors import ConfigError
+from generator.render.encode import IMAGE_FORMATS
 from generator.render.styles import DEFAULT_STYLE, STYLES
+from generator.run.worker import CUDA_BATCH_SIZE
 
 
 def _csv_list(text: str) -> tuple[str, ...]:
@@ -26,11 +35,13 @@ def add_generate_parser(sub) -> None:
     p = sub.add_parser("generate", help="build a sharded dataset of radiographs with synthetic foreign bodies")
     p.add_argument("--out", required=True, help="output folder or fsspec URL (s3://, gs://, memory://)")
     p.add_argument("--input", default=None,
-                   help="folder (recursive), glob, CSV manifest or image file; default: the built-in RG1 chest CR sample")
+                   help="folder (recursive), glob, CSV manifest or image file "
+                        "(default: the built-in RG1 chest CR sample)")
     p.add_argument("--path-column", default=None, help="CSV column with image paths (default: Path, file, path...)")
     p.add_argument("--root", default=None, help="folder the CSV's paths are relative to (default: the CSV's folder)")
     p.add_argument("--spacing-columns", type=_csv_list, default=None,
-                   help="CSV columns 'ROW,COL' with pixel spacing in mm (default: SpacingY_mm,SpacingX_mm when present)")
+                   help="CSV columns 'ROW,COL' with pixel spacing in mm "
+                        "(default: SpacingY_mm,SpacingX_mm when present)")
     p.add_argument("--default-spacing-mm", type=float, default=None,
                    help="pixel spacing when neither file nor CSV gives one (default: the image's long side "
                         f"spans a {ASSUMED_LONG_SIDE_MM:.0f} mm chest detector)")
@@ -38,7 +49,8 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="build seed; sample i uses (seed, i) alone (default: 0)")
     p.add_argument("--size", type=int, default=512, help="long side of output images in pixels (default: 512)")
     p.add_argument("--style", default=DEFAULT_STYLE, help=f"{', '.join(sorted(STYLES))} (default: {DEFAULT_STYLE})")
-    p.add_argument("--classes", type=_csv_list, default=(), help="comma-separated class mix (default: all of the style)")
+    p.add_argument("--classes", type=_csv_list, default=(),
+                   help="comma-separated class mix (default: all of the style)")
     p.add_argument("--class-weights", type=_float_list, default=(), help="one weight per class (default: equal)")
     p.add_argument("--format", default="wds", help=f"{', '.join(FORMAT_CHOICES)} (default: wds)")
     p.add_argument("--shard-size", type=int, default=256, help="samples per shard (default: 256)")
@@ -48,7 +60,9 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes / Ray actors (default: 1)")
     p.add_argument("--ray-address", default=None, help="join this Ray cluster (default: start a local one)")
     p.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default: auto = cuda if present)")
-    p.add_argument("--batch-size", type=int, default=None, help="images rendered per batch (default: 64 on CUDA; on CPU 32 physical, 16 legacy)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"images rendered per batch (default: {CUDA_BATCH_SIZE} on CUDA; on CPU "
+                        + ", ".join(f"{s.cpu_batch_size} {s.name}" for s in STYLES.values()) + ")")
     p.add_argument("--retries", type=int, default=2, help="retries of a failing shard (default: 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)

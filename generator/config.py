@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from generator.render.encode import IMAGE_FORMATS
 from generator.errors import ConfigError
-from generator.render.styles import NONE_CLASS, STYLES, DEFAULT_STYLE
+from generator.render.encode import IMAGE_FORMATS
+from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, STYLES
 
 SHARD_FORMATS = ("wds", "parquet")
 FORMAT_CHOICES = {"wds": ("wds",), "parquet": ("parquet",), "both": ("wds", "parquet")}

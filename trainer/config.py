@@ -102,7 +102,8 @@ class TrainConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError("--label-smoothing", self.label_smoothing, "0 <= s < 1")
         if self.task == "multilabel" and self.balance == "sampler":
-            raise ConfigError("--balance", self.balance, "none, weights (a balanced sampler needs one label per sample)")
+            raise ConfigError("--balance", self.balance,
+                              "none, weights (a balanced sampler needs one label per sample)")
         if self.executor == "local" and self.workers != 1:
             raise ConfigError("--workers", self.workers, "1 with --executor local (use --executor ray for more)")
         if self.resume and self.init:

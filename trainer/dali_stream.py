@@ -32,11 +32,12 @@ DALI specifics:
 
 Pixels: grey, decoded at the build's bit depth (8 when its manifest says jpg or png, else 16,
 which holds 8-bit samples exactly too), resized to (S, S) with DALI's antialiased linear filter
-(aspect not kept, as in `resize_square`), rounded back to that bit depth, scaled to [0, 1]. Against `resize_square`'s antialiased bilinear
-(PIL path): inside the image they differ by that rounding only (at most half a grey level,
-0.002 for 8-bit); in the outermost rows and columns of a downscaled image DALI clamps the filter
-to the edge where PyTorch renormalises it, so those pixels differ by up to about 0.05 (mean over
-a 64 -> 32 px image below 2e-3). Without resizing (S equal to the image size) they are equal.
+(aspect not kept, as in `resize_square`), rounded back to that bit depth, scaled to [0, 1].
+Against `resize_square`'s antialiased bilinear (PIL path): inside the image they differ by
+that rounding only (at most half a grey level, 0.002 for 8-bit); in the outermost rows and
+columns of a downscaled image DALI clamps the filter to the edge where PyTorch renormalises
+it, so those pixels differ by up to about 0.05 (mean over a 64 -> 32 px image below 2e-3).
+Without resizing (S equal to the image size) they are equal.
 
 Labels come from each sample's `{key}.json`, parsed on the host per batch, mapped to the model's
 classes like `ShardStream` does. A corrupt image fails the epoch: DALI fails its whole batch and
@@ -59,13 +60,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generator.inputs.raster import dali_available
 from generator.errors import ConfigError
+from generator.inputs.raster import dali_available
 from generator.output.manifest import read_manifest
 from generator.output.storage import Store
 from trainer.config import DECODERS
-from trainer.stream import (Build, ShardRef, class_index_map, is_build, make_target, rank_bounds, shard_order,
-                            subset_offsets)
+from trainer.stream import (
+    Build,
+    ShardRef,
+    class_index_map,
+    is_build,
+    make_target,
+    rank_bounds,
+    shard_order,
+    subset_offsets,
+)
 
 log = logging.getLogger(__name__)
 

@@ -160,7 +160,8 @@ def multilabel_report(probs: np.ndarray, targets: np.ndarray, classes: list[str]
         per_class[name] = {**per_class_rates(cm)[1], "auroc": auroc(probs[:, k], targets[:, k])}
     aurocs = [v["auroc"] for v in per_class.values() if not np.isnan(v["auroc"])]
     report = {"n": int(len(probs)), "classes": list(classes), "threshold": threshold,
-              "exact_match": float(np.mean(np.all((probs >= threshold) == targets, axis=1))) if len(probs) else float("nan"),
+              "exact_match": (float(np.mean(np.all((probs >= threshold) == targets, axis=1)))
+                              if len(probs) else float("nan")),
               "per_class": per_class, "macro_auroc": float(np.mean(aurocs)) if aurocs else float("nan")}
     fb = [k for k, c in enumerate(classes) if c != none_class]
     if fb and len(fb) < len(classes):

@@ -106,7 +106,8 @@ class Build:
         if shard.fmt == "parquet":
             records = _read_parquet(data)
         else:
-            records = [Record(s.key, s.image, s.image_format, s.label, s.labels) for s in FORMATS[shard.fmt].decode(data)]
+            records = [Record(s.key, s.image, s.image_format, s.label, s.labels)
+                       for s in FORMATS[shard.fmt].decode(data)]
         if len(records) != shard.count:
             raise ValueError(f"{self.url}/{shard.path}: holds {len(records)} samples, {MANIFEST} says {shard.count}")
         return records
@@ -123,7 +124,8 @@ def _read_parquet(data: bytes) -> list[Record]:
     table = pq.read_table(io.BytesIO(data), columns=["key", "image", "image_format", "label", "labels"])
     cols = table.to_pydict()
     return [Record(k, img, fmt, int(lab), tuple(int(v) for v in labs))
-            for k, img, fmt, lab, labs in zip(cols["key"], cols["image"], cols["image_format"], cols["label"], cols["labels"])]
+            for k, img, fmt, lab, labs in zip(cols["key"], cols["image"], cols["image_format"], cols["label"],
+                                              cols["labels"])]
 
 
 def subset_offsets(shards: list[ShardRef], subset: str, val_fraction: float, split_seed: int) -> list[np.ndarray]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.bodies import placement as pl
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.rng import pick
 from generator.shapes import kinds
 from generator.spec import ObjectSpec
@@ -33,7 +33,8 @@ CONTENT_MU_SCALE = 0.75
 REGIONS = {"oesophagus_upper": 0.5, "oesophagus_lower": 0.1, "stomach_bowel": 0.4}
 
 
-def battery_params(rng: np.random.Generator, cell: str | None = None, tilt_deg: float | None = None) -> dict[str, float]:
+def battery_params(rng: np.random.Generator, cell: str | None = None,
+                   tilt_deg: float | None = None) -> dict[str, float]:
     diameter, height = CELLS[cell or pick(rng, sorted(CELLS))]
     step = height * float(rng.uniform(0.15, 0.25))
     return pl.disc_params(diameter_mm=diameter, thickness_mm=height - step, material="steel",

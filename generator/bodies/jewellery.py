@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from generator.bodies import placement as pl
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.rng import cumulative, pick
 from generator.shapes import kinds
 from generator.spec import ObjectSpec
@@ -61,7 +61,8 @@ def _item(rng: np.random.Generator, ctx: PlacementContext, item: str) -> list[Ob
         out = [_wire(rng, ctx, centre, _arc(w, depth, 20, rng.uniform(0.8, 2.0)), metal, small=False)]
         if rng.random() < 0.5:
             disc = pl.disc_params(diameter_mm=float(rng.uniform(10, 25)), thickness_mm=float(rng.uniform(1, 2)),
-                                  material=metal, tilt_deg=float(rng.uniform(0, 40)), angle_deg=float(rng.uniform(0, 180)))
+                                  material=metal, tilt_deg=float(rng.uniform(0, 40)),
+                                  angle_deg=float(rng.uniform(0, 180)))
             at = pl.near(rng, ctx, centre, (0.0, depth / 2.0 + disc["diameter_mm"] / 2.0))
             out.append(ObjectSpec(cls=CLS, kind=kinds.PHYS_DISC, center_px=at, material=metal, params=disc))
         return out

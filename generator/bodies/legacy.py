@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.shapes import kinds
 from generator.spec import ObjectSpec
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.bodies import placement as pl
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.shapes import kinds
 from generator.shapes.spheres import SPHERE_SLOTS
 from generator.spec import ObjectSpec

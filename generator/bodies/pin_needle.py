@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from generator.bodies import placement as pl
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.bodies.materials import mu_per_mm
 from generator.rng import pick
 from generator.shapes import kinds

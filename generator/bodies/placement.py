@@ -28,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from generator.anatomy.estimate import Anatomy, nominal_anatomy
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.bodies.materials import mu_per_mm
 from generator.rng import cumulative, pick
 from generator.shapes.prism import PRISM_VERTICES

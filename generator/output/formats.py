@@ -13,9 +13,8 @@ from typing import NamedTuple
 from generator.output.manifest import MANIFEST, ManifestError, read_manifest
 from generator.output.parquet import decode_parquet, encode_parquet
 from generator.output.sample import ShardSample
-from generator.output.wds import decode_tar, encode_tar
 from generator.output.storage import Store, StoreError, sha256_bytes
-
+from generator.output.wds import decode_tar, encode_tar
 
 
 class ShardFormat(NamedTuple):

@@ -32,7 +32,8 @@ REJECTS = "rejects.jsonl"
 SCHEMA = 1
 # Shard formats a reader takes, most preferred first: tar decoding is the cheaper.
 READ_PREFERENCE = ("wds", "parquet")
-_VERSIONED = ("torch", "torchvision", "kornia", "numpy", "pillow", "pyarrow", "pydicom", "webdataset", "nvidia-dali-cuda130")
+_VERSIONED = ("torch", "torchvision", "kornia", "numpy", "pillow", "pyarrow", "pydicom", "webdataset",
+              "nvidia-dali-cuda130")
 
 
 class ManifestError(ValueError):
@@ -50,7 +51,8 @@ class ShardFile:
     bytes: int | None = None
 
     def to_dict(self) -> dict:
-        out = {"path": self.path, "format": self.format, "count": self.count, "sha256": self.sha256, "bytes": self.bytes}
+        out = {"path": self.path, "format": self.format, "count": self.count, "sha256": self.sha256,
+               "bytes": self.bytes}
         return {k: v for k, v in out.items() if v is not None}
 
 
@@ -333,7 +335,8 @@ def _manifest(doc: dict) -> Manifest:
         versions={str(k): str(v) for k, v in _obj(doc.get("versions") or {}, f"{name}.versions").items()},
         classes=tuple(classes),
         sources=sources,
-        list_rejects=tuple(_reject(r, f"{name}.list_rejects[{k}]") for k, r in enumerate(_list(doc, "list_rejects", name))),
+        list_rejects=tuple(_reject(r, f"{name}.list_rejects[{k}]")
+                           for k, r in enumerate(_list(doc, "list_rejects", name))),
         parts=dict(sorted(parts.items())),
         shards=tuple(_shard_file(s, f"{name}.shards[{k}]") for k, s in enumerate(_list(doc, "shards", name))),
         class_histogram=_counts(doc.get("class_histogram") or {}, f"{name}.class_histogram"),

@@ -1,9 +1,10 @@
 """The physical style (`--style physical`, the default): parametric 3-D solids with real
 dimensions and materials, placed by anatomical priors, composited in the attenuation domain.
 
-Spec side: one sampler per class (generator/bodies/<class>.py) draws an object's solid,
-size, material, 3-D pose and anatomical position; `sample_imaging` draws the per-image
-imaging parameters below. Render side: shape kernels (generator/shapes/solids.py) give
+Spec side: one sampler per class (generator/bodies/<class>.py, listed in
+generator/bodies/physical.py) draws an object's solid, size, material, 3-D pose and
+anatomical position; `sample_imaging` here draws the per-image imaging parameters below.
+Render side: shape kernels (generator/shapes/<kind>.py) give
 each object's optical depth mu * t on its own window; `composite` spreads each window
 (detector blur, scatter glow), adds overlapping objects along the beam and maps the sum
 into the image (generator/render/attenuate.py).
@@ -38,31 +39,13 @@ from typing import Literal
 import numpy as np
 import torch
 
-from generator.bodies.base import PlacementContext
-from generator.bodies.blade import sample_blade
-from generator.bodies.bullet import sample_bullet
-from generator.bodies.button_battery import sample_button_battery
-from generator.bodies.coin import sample_coin
-from generator.bodies.jewellery import sample_jewellery_clothing
-from generator.bodies.magnets import sample_magnets
-from generator.bodies.pin_needle import sample_pin_needle
-from generator.bodies.shrapnel import sample_shrapnel
+from generator.bodies.context import PlacementContext
 from generator.render.attenuate import attenuate
 from generator.render.blur import psf_taps
 from generator.render.calibrate import display_levels
 from generator.render.optical_depth import OpticalDepth, WindowedOpticalDepth, psf_windows
 from generator.render.rasterise import ObjectWindows, accumulate
 
-SAMPLERS = {
-    "coin": sample_coin,
-    "button_battery": sample_button_battery,
-    "magnets": sample_magnets,
-    "bullet": sample_bullet,
-    "shrapnel": sample_shrapnel,
-    "pin_needle": sample_pin_needle,
-    "blade": sample_blade,
-    "jewellery_clothing": sample_jewellery_clothing,
-}
 # Optical depth above which a pixel belongs to an object: 0.02 is 0.02 mm of steel or 1 mm of
 # water, below what a reader can see, so masks cover the whole visible object.
 MASK_THRESHOLD = 0.02

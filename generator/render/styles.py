@@ -13,9 +13,10 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
-from generator.render import physical
 from generator.bodies import legacy
-from generator.bodies.base import PlacementContext, Sampler
+from generator.bodies import physical as physical_bodies
+from generator.bodies.context import PlacementContext, Sampler
+from generator.render import physical
 from generator.render.rasterise import ObjectWindows, accumulate
 
 NONE_CLASS = "none"
@@ -39,9 +40,9 @@ class Style:
     # Whether samplers read PlacementContext.anatomy and display_levels; estimating them costs
     # more than a legacy render on CPU, so styles that place by image fractions skip them.
     needs_anatomy: bool = True
-    # Images per render batch on CPU (measured, 1 core, 320x390): physical runs a few hundred
-    # small operations per shape kind and batch, which 64 amortise (4 % more images/s than
-    # 32; the same at 1024 px); legacy's whole-image passes stay in cache at 16.
+    # Images per render batch on CPU (chosen by `radiopaque bench generate`): physical runs a
+    # few hundred small operations per shape kind and batch, which wide batches amortise;
+    # legacy's whole-image passes stay in cache at small batches.
     cpu_batch_size: int = 64
 
     @property
@@ -72,7 +73,7 @@ LEGACY = Style(
 
 PHYSICAL = Style(
     name="physical",
-    samplers=physical.SAMPLERS,
+    samplers=physical_bodies.SAMPLERS,
     mask_threshold=physical.MASK_THRESHOLD,
     composite=physical.composite,
     sample_imaging=physical.sample_imaging,

@@ -17,26 +17,26 @@ from typing import Callable
 import numpy as np
 import torch
 
-from generator.render import annotate
 from generator.anatomy.estimate import estimate_anatomy
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.config import BuildConfig
+from generator.inputs.prepare import Prepared, prepare
+from generator.inputs.read import ImageRecord, RejectedInput, read_images
+from generator.inputs.sources import SourceList
+from generator.output.manifest import Reject
+from generator.output.sample import ShardSample
+from generator.render import annotate
+from generator.render.calibrate import display_levels_np
 from generator.render.encode import (
     encode_image,
     encode_instance_map,
     file_extension,
     quantise_batch,
 )
-from generator.inputs.read import ImageRecord, RejectedInput, read_images
-from generator.render.calibrate import display_levels_np
-from generator.inputs.prepare import Prepared, prepare
 from generator.render.rasterise import object_masks, rasterise
-from generator.rng import cumulative, pick, sample_rng
-from generator.output.manifest import Reject
-from generator.output.sample import ShardSample
-from generator.inputs.sources import SourceList
-from generator.spec import SampleSpec, sample_key
 from generator.render.styles import NONE_CLASS, get_style
+from generator.rng import cumulative, pick, sample_rng
+from generator.spec import SampleSpec, sample_key
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,8 @@ class ShardRenderer:
         return out  # type: ignore[return-value]
 
     def _render_group(self, specs: list[SampleSpec], h: int, w: int) -> list[ShardSample]:
-        images, windows = render_specs(specs, [self._cache[s.source_index].pixels for s in specs], self.style, self.device)
+        sources = [self._cache[s.source_index].pixels for s in specs]
+        images, windows = render_specs(specs, sources, self.style, self.device)
         masks = object_masks(windows, self.style.mask_threshold)
         pixels = quantise_batch(images, self.config.image_format)  # (B, H, W): one device-to-host copy
         return [self._finish(s, pixels[b], masks, b) for b, s in enumerate(specs)]

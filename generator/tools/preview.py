@@ -9,8 +9,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from generator.output.manifest import read_manifest
 from generator.output.formats import iter_build
+from generator.output.manifest import read_manifest
 from generator.output.storage import Store
 
 _COLOURS = ((255, 80, 80), (80, 200, 255), (255, 200, 40), (120, 255, 120), (255, 120, 255), (255, 160, 60),
@@ -101,8 +101,8 @@ def write_comparison(config, out: str, *, n: int = 8, tile_px: int = 256, device
     import dataclasses
 
     from generator.device import resolve_device
-    from generator.run.shard import ShardRenderer
     from generator.inputs.sources import list_sources
+    from generator.run.shard import ShardRenderer
 
     sources = list_sources(config.sources)
     dev = resolve_device(device)

@@ -35,11 +35,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from generator.anatomy.estimate import estimate_anatomy
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.render.calibrate import display_levels_np
+from generator.render.styles import get_style
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
-from generator.render.styles import get_style
 
 WORK_PX = 512
 TOPHAT_MM = 8.0

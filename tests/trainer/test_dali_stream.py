@@ -15,8 +15,8 @@ import torch
 from _builds import CLASSES, write_fake_build
 from PIL import Image
 
-from generator.inputs.raster import dali_available
 from generator.errors import ConfigError
+from generator.inputs.raster import dali_available
 from generator.output.formats import FORMATS, MANIFEST, shard_name
 from generator.output.sample import ShardSample
 from generator.output.storage import sha256_bytes

@@ -2,12 +2,11 @@
 rank 0 writes the checkpoint."""
 
 import pytest
+from _builds import write_fake_build
 
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.distributed import train
-
-from _builds import write_fake_build
 
 
 @pytest.mark.slow

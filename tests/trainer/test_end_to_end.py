@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from generator.run.build import build
 from generator.config import BuildConfig, RunConfig
+from generator.run.build import build
 from trainer.checkpoint import load_checkpoint
 from trainer.config import EvalConfig, TrainConfig
 from trainer.distributed import train

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from generator.anatomy.estimate import _otsu, _pool, _smooth, estimate_anatomy, nominal_anatomy
-from generator.bodies.base import PlacementContext
-from generator.render.physical import SAMPLERS
+from generator.bodies.context import PlacementContext
+from generator.bodies.physical import SAMPLERS
 from generator.rng import sample_rng
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"

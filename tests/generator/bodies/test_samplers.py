@@ -5,8 +5,8 @@ import pytest
 
 from generator.anatomy.estimate import nominal_anatomy
 from generator.bodies import legacy
-from generator.bodies.base import PlacementContext
-from generator.render.physical import SAMPLERS as PHYSICAL_SAMPLERS
+from generator.bodies.context import PlacementContext
+from generator.bodies.physical import SAMPLERS as PHYSICAL_SAMPLERS
 from generator.shapes import kinds
 from generator.shapes.registry import SHAPES
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generator.inputs import raster as decode, read as images
+from generator.inputs import raster as decode
+from generator.inputs import read as images
 from generator.inputs.read import MAX_SIDE_PX, MIN_SIDE_PX, ImageRecord, RejectedInput
 from tests.generator.dicom_fixtures import cr_dataset
 

@@ -17,8 +17,8 @@ from PIL import Image
 from generator.output.formats import FORMATS, MANIFEST, iter_build, shard_name
 from generator.output.parquet import SCHEMA, decode_parquet, encode_parquet
 from generator.output.sample import ShardSample
-from generator.output.wds import decode_tar, encode_tar
 from generator.output.storage import Store, StoreError, sha256_bytes
+from generator.output.wds import decode_tar, encode_tar
 
 
 def _encode(array: np.ndarray, fmt: str) -> bytes:

@@ -46,7 +46,8 @@ def test_windowed_optical_depth_gives_the_same_image_as_whole_images(device):
     scatter_px = torch.tensor([[6.0, 5.0], [3.0, 4.0], [6.0, 6.0]], device=device)
     kw = dict(levels=display_levels(img), water_equiv_mm=torch.full((3,), 50.0, device=device),
               noise_sigma=torch.full((3,), 0.01, device=device), noise_seed=torch.tensor([3, 4, 5], device=device))
-    whole = attenuate(img.clone(), OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px), **kw)
+    whole_depth = OpticalDepth(accumulate(windows, 3, h, w, "sum", device), fraction, scatter_px)
+    whole = attenuate(img.clone(), whole_depth, **kw)
     windowed = attenuate(img.clone(), WindowedOpticalDepth(windows, h, w, fraction, scatter_px), **kw)
     assert float((whole - windowed).abs().max()) < 1e-5
     # The optical depth itself, where the display mapping does not compress it: the boxes hold
@@ -77,7 +78,8 @@ def test_psf_widens_the_edge(device):
     img[:, :, :8, :8] = 0.9
     tau = torch.zeros_like(img)
     tau[:, :, 20:44, 32:] = 1.0
-    sharp = composite_attenuation(img, tau, **imaging_kw(2, device, psf_sigma_px=torch.tensor([[0.3, 0.3], [3.0, 3.0]])))
+    psf_px = torch.tensor([[0.3, 0.3], [3.0, 3.0]])
+    sharp = composite_attenuation(img, tau, **imaging_kw(2, device, psf_sigma_px=psf_px))
     rows = sharp[:, 0, 32, 16:48].cpu().numpy()
     assert _edge_width_px(rows[1]) > _edge_width_px(rows[0]) + 3
 

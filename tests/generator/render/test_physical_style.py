@@ -6,15 +6,16 @@ import re
 import pytest
 import torch
 
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
 from generator.bodies.materials import MU_PER_MM
-from generator.render.physical import OPTICAL_DEPTHS, SAMPLERS, composite
+from generator.bodies.physical import SAMPLERS
+from generator.render.physical import OPTICAL_DEPTHS, composite
 from generator.render.rasterise import rasterise
+from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, get_style
 from generator.rng import sample_rng
 from generator.run.shard import render_specs
 from generator.shapes.registry import SHAPES
 from generator.spec import SampleSpec
-from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, get_style
 
 CLASSES = ("coin", "button_battery", "magnets", "bullet", "shrapnel", "pin_needle", "blade", "jewellery_clothing")
 UNIT = re.compile(r".*_(mm|deg|frac|per_mm)$")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from generator.render import annotate
 from generator.bodies import legacy
-from generator.bodies.base import PlacementContext
+from generator.bodies.context import PlacementContext
+from generator.render import annotate
 from generator.render.rasterise import accumulate, object_masks, rasterise
 from generator.shapes import kinds
 from generator.spec import ObjectSpec
@@ -92,9 +92,9 @@ CPU_CUDA_MAX_FLIPPED_FRACTION = 1e-3
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
 def test_cpu_and_cuda_render_the_same_specs():
+    from generator.render.styles import get_style
     from generator.run.shard import render_specs
     from generator.spec import SampleSpec
-    from generator.render.styles import get_style
 
     style = get_style("legacy")
     rng = np.random.default_rng(5)

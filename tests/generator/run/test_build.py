@@ -9,11 +9,11 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from generator.render.annotate import rle_decode
-from generator.run.build import build
 from generator.config import BuildConfig, RunConfig, SourceConfig
 from generator.errors import ConfigError
 from generator.output.formats import iter_build
+from generator.render.annotate import rle_decode
+from generator.run.build import build
 
 SMALL = dict(count=40, seed=7, size=128, shard_size=16, formats=("wds", "parquet"), style="legacy")
 

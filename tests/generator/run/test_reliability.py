@@ -31,14 +31,15 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from radiopaque import cli
-from generator.inputs import raster as decode, read as images
+from generator.config import BuildConfig, RunConfig, SourceConfig
+from generator.inputs import raster as decode
+from generator.inputs import read as images
+from generator.inputs.sources import source_id
 from generator.output import storage
 from generator.run import shard as shard_render
 from generator.run.build import build
-from generator.config import BuildConfig, RunConfig, SourceConfig
 from generator.run.shard import ShardRenderer
-from generator.inputs.sources import source_id
+from radiopaque import cli
 from tests.generator import corpus as cp
 from tests.generator.dicom_fixtures import cr_dataset
 
