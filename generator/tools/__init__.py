@@ -1,0 +1,1 @@
+"""Tools on top of builds: contact sheets (`preview`) and the realism measurements."""
