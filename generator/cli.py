@@ -45,6 +45,9 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--default-spacing-mm", type=float, default=None,
                    help="pixel spacing when neither file nor CSV gives one (default: the image's long side "
                         f"spans a {ASSUMED_LONG_SIDE_MM:.0f} mm chest detector)")
+    p.add_argument("--group-column", default=None,
+                   help="CSV column naming each film's patient (default: the DICOM PatientID, "
+                        "an NIH PPPPPPPP_FFF.png name or a CheXpert patientNNNNN folder, else each file alone)")
     p.add_argument("--count", type=int, default=512, help="number of samples (default: 512)")
     p.add_argument("--seed", type=int, default=0, help="build seed; sample i uses (seed, i) alone (default: 0)")
     p.add_argument("--size", type=int, default=512, help="long side of output images in pixels (default: 512)")
@@ -74,7 +77,8 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
     if args.spacing_columns is not None and len(args.spacing_columns) != 2:
         raise ConfigError("--spacing-columns", ",".join(args.spacing_columns), "two column names ROW,COL")
     sources = SourceConfig(input=args.input, path_column=args.path_column, root=args.root,
-                           spacing_columns=args.spacing_columns, default_spacing_mm=args.default_spacing_mm)
+                           spacing_columns=args.spacing_columns, default_spacing_mm=args.default_spacing_mm,
+                           group_column=args.group_column)
     config = BuildConfig(count=args.count, seed=args.seed, size=args.size, style=args.style, classes=args.classes,
                          class_weights=args.class_weights, formats=FORMAT_CHOICES[args.format],
                          shard_size=args.shard_size, image_format=args.image_format,

@@ -36,6 +36,7 @@ class SourceConfig:
     root: str | None = None  # CSV paths are relative to this (default: the CSV's folder)
     spacing_columns: tuple[str, str] | None = None  # CSV (row, col) spacing columns in mm
     default_spacing_mm: float | None = None  # None: the long side spans ASSUMED_LONG_SIDE_MM
+    group_column: str | None = None  # CSV column naming each film's patient (see inputs/groups.py)
 
     def validate(self) -> SourceConfig:
         if self.default_spacing_mm is not None and not self.default_spacing_mm > 0:
@@ -115,7 +116,13 @@ class BuildConfig:
         return tuple(c for c in self.classes if c != NONE_CLASS)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The config as written into dataset.json. An unset --group-column, an option newer
+        than the builds already made, is left out: such a build keeps the config (and the
+        resume identity) it always had."""
+        out = asdict(self)
+        if self.sources.group_column is None:
+            del out["sources"]["group_column"]
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,6 +21,8 @@ float until the end: no 8-bit quantisation.
 Privacy: metadata holds only modality, view, sex, age in years, bits stored, photometric
 interpretation and transfer syntax. Reasons for rejection never quote element values; text
 from third-party exceptions is scrubbed of the dataset's identifying values first.
+`patient_id` reads the PatientID alone, for grouping a patient's films into one split; it
+is kept in memory and never written.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ _PERCENTILE_SAMPLE_PX = 1 << 20
 _HEADER_DEFER_SIZE = "4 KB"
 # HIPAA Safe Harbor: ages over 89 are reported as one 90+ category.
 _MAX_AGE_YEARS = 90
+
+# A file starts with a 128-byte preamble and "DICM", or (bare, no preamble) with the file
+# meta group 0002 or an identifying group 0008 element, little endian.
+_PREAMBLE_BYTES = 128
+_DICOM_PREFIX = b"DICM"
+_BARE_GROUPS = (b"\x02\x00", b"\x08\x00")
 
 _GREY = ("MONOCHROME1", "MONOCHROME2")
 _RGB = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT")
@@ -148,6 +156,28 @@ def read_dicom(path: str | Path, *, force: bool = False) -> DicomImage:
             meta=_meta(ds),
             colour=colour,
         )
+
+
+def patient_id(path: str | Path) -> str | None:
+    """The PatientID of a DICOM file (with or without preamble), for grouping a patient's
+    films into one split; None when the file is not DICOM, its header cannot be read or
+    the element is absent or blank. The value is patient data: callers keep it in memory
+    and write only a salted hash of it."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(_PREAMBLE_BYTES + len(_DICOM_PREFIX))
+        prefixed = head[_PREAMBLE_BYTES:] == _DICOM_PREFIX
+        if not prefixed and head[:2] not in _BARE_GROUPS:
+            return None
+        # pydicom warnings can quote element values (patient data): never let them out.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=not prefixed, stop_before_pixels=True, specific_tags=["PatientID"])
+            value = ds.get("PatientID")
+    except Exception:  # an unreadable header only means the next grouping rule decides
+        return None
+    text = str(value).strip() if value is not None else ""
+    return text or None
 
 
 @contextlib.contextmanager

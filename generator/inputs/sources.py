@@ -4,6 +4,11 @@ Each source gets a stable id derived from its path relative to the input root (h
 file names, which may carry patient numbers, never reach a shard). Listing never decodes;
 problems found while listing (a CSV row with a missing, duplicate or escaping path) become
 rejects with a one-line reason, and the build goes on.
+
+Each source also knows its patient group (`generator.inputs.groups`): the raw key (`group`,
+which may hold a patient id: in memory only, never written) and its salted hash
+(`group_id`, the only form that reaches outputs). The salt is the fingerprint of the whole
+listing, taken before any split filtering.
 """
 
 from __future__ import annotations
@@ -12,25 +17,31 @@ import csv
 import glob
 import hashlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from generator.config import SourceConfig
 from generator.errors import ConfigError
+from generator.inputs.dicom import patient_id
+from generator.inputs.groups import group_id, group_key
 
 IMAGE_SUFFIXES = (".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg")
 PATH_COLUMNS = ("Path", "path", "file", "filename", "image", "Image Index")
 SPACING_COLUMN_PAIRS = (("SpacingY_mm", "SpacingX_mm"), ("spacing_row_mm", "spacing_col_mm"))
 BUILTIN_SAMPLE = "RG1_UNCR.dcm"
+_RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")  # never DICOM: no PatientID to look for
 
 
 @dataclass(frozen=True, kw_only=True)
 class Source:
-    """One input image. `rel` is its path relative to the input root (shown only in rejects)."""
+    """One input image. `rel` is its path relative to the input root (shown only in rejects).
+    `group` is the raw patient key ("nih:00001280"): never serialised, hence out of repr too."""
 
     source_id: str
     path: str
     rel: str
+    group: str = field(repr=False)
+    group_id: str
     spacing_mm: tuple[float, float] | None = None  # from the manifest; overrides the file's
     meta: dict = field(default_factory=dict)  # de-identified manifest fields (sex, age, view)
 
@@ -78,12 +89,16 @@ def list_sources(cfg: SourceConfig) -> SourceList:
     the input does not exist or holds no candidate image."""
     if cfg.input is None:
         path = builtin_sample_path()
-        src = Source(source_id=source_id("builtin/" + BUILTIN_SAMPLE), path=path, rel="builtin/" + BUILTIN_SAMPLE)
-        return SourceList((src,), (), f"built-in sample {BUILTIN_SAMPLE} (pydicom-data)")
+        rel = "builtin/" + BUILTIN_SAMPLE
+        src = Source(source_id=source_id(rel), path=path, rel=rel, group=_group(Path(path), rel), group_id="")
+        return _with_group_ids(SourceList((src,), (), f"built-in sample {BUILTIN_SAMPLE} (pydicom-data)"))
     text = cfg.input
+    is_csv = text.lower().endswith(".csv") and os.path.isfile(text)
+    if cfg.group_column is not None and not is_csv:
+        raise ConfigError("--group-column", cfg.group_column, "a column of a CSV manifest given as --input")
     if os.path.isdir(text):
         listed = _from_folder(Path(text))
-    elif text.lower().endswith(".csv") and os.path.isfile(text):
+    elif is_csv:
         listed = _from_csv(Path(text), cfg)
     elif any(ch in text for ch in "*?["):
         listed = _from_glob(text)
@@ -93,7 +108,20 @@ def list_sources(cfg: SourceConfig) -> SourceList:
         raise ConfigError("--input", text, "an existing folder, glob, CSV manifest or image file (or omit it)")
     if not listed.sources:
         raise ConfigError("--input", text, f"a location holding images ({', '.join(IMAGE_SUFFIXES)} or DICOM)")
-    return listed
+    return _with_group_ids(listed)
+
+
+def _with_group_ids(listed: SourceList) -> SourceList:
+    """Give every source its group id, salted with the fingerprint of the whole listing."""
+    salt = listed.fingerprint()
+    return replace(listed, sources=tuple(replace(s, group_id=group_id(s.group, salt)) for s in listed.sources))
+
+
+def _group(path: Path, rel: str, csv_group: str | None = None) -> str:
+    """The raw group key of a source; a DICOM header is read only when no CSV value decides."""
+    has_csv = csv_group is not None and csv_group.strip() != ""
+    dicom_id = None if has_csv or path.suffix.lower() in _RASTER_SUFFIXES else patient_id(path)
+    return group_key(rel, csv_group=csv_group, dicom_patient_id=dicom_id)[1]
 
 
 def _is_candidate(path: Path) -> bool:
@@ -102,9 +130,12 @@ def _is_candidate(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES or path.suffix == ""
 
 
-def _source(path: Path, root: Path, **extra) -> Source:
+def _source(path: Path, root: Path, csv_group: str | None = None, **extra) -> Source:
+    """A source without its group id yet (`_with_group_ids` adds it once the listing is whole)."""
     rel = os.path.relpath(path, root)
-    return Source(source_id=source_id(rel), path=str(path), rel=display_path(rel), **extra)
+    shown = display_path(rel)
+    return Source(source_id=source_id(rel), path=str(path), rel=shown, group=_group(path, shown, csv_group),
+                  group_id="", **extra)
 
 
 def _from_folder(root: Path) -> SourceList:
@@ -137,6 +168,8 @@ def _from_csv(csv_path: Path, cfg: SourceConfig) -> SourceList:
         )
         if spacing_cols and not all(c in header for c in spacing_cols):
             raise ConfigError("--spacing-columns", spacing_cols, f"two of the CSV's columns {header}")
+        if cfg.group_column is not None and cfg.group_column not in header:
+            raise ConfigError("--group-column", cfg.group_column, f"one of the CSV's columns {header}")
         rows = list(reader)
     sources, rejects, seen = [], [], set()
     root_real = os.path.realpath(root)
@@ -149,7 +182,8 @@ def _from_csv(csv_path: Path, cfg: SourceConfig) -> SourceList:
             continue
         seen.add(os.path.normpath(value))
         spacing = _row_spacing(row, spacing_cols)
-        sources.append(_source(root / value, root, spacing_mm=spacing, meta=_row_meta(row)))
+        group = row.get(cfg.group_column) if cfg.group_column else None
+        sources.append(_source(root / value, root, csv_group=group, spacing_mm=spacing, meta=_row_meta(row)))
     return SourceList(tuple(sources), tuple(rejects),
                       display_path(f"CSV {csv_path} (column {column!r}, root {root})"))
 
