@@ -15,6 +15,7 @@ from generator.config import (
     SourceConfig,
 )
 from generator.errors import ConfigError
+from generator.inputs.splits import DEFAULT_FRACTIONS, format_fractions, parse_fractions
 from generator.render.encode import IMAGE_FORMATS
 from generator.render.styles import DEFAULT_STYLE, STYLES
 from generator.run.worker import CUDA_BATCH_SIZE
@@ -46,8 +47,17 @@ def add_generate_parser(sub) -> None:
                    help="pixel spacing when neither file nor CSV gives one (default: the image's long side "
                         f"spans a {ASSUMED_LONG_SIDE_MM:.0f} mm chest detector)")
     p.add_argument("--group-column", default=None,
-                   help="CSV column naming each film's patient (default: the DICOM PatientID, "
-                        "an NIH PPPPPPPP_FFF.png name or a CheXpert patientNNNNN folder, else each file alone)")
+                   help="CSV column naming each film's patient, whose films --split keeps together "
+                        "(default: the DICOM PatientID, an NIH PPPPPPPP_FFF.png name or a CheXpert "
+                        "patientNNNNN folder, else each file alone)")
+    p.add_argument("--split", default=None,
+                   help="draw only from the films of this split, assigned by patient: one of the "
+                        "--split-fractions names (default: none, every film)")
+    p.add_argument("--split-fractions", default=format_fractions(DEFAULT_FRACTIONS),
+                   help="NAME=FRACTION,... of the patient split, fractions summing to 1 "
+                        f"(default: {format_fractions(DEFAULT_FRACTIONS)})")
+    p.add_argument("--split-seed", type=int, default=0,
+                   help="seed of the patient split, apart from --seed: keep it to keep the splits (default: 0)")
     p.add_argument("--count", type=int, default=512, help="number of samples (default: 512)")
     p.add_argument("--seed", type=int, default=0, help="build seed; sample i uses (seed, i) alone (default: 0)")
     p.add_argument("--size", type=int, default=512, help="long side of output images in pixels (default: 512)")
@@ -82,7 +92,8 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
     config = BuildConfig(count=args.count, seed=args.seed, size=args.size, style=args.style, classes=args.classes,
                          class_weights=args.class_weights, formats=FORMAT_CHOICES[args.format],
                          shard_size=args.shard_size, image_format=args.image_format,
-                         jpeg_quality=args.jpeg_quality, sources=sources)
+                         jpeg_quality=args.jpeg_quality, sources=sources, split=args.split,
+                         split_fractions=parse_fractions(args.split_fractions), split_seed=args.split_seed)
     run = RunConfig(out=args.out, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
                     device=args.device, batch_size=args.batch_size, retries=args.retries,
                     progress=not args.no_progress)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from generator.errors import ConfigError
+from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions
 from generator.render.encode import IMAGE_FORMATS
 from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, STYLES
 
@@ -62,6 +63,9 @@ class BuildConfig:
     image_format: str = "jpg"
     jpeg_quality: int = 95
     sources: SourceConfig = field(default_factory=SourceConfig)
+    split: str | None = None  # draw only from the films of this split (by patient); None: every film
+    split_fractions: tuple[tuple[str, float], ...] = DEFAULT_FRACTIONS
+    split_seed: int = 0
 
     def validate(self) -> BuildConfig:
         """Check every field; return a copy with defaults resolved. Raises ConfigError."""
@@ -93,6 +97,12 @@ class BuildConfig:
             raise ConfigError("--image-format", self.image_format, ", ".join(IMAGE_FORMATS))
         if not 1 <= self.jpeg_quality <= 100:
             raise ConfigError("--jpeg-quality", self.jpeg_quality, "1..100")
+        fractions = check_fractions(self.split_fractions)
+        names = [name for name, _ in fractions]
+        if self.split is not None and self.split not in names:
+            raise ConfigError("--split", self.split, f"one of the --split-fractions names: {', '.join(names)}")
+        if self.split_seed < 0:
+            raise ConfigError("--split-seed", self.split_seed, "an integer >= 0")
         total = float(sum(weights))
         return BuildConfig(
             **{
@@ -100,6 +110,7 @@ class BuildConfig:
                 "classes": tuple(classes),
                 "class_weights": tuple(float(w) / total for w in weights),
                 "sources": self.sources.validate(),
+                "split_fractions": fractions,
             }
         )
 
@@ -116,10 +127,13 @@ class BuildConfig:
         return tuple(c for c in self.classes if c != NONE_CLASS)
 
     def to_dict(self) -> dict:
-        """The config as written into dataset.json. An unset --group-column, an option newer
-        than the builds already made, is left out: such a build keeps the config (and the
-        resume identity) it always had."""
+        """The config as written into dataset.json. Options left unset that did not exist
+        before patient splits are left out, so such a build keeps the config (and the resume
+        identity) it always had."""
         out = asdict(self)
+        if self.split is None:
+            for name in ("split", "split_fractions", "split_seed"):
+                del out[name]
         if self.sources.group_column is None:
             del out["sources"]["group_column"]
         return out

@@ -2,8 +2,9 @@
 
 Rewritten after every completed shard, so a killed build knows what it finished. It holds
 the resolved config, versions, classes, every shard file with its sample count and sha256
-(paths relative to the build dir), per-shard statistics (class histogram, rejects,
-conversions) and the totals derived from them. No wall-clock times: two builds of the same
+(paths relative to the build dir), per-shard statistics (class histogram, samples per
+patient group id, rejects, conversions), the totals derived from them, and the patient
+split the build drew from ("split": null when it drew from every film). No wall-clock times: two builds of the same
 config give the same manifest, whatever ran them.
 
 `Manifest` is the one view of a build that the generator (resume), `verify`, `preview` and
@@ -70,7 +71,8 @@ class Reject:
 
 @dataclass(frozen=True, kw_only=True)
 class ShardPart:
-    """A finished shard: its samples' class histogram, rejects met, conversions, files."""
+    """A finished shard: its samples' class histogram, rejects met, conversions, files, and
+    `groups`: group_id -> samples of that patient group (pseudonymous ids, never raw keys)."""
 
     index: int
     count: int
@@ -78,11 +80,12 @@ class ShardPart:
     rejects: tuple[Reject, ...] = ()
     converted: Mapping[str, str] = field(default_factory=dict)  # source_id -> "rgb" | "palette"
     files: tuple[ShardFile, ...] = ()
+    groups: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"index": self.index, "count": self.count, "histogram": dict(self.histogram),
                 "rejects": [r.to_dict() for r in self.rejects], "converted": dict(self.converted),
-                "files": [f.to_dict() for f in self.files]}
+                "files": [f.to_dict() for f in self.files], "groups": dict(sorted(self.groups.items()))}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +124,9 @@ class Manifest:
     shards: tuple[ShardFile, ...] = ()
     class_histogram: Mapping[str, int] = field(default_factory=dict)
     totals: Totals | None = None
+    # {"name", "fractions", "seed", "rules", "sources", "groups", "input_sources",
+    # "input_groups"} (see generator.inputs.splits.split_summary); None: no --split
+    split: Mapping[str, Any] | None = None
 
     # -- reading ----------------------------------------------------------------------------
     def formats(self) -> list[str]:
@@ -136,6 +142,10 @@ class Manifest:
         if fmt not in present:
             raise ManifestError(f"{MANIFEST} lists no {fmt or 'readable'} shards (has {sorted(present)})")
         return fmt, sorted((s for s in self.shards if s.format == fmt), key=lambda s: s.path)
+
+    def group_ids(self) -> set[str]:
+        """Every patient group id the build's shards drew from."""
+        return {g for part in self.parts.values() for g in part.groups}
 
     def identity(self) -> dict:
         """What must match for a re-run to resume this build rather than start another."""
@@ -176,6 +186,7 @@ class Manifest:
             "shards": [s.to_dict() for s in self.shards],
             "totals": {**dataclasses.asdict(totals), "complete": totals.complete},
             "class_histogram": dict(self.class_histogram),
+            "split": dict(self.split) if self.split is not None else None,
             "conversions": dict(sorted(Counter(converted.values()).items())),
             "rejects": {"count": len(rejects), "file": REJECTS,
                         "by_stage": dict(sorted(Counter(r.stage for r in rejects).items()))},
@@ -199,12 +210,15 @@ def library_versions() -> dict[str, str]:
 
 
 def new_manifest(*, config: Mapping[str, Any], seed: int, classes: tuple[str, ...], sources: SourcesInfo,
-                 list_rejects: tuple[Reject, ...], expected_shards: int, expected_samples: int) -> Manifest:
-    """The manifest of a build with no shard finished yet. `config` is BuildConfig.to_dict()."""
+                 list_rejects: tuple[Reject, ...], expected_shards: int, expected_samples: int,
+                 split: Mapping[str, Any] | None = None) -> Manifest:
+    """The manifest of a build with no shard finished yet. `config` is BuildConfig.to_dict(),
+    `split` the record of `generator.inputs.splits.split_summary` (None without --split)."""
     empty = Manifest(config=json.loads(json.dumps(config)), seed=seed, versions=library_versions(),
                      classes=tuple(classes), sources=sources, list_rejects=tuple(list_rejects),
                      totals=Totals(samples=0, expected_samples=expected_samples, shards=0,
-                                   expected_shards=expected_shards))
+                                   expected_shards=expected_shards),
+                     split=json.loads(json.dumps(split)) if split is not None else None)
     return _derived(empty, {})
 
 
@@ -301,7 +315,23 @@ def _part(doc, name: str) -> ShardPart:
         rejects=tuple(_reject(r, f"{name}.rejects[{k}]") for k, r in enumerate(_list(doc, "rejects", name))),
         converted={str(k): str(v) for k, v in converted.items()},
         files=tuple(_shard_file(f, f"{name}.files[{k}]") for k, f in enumerate(_list(doc, "files", name))),
+        groups=_counts(_field(doc, "groups", dict, name, {}), f"{name}.groups"),
     )
+
+
+_SPLIT_COUNTS = ("sources", "groups", "input_sources", "input_groups")
+
+
+def _split(doc, name: str) -> dict[str, Any]:
+    doc = _obj(doc, name)
+    fractions = _obj(_field(doc, "fractions", dict, name), f"{name}.fractions")
+    return {
+        "name": _field(doc, "name", str, name),
+        "fractions": {str(k): _field(fractions, k, (int, float), f"{name}.fractions") for k in fractions},
+        "seed": _field(doc, "seed", int, name),
+        "rules": _counts(_field(doc, "rules", dict, name), f"{name}.rules"),
+        **{k: _field(doc, k, int, name) for k in _SPLIT_COUNTS},
+    }
 
 
 def _manifest(doc: dict) -> Manifest:
@@ -341,4 +371,5 @@ def _manifest(doc: dict) -> Manifest:
         shards=tuple(_shard_file(s, f"{name}.shards[{k}]") for k, s in enumerate(_list(doc, "shards", name))),
         class_histogram=_counts(doc.get("class_histogram") or {}, f"{name}.class_histogram"),
         totals=totals,
+        split=_split(doc["split"], f"{name}.split") if doc.get("split") is not None else None,
     )

@@ -1,6 +1,8 @@
 """One build, end to end: validate, list sources, resume, execute shards, keep the manifest.
 
-`build(config, run)` is what `radiopaque generate` calls. The unit of work is a shard; an
+`build(config, run)` is what `radiopaque generate` calls. With `--split` the listing is
+narrowed to the films of that split (by patient, `generator.inputs.splits`) before anything
+is drawn; without it the listing, and so every draw, is the whole input. The unit of work is a shard; an
 executor (`generator.run.executor`) runs a `ShardWorker` per process that renders a shard
 and writes its files atomically; the driver records each finished shard in `dataset.json`
 at once, so a killed build resumes where it stopped.
@@ -8,6 +10,7 @@ at once, so a killed build resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -16,6 +19,7 @@ from generator.config import EXECUTORS, BuildConfig, RunConfig
 from generator.device import resolve_device
 from generator.errors import ConfigError
 from generator.inputs.sources import SourceList, list_sources
+from generator.inputs.splits import format_fractions, split_of, split_summary
 from generator.output.manifest import (
     MANIFEST,
     REJECTS,
@@ -93,13 +97,32 @@ def select_executor(name: str) -> Executor:
     raise ConfigError("--executor", name, ", ".join(EXECUTORS))
 
 
-def _fresh_manifest(config: BuildConfig, sources: SourceList) -> Manifest:
+def split_sources(config: BuildConfig, listed: SourceList) -> tuple[SourceList, dict | None]:
+    """(the sources a build draws from, dataset.json's "split" record). Without --split: the
+    listing itself and None. Fails fast when the split receives no source."""
+    if config.split is None:
+        return listed, None
+    chosen = tuple(s for s in listed.sources
+                   if split_of(s.group, config.split_fractions, config.split_seed) == config.split)
+    groups = len({s.group for s in listed.sources})
+    if not chosen:
+        raise ConfigError("--split", config.split,
+                          f"a split that receives films: none of the {len(listed.sources)} sources ({groups} "
+                          f"patient groups) falls in it with --split-fractions "
+                          f"{format_fractions(config.split_fractions)} --split-seed {config.split_seed}; "
+                          "give it a larger fraction, another --split-seed or more input")
+    record = split_summary(config.split, config.split_fractions, config.split_seed,
+                           [s.group for s in listed.sources], [s.group for s in chosen])
+    return dataclasses.replace(listed, sources=chosen), record
+
+
+def _fresh_manifest(config: BuildConfig, sources: SourceList, split: dict | None) -> Manifest:
     return new_manifest(
         config=config.to_dict(), seed=config.seed, classes=config.classes,
         sources=SourcesInfo(description=sources.description, count=len(sources.sources),
                             fingerprint=sources.fingerprint()),
         list_rejects=tuple(Reject(**r) for r in sources.rejects),
-        expected_shards=config.num_shards, expected_samples=config.count)
+        expected_shards=config.num_shards, expected_samples=config.count, split=split)
 
 
 def build(config: BuildConfig, run: RunConfig, executor: Executor | None = None) -> BuildReport:
@@ -108,12 +131,12 @@ def build(config: BuildConfig, run: RunConfig, executor: Executor | None = None)
     run = run.validate()
     if run.device == "cuda":
         resolve_device(run.device)  # fail fast without CUDA; `auto` is resolved (and logged) by the workers
-    sources = list_sources(config.sources)
+    sources, split = split_sources(config, list_sources(config.sources))
     store = Store(run.out)
     removed = store.clean_temporaries()
     if removed:
         log.info("removed %d temporary file(s) left by an interrupted build", len(removed))
-    manifest = _fresh_manifest(config, sources)
+    manifest = _fresh_manifest(config, sources, split)
     old = _previous(store)
     if old is not None:
         _check_resumable(store, old, manifest)

@@ -56,6 +56,11 @@ class ShardResult:
     def histogram(self) -> dict[str, int]:
         return dict(sorted(Counter(s.spec["label"] for s in self.samples).items()))
 
+    @property
+    def groups(self) -> dict[str, int]:
+        """group_id -> samples drawn from that patient group."""
+        return dict(sorted(Counter(s.meta["group_id"] for s in self.samples).items()))
+
 
 @dataclass
 class _Plan:
@@ -235,7 +240,8 @@ class ShardRenderer:
             spec=spec.to_dict(),
             source_id=spec.source_id,
             mask_png=self._empty_mask(h, w) if not objects else encode_instance_map(instance_ids),
-            meta={**prep.meta, "spacing_mm": list(spec.spacing_mm)},
+            meta={**prep.meta, "spacing_mm": list(spec.spacing_mm),
+                  "group_id": self.sources[spec.source_index].group_id},
         )
 
 

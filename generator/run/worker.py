@@ -47,4 +47,5 @@ def write_shard(store: Store, config: BuildConfig, result: ShardResult) -> Shard
         files.append(ShardFile(path=name, format=fmt, count=len(result.samples), sha256=sha256_bytes(data),
                                bytes=len(data)))
     return ShardPart(index=result.index, count=len(result.samples), histogram=result.histogram,
-                     rejects=tuple(result.rejects), converted=dict(result.converted), files=tuple(files))
+                     rejects=tuple(result.rejects), converted=dict(result.converted), files=tuple(files),
+                     groups=result.groups)

@@ -1,6 +1,6 @@
 import pytest
 
-from generator.config import BuildConfig, RunConfig
+from generator.config import BuildConfig, RunConfig, SourceConfig
 from generator.errors import ConfigError
 from generator.rng import cumulative, pick, sample_rng
 
@@ -20,11 +20,28 @@ def test_defaults_resolve_to_all_classes_equal_weights():
     ({"class_weights": (1.0,)}, "--class-weights", "4 numbers"),
     ({"class_weights": (-1.0, 1.0, 1.0, 1.0)}, "--class-weights", "non-negative"),
     ({"size": 5}, "--size", "32..8192"),
+    ({"split": "holdout"}, "--split", "one of the --split-fractions names: train, val, test"),
+    ({"split": "a", "split_fractions": (("a", 0.5), ("b", 0.6))}, "--split-fractions", "summing to 1"),
+    ({"split_seed": -1}, "--split-seed", ">= 0"),
 ])
 def test_bad_options_name_the_option_and_allowed_values(kwargs, option, allowed):
     with pytest.raises(ConfigError) as err:
         BuildConfig(**{"count": 10, "seed": 1, "style": "legacy", **kwargs}).validate()
     assert option in str(err.value) and allowed in str(err.value)
+
+
+def test_to_dict_leaves_unset_split_options_out():
+    """A build without --split keeps the config dict (and so the resume identity) of before."""
+    plain = BuildConfig(count=10, seed=1).validate().to_dict()
+    assert not {"split", "split_fractions", "split_seed"} & set(plain)
+    assert "group_column" not in plain["sources"]
+    split = BuildConfig(count=10, seed=1, split="val", split_seed=4,
+                        sources=SourceConfig(input="x.csv", group_column="Patient")).validate().to_dict()
+    assert (split["split"], split["split_seed"]) == ("val", 4)
+    assert split["split_fractions"] == (("train", 0.8), ("val", 0.1), ("test", 0.1))
+    assert split["sources"]["group_column"] == "Patient"
+    assert {k: v for k, v in split.items() if not k.startswith("split") and k != "sources"} == {
+        k: v for k, v in plain.items() if k != "sources"}
 
 
 def test_run_config_rejects_unknown_executor():
