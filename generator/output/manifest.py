@@ -125,7 +125,8 @@ class Manifest:
     class_histogram: Mapping[str, int] = field(default_factory=dict)
     totals: Totals | None = None
     # {"name", "fractions", "seed", "rules", "sources", "groups", "input_sources",
-    # "input_groups"} (see generator.inputs.splits.split_summary); None: no --split
+    # "input_groups"} (see generator.inputs.splits.split_summary); None: no --split. The
+    # order of "fractions" is lost to sorted JSON keys: config["split_fractions"] keeps it.
     split: Mapping[str, Any] | None = None
 
     # -- reading ----------------------------------------------------------------------------
