@@ -32,8 +32,9 @@ def add_train_parser(sub) -> None:
     p.add_argument("--data", required=True, help="training data: build folder/URL, class-folder or CSV (required)")
     p.add_argument("--out", required=True, help="run folder for checkpoints and config.json (required)")
     _add(p, T, "val", "validation data", str, default_text="hold out --val-fraction of --data")
-    _add(p, T, "val_fraction", "fraction of --data held out for validation when there is no --val")
-    _add(p, T, "split_seed", "seed of the fixed train/val split")
+    _add(p, T, "val_fraction", "fraction of --data's patients (groups) whose samples are held out for validation "
+                               "when there is no --val")
+    _add(p, T, "split_seed", "seed of the fixed train/val split by patient")
     _add(p, T, "model", "architecture", choices=MODELS)
     _add(p, T, "task", "multiclass (label) or multilabel (labels)", choices=TASKS)
     _add(p, T, "image_size", "square input size in pixels")

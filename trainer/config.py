@@ -23,8 +23,9 @@ MIN_IMAGE_PX, MAX_IMAGE_PX = 32, 4096
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """One training run. `data`/`val`: a build (folder or URL with dataset.json), a folder of
-    class subfolders, or a CSV of path,label. Without `val`, `val_fraction` of `data` is held out
-    (a fixed split from `split_seed`, independent of `seed`)."""
+    class subfolders, or a CSV of path,label. Without `val`, the samples of about `val_fraction` of
+    `data`'s groups (patients) are held out (a fixed split from `split_seed`, independent of `seed`:
+    `trainer.split`)."""
 
     data: str
     out: str

@@ -10,6 +10,7 @@ everything once, in order, on one rank.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from generator.errors import ConfigError
 from trainer.dali_stream import DaliStream
 from trainer.plain import EpochSampler, PlainDataset, read_items
 from trainer.rng import LOADER, derive_seed
+from trainer.split import keeps, plain_groups
 from trainer.stream import Build, ShardStream, collate_raw, is_build
 
 
@@ -30,12 +32,13 @@ def data_classes(source: str) -> list[str]:
     return read_items(source)[1]
 
 
-def plain_split(n: int, fraction: float, split_seed: int, subset: str) -> list[int]:
-    """Sorted indices of `subset` ("train" or "val") of n plain samples: sample i is val when
-    its draw from (split_seed, n) is below `fraction`, fixed whatever the seed, epoch or ranks."""
-    u = np.random.default_rng([split_seed, n]).random(n)
-    keep = (u < fraction) if subset == "val" else (u >= fraction)
-    return np.flatnonzero(keep).tolist()
+def plain_split(groups: int | Sequence[str], fraction: float, split_seed: int, subset: str) -> list[int]:
+    """Sorted indices of `subset` ("train" or "val") of plain samples by the split rule of
+    `trainer.split`: sample i is val when its group's draw from split_seed is below `fraction`,
+    fixed whatever the seed, epoch or ranks. `groups`: each sample's group key, or a count n
+    (each sample its own group)."""
+    keys = [str(i) for i in range(groups)] if isinstance(groups, int) else list(groups)
+    return [i for i, key in enumerate(keys) if keeps(subset, key, fraction, split_seed)]
 
 
 @dataclass
@@ -84,7 +87,8 @@ def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_
         counts = ds.build.class_counts()
         return Data(ds, loader, ds.batches_per_epoch(batch_size, loader_workers), counts, raw)
     full = PlainDataset(source, classes=classes, image_size=image_size, task=task)
-    indices = list(range(len(full))) if subset == "all" else plain_split(len(full), val_fraction, split_seed, subset)
+    indices = (list(range(len(full))) if subset == "all"
+               else plain_split(plain_groups(full.names), val_fraction, split_seed, subset))
     ds = Subset(full, indices)
     labels = full.labels[indices]
     counts = np.bincount(labels, minlength=len(classes))

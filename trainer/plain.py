@@ -10,6 +10,7 @@ module exists (windowing, MONOCHROME1), else PIL; JPEG/PNG through PIL.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,13 @@ def read_items(source: str) -> tuple[list[tuple[str, str]], list[str]]:
     return items, sorted({label for _, label in items})
 
 
+def item_names(source: str, items: list[tuple[str, str]]) -> list[str]:
+    """Each item's path relative to the data's root (the folder, or the CSV's folder), with "/"
+    separators: what the generator's grouping rules read (`trainer.split.group_key`)."""
+    root = Path(source) if Path(source).is_dir() else Path(source).parent
+    return [os.path.relpath(path, root).replace(os.sep, "/") for path, _ in items]
+
+
 def read_image(path: str, size: int) -> torch.Tensor:
     """(1, size, size) float32 in [0, 1], bone bright."""
     if Path(path).suffix.lower() in (".dcm", ".dicom"):
@@ -81,6 +89,7 @@ class PlainDataset(Dataset):
     def __init__(self, source: str, *, classes: list[str] | None = None, image_size: int = 224,
                  task: str = "multiclass"):
         self.items, found = read_items(source)
+        self.names = item_names(source, self.items)  # relative paths: what groups are read from
         self.classes = list(classes) if classes is not None else found
         unknown = sorted(set(found) - set(self.classes))
         if unknown:
