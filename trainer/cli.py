@@ -31,7 +31,8 @@ def add_train_parser(sub) -> None:
     T = TrainConfig
     p.add_argument("--data", required=True, help="training data: build folder/URL, class-folder or CSV (required)")
     p.add_argument("--out", required=True, help="run folder for checkpoints and config.json (required)")
-    _add(p, T, "val", "validation data", str, default_text="hold out --val-fraction of --data")
+    _add(p, T, "val", "validation data; a build sharing a patient (group) with a --data build is refused", str,
+         default_text="hold out --val-fraction of --data")
     _add(p, T, "val_fraction", "fraction of --data's patients (groups) whose samples are held out for validation "
                                "when there is no --val")
     _add(p, T, "split_seed", "seed of the fixed train/val split by patient")

@@ -25,7 +25,7 @@ class TrainConfig:
     """One training run. `data`/`val`: a build (folder or URL with dataset.json), a folder of
     class subfolders, or a CSV of path,label. Without `val`, the samples of about `val_fraction` of
     `data`'s groups (patients) are held out (a fixed split from `split_seed`, independent of `seed`:
-    `trainer.split`)."""
+    `trainer.split`). A `val` build must share no group with a `data` build."""
 
     data: str
     out: str

@@ -9,6 +9,7 @@ everything once, in order, on one rank.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ from generator.errors import ConfigError
 from trainer.dali_stream import DaliStream
 from trainer.plain import EpochSampler, PlainDataset, read_items
 from trainer.rng import LOADER, derive_seed
-from trainer.split import keeps, plain_groups
+from trainer.split import keeps, plain_groups, shared_group_count
 from trainer.stream import Build, ShardStream, collate_raw, is_build
+
+log = logging.getLogger(__name__)
 
 
 def data_classes(source: str) -> list[str]:
@@ -39,6 +42,21 @@ def plain_split(groups: int | Sequence[str], fraction: float, split_seed: int, s
     (each sample its own group)."""
     keys = [str(i) for i in range(groups)] if isinstance(groups, int) else list(groups)
     return [i for i, key in enumerate(keys) if keeps(subset, key, fraction, split_seed)]
+
+
+def check_val_disjoint(data: str, val: str) -> None:
+    """Refuse a `--val` build that shares a group (patient) with the `--data` build, from the
+    groups their manifests record; warn when the check cannot be made."""
+    if not (is_build(data) and is_build(val)):
+        log.warning("--val %s: not checked for patients shared with --data %s (only builds record patient groups)",
+                    val, data)
+        return
+    shared = shared_group_count(Build(data).manifest, Build(val).manifest)
+    if shared is None:
+        log.warning("--val %s: not checked for patients shared with --data %s (a manifest records no patient "
+                    "groups: an older build)", val, data)
+    elif shared:
+        raise ConfigError("--val", val, f"a build with no patient of the training build ({shared} groups shared)")
 
 
 @dataclass

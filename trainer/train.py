@@ -32,7 +32,7 @@ from trainer.augment import AugmentConfig, build_augment, mixup
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.dali_stream import dali_unusable, use_dali
-from trainer.data import Data, data_classes, open_data
+from trainer.data import Data, check_val_disjoint, data_classes, open_data
 from trainer.metrics import classification_report, multilabel_report
 from trainer.models import build_model, load_init
 from trainer.rng import INIT, MIXUP, STEP, derive_seed, forked_rng
@@ -245,6 +245,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     device = resolve_device(cfg.device, local_rank=dist.local_rank)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.val:
+        check_val_disjoint(cfg.data, cfg.val)
     classes = data_classes(cfg.data)
     dali = use_dali(cfg.decoder, cfg.data, device.type)
     raw = not dali and (cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda"))

@@ -13,9 +13,12 @@ from _builds import group_id, sample_groups, write_fake_build
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from trainer.data import open_data, plain_split
+from generator.errors import ConfigError
+from trainer.config import TrainConfig
+from trainer.data import check_val_disjoint, open_data, plain_split
 from trainer.split import BuildSplit, group_key, plain_groups, unit
 from trainer.stream import ShardStream
+from trainer.train import run
 
 
 def _stream_keys(ds, num_workers: int = 0) -> list[str]:
@@ -97,6 +100,27 @@ def test_samples_without_group_id_are_split_by_film_with_a_warning(caplog):
     assert offsets.tolist() == [i for i, f in enumerate(films) if unit(2, f) < 0.5]
     with pytest.raises(ValueError, match="groups say"):
         split.offsets(0, ["x"] * 4, films)  # a shard whose samples disagree with the manifest
+
+
+def test_val_build_sharing_patients_is_refused_and_a_disjoint_one_accepted(fake_build, tmp_path, caplog):
+    root, _ = fake_build  # patients 0..11
+    overlapping = tmp_path / "overlap"
+    write_fake_build(overlapping, [4, 4], patients=5, first_patient=9)  # patients 9..13: 3 shared
+    with pytest.raises(ConfigError) as err:
+        check_val_disjoint(str(root), str(overlapping))
+    assert "--val" in str(err.value) and "(3 groups shared)" in str(err.value)
+    assert "a build with no patient of the training build" in str(err.value)
+    disjoint = tmp_path / "disjoint"
+    write_fake_build(disjoint, [4, 4], patients=5, first_patient=12)
+    check_val_disjoint(str(root), str(disjoint))
+    with pytest.raises(ConfigError, match="3 groups shared"):  # train refuses before any work
+        run(TrainConfig(data=str(root), val=str(overlapping), out=str(tmp_path / "run"), progress=False,
+                        device="cpu"))
+    old = tmp_path / "old"
+    write_fake_build(old, [4], patients=None)
+    with caplog.at_level(logging.WARNING, logger="trainer.data"):
+        check_val_disjoint(str(root), str(old))
+    assert "not checked for patients shared" in caplog.text
 
 
 def test_group_key_follows_the_generator_path_rules():
