@@ -20,9 +20,9 @@ from torch.utils.data import DataLoader, Subset
 
 from generator.errors import ConfigError
 from trainer.dali_stream import DaliStream
-from trainer.plain import EpochSampler, PlainDataset, read_items
+from trainer.plain import EpochSampler, PlainDataset, item_names, read_films, read_items
 from trainer.rng import LOADER, derive_seed
-from trainer.split import keeps, plain_groups, shared_group_count
+from trainer.split import in_split, keeps, plain_groups, shared_group_count
 from trainer.stream import Build, ShardStream, collate_raw, is_build
 
 log = logging.getLogger(__name__)
@@ -116,3 +116,22 @@ def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_
     sampler = EpochSampler(len(ds), seed=cfg_seed, rank=rank, world_size=world_size, shuffle=train, weights=weights)
     loader = DataLoader(ds, sampler=sampler, **common)
     return Data(ds, loader, math.ceil(len(sampler) / batch_size), counts, False)
+
+
+def open_negatives(source: str, *, classes: list[str], image_size: int, task: str, batch_size: int,
+                   loader_workers: int, split: str | None = None, fractions=(), split_seed: int = 0,
+                   none_class: str = "none") -> Data:
+    """A loader over real films with no inserted object (a folder of images or a CSV of paths),
+    every one labelled `none_class`, read once in path order. With `split`, only the films whose
+    patient (group) falls in that split of the `generate --split` partition."""
+    films = read_films(source)
+    if split is not None:
+        keep = in_split(item_names(source, [(f, none_class) for f in films]), split, fractions, split_seed)
+        films = [f for f, k in zip(films, keep) if k]
+        if not films:
+            raise ConfigError("--negatives-split", split, f"a split holding some of the films of {source!r} "
+                                                          "(none of their patients falls in it)")
+    ds = PlainDataset(source, classes=classes, image_size=image_size, task=task,
+                      items=[(f, none_class) for f in films])
+    loader = DataLoader(ds, batch_size=batch_size, num_workers=loader_workers)
+    return Data(ds, loader, math.ceil(len(ds) / batch_size), ds.class_counts(), False)
