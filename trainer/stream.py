@@ -123,7 +123,6 @@ class Build:
         hist = self.manifest.class_histogram
         return np.array([hist.get(c, 0) for c in self.classes], dtype=np.int64)
 
-
     def split(self, subset: str, val_fraction: float, split_seed: int) -> BuildSplit:
         """`subset` ("all", "train" or "val") of the shards, by the split rule (`trainer.split`)."""
         return BuildSplit(self.shards, self.manifest, subset=subset, val_fraction=val_fraction,
