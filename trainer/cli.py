@@ -10,7 +10,18 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, fields
 
-from trainer.config import BALANCES, DECODERS, DEVICES, EXECUTORS, MODELS, TASKS, EvalConfig, TrainConfig
+from trainer.config import (
+    BALANCES,
+    DECODERS,
+    DEVICES,
+    EXECUTORS,
+    MODELS,
+    TASKS,
+    EvalConfig,
+    TrainConfig,
+    format_fractions,
+    parse_fractions,
+)
 
 
 def _default(cls, name: str):
@@ -31,9 +42,11 @@ def add_train_parser(sub) -> None:
     T = TrainConfig
     p.add_argument("--data", required=True, help="training data: build folder/URL, class-folder or CSV (required)")
     p.add_argument("--out", required=True, help="run folder for checkpoints and config.json (required)")
-    _add(p, T, "val", "validation data", str, default_text="hold out --val-fraction of --data")
-    _add(p, T, "val_fraction", "fraction of --data held out for validation when there is no --val")
-    _add(p, T, "split_seed", "seed of the fixed train/val split")
+    _add(p, T, "val", "validation data; a build sharing a patient (group) with a --data build is refused", str,
+         default_text="hold out --val-fraction of --data")
+    _add(p, T, "val_fraction", "fraction of --data's patients (groups) whose samples are held out for validation "
+                               "when there is no --val")
+    _add(p, T, "split_seed", "seed of the fixed train/val split by patient")
     _add(p, T, "model", "architecture", choices=MODELS)
     _add(p, T, "task", "multiclass (label) or multilabel (labels)", choices=TASKS)
     _add(p, T, "image_size", "square input size in pixels")
@@ -95,7 +108,19 @@ def add_evaluate_parser(sub) -> None:
     _add(p, E, "loader_workers", "DataLoader worker processes")
     _add(p, E, "device", "auto = cuda when present", choices=DEVICES)
     _add(p, E, "image_size", "input size", int, default_text="the checkpoint's training size")
-    _add(p, E, "top_losses", "samples in the top-losses contact sheet")
+    _add(p, E, "top_losses", "samples in the top-losses contact sheet (and in the sheet of the highest-scoring "
+                             "--negatives)")
+    _add(p, E, "negatives", "real films with no inserted object, all counted as none (a folder of images or a CSV "
+                            "of paths): their false-positive rate at two operating points set on --data goes into "
+                            "metrics.json", str, default_text="none")
+    _add(p, E, "negatives_split", "keep only the --negatives whose patient falls in this split of the "
+                                  "generate --split partition (--split-fractions, --split-seed)", str,
+         default_text="all of them")
+    p.add_argument("--split-fractions", dest="split_fractions", type=parse_fractions,
+                   default=_default(E, "split_fractions"),
+                   help="the partition of patients, as in generate --split "
+                        f"(default: {format_fractions(_default(E, 'split_fractions'))})")
+    _add(p, E, "split_seed", "the partition's seed, as in generate --split")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar (default: shown)")
     p.set_defaults(func=cmd_evaluate)
 
@@ -108,6 +133,8 @@ def cmd_evaluate(args) -> int:
     any_fb = (report.get("any_foreign_body") or {}).get("auroc")
     summary = {"n": report["n"], "accuracy": report.get("accuracy"), "auroc_any": any_fb,
                "macro_auroc": report.get("macro_auroc")}
+    if "negatives" in report:
+        summary["negatives_fpr"] = report["negatives"]["false_positive_rate"]
     print(f"evaluated {json.dumps(summary)} -> {args.out}/metrics.json")
     return 0
 

@@ -18,13 +18,16 @@ EXECUTORS = ("local", "ray")
 DEVICES = ("auto", "cpu", "cuda")
 DECODERS = ("auto", "cpu", "gpu", "dali")
 MIN_IMAGE_PX, MAX_IMAGE_PX = 32, 4096
+# `generate --split`'s default partition of patients (generator.inputs.splits).
+SPLIT_FRACTIONS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """One training run. `data`/`val`: a build (folder or URL with dataset.json), a folder of
-    class subfolders, or a CSV of path,label. Without `val`, `val_fraction` of `data` is held out
-    (a fixed split from `split_seed`, independent of `seed`)."""
+    class subfolders, or a CSV of path,label. Without `val`, the samples of about `val_fraction` of
+    `data`'s groups (patients) are held out (a fixed split from `split_seed`, independent of `seed`:
+    `trainer.split`). A `val` build must share no group with a `data` build."""
 
     data: str
     out: str
@@ -126,7 +129,10 @@ class TrainConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class EvalConfig:
-    """Evaluate `checkpoint` on `data` (a build, a folder of class subfolders, or a CSV)."""
+    """Evaluate `checkpoint` on `data` (a build, a folder of class subfolders, or a CSV), and
+    measure false positives on `negatives` (real films with no inserted object: a folder of
+    images or a CSV of paths), keeping only those of the patients in `negatives_split` of the
+    `generate --split` partition (`split_fractions`, `split_seed`) when it is given."""
 
     checkpoint: str
     data: str
@@ -135,7 +141,11 @@ class EvalConfig:
     loader_workers: int = 2
     device: str = "auto"
     image_size: int | None = None  # None: the checkpoint's training size
-    top_losses: int = 16
+    top_losses: int = 16  # also the size of the sheet of the highest-scoring negatives
+    negatives: str | None = None
+    negatives_split: str | None = None
+    split_fractions: tuple[tuple[str, float], ...] = SPLIT_FRACTIONS
+    split_seed: int = 0
     progress: bool = True
 
     def validate(self) -> EvalConfig:
@@ -148,10 +158,35 @@ class EvalConfig:
         _at_least("--top-losses", self.top_losses, 0)
         if self.image_size is not None and not MIN_IMAGE_PX <= self.image_size <= MAX_IMAGE_PX:
             raise ConfigError("--image-size", self.image_size, f"{MIN_IMAGE_PX}..{MAX_IMAGE_PX} pixels")
+        _at_least("--split-seed", self.split_seed, 0)
+        names = [name for name, _ in self.split_fractions]
+        if (not names or len(set(names)) != len(names) or not all(names)
+                or not all(0 < f <= 1 for _, f in self.split_fractions)
+                or abs(sum(f for _, f in self.split_fractions) - 1.0) > 1e-6):
+            raise ConfigError("--split-fractions", format_fractions(self.split_fractions),
+                              "distinct NAME=FRACTION pairs, each fraction in (0, 1], summing to 1")
+        if self.negatives_split is not None:
+            if not self.negatives:
+                raise ConfigError("--negatives-split", self.negatives_split, "a split name together with --negatives")
+            _choice("--negatives-split", self.negatives_split, tuple(names))
         return self
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def parse_fractions(text: str) -> tuple[tuple[str, float], ...]:
+    """"train=0.8,val=0.1,test=0.1" -> (("train", 0.8), ("val", 0.1), ("test", 0.1))."""
+    try:
+        pairs = [item.split("=") for item in text.split(",")]
+        return tuple((name.strip(), float(value)) for name, value in pairs)
+    except ValueError:
+        raise ConfigError("--split-fractions", text, "NAME=FRACTION pairs, e.g. "
+                                                     f"{format_fractions(SPLIT_FRACTIONS)}") from None
+
+
+def format_fractions(fractions) -> str:
+    return ",".join(f"{name}={f:g}" for name, f in fractions)
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:

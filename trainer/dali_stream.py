@@ -9,7 +9,9 @@ Which samples rank `rank` reads in epoch `e` (a pure function of the manifest, t
 `seed`, `e`, `rank` and `world_size`): the rank rule in `trainer.stream`'s docstring, with these
 DALI specifics:
 
-1. Subset: the train/val split of `ShardStream` (`subset_offsets`). Per tar, a DALI index file
+1. Subset: the train/val split of `ShardStream` (`trainer.split`; by group, a tar's subset
+   offsets are found from the group_id in its samples' JSON members, read once per stream, at
+   its first iteration, without reading the images). Per tar, a DALI index file
    (the `wds2idx` v1.2 format: a `v1.2 <samples>` line, then per sample `<ext> <offset> <size>
    <name>` for each member) lists only the subset's samples. It is written once, atomically, to
    `cache_dir` (never into the build), named by a hash of the tar's identity and the split. A tar
@@ -65,6 +67,7 @@ from generator.inputs.raster import dali_available
 from generator.output.manifest import read_manifest
 from generator.output.storage import Store
 from trainer.config import DECODERS
+from trainer.split import meta_group_id
 from trainer.stream import (
     Build,
     ShardRef,
@@ -73,7 +76,6 @@ from trainer.stream import (
     make_target,
     rank_bounds,
     shard_order,
-    subset_offsets,
 )
 
 log = logging.getLogger(__name__)
@@ -152,6 +154,27 @@ def tar_samples(path: str) -> list[list[tuple[str, int, int, str]]]:
     return samples
 
 
+def tar_groups(path: str, samples: list[list[tuple[str, int, int, str]]]) -> tuple[list[str | None], list[str]]:
+    """Per sample of `tar_samples(path)`, its meta group_id (None when absent) and source_id,
+    from its JSON member alone."""
+    groups: list[str | None] = []
+    films: list[str] = []
+    with open(path, "rb") as fh:
+        for members in samples:
+            doc = None
+            for ext, offset, size, _ in members:
+                if ext == _JSON_EXT:
+                    fh.seek(offset)
+                    try:
+                        doc = json.loads(fh.read(size))
+                    except ValueError:  # a broken annotation: a sample without a group
+                        doc = None
+            doc = doc if isinstance(doc, dict) else {}
+            groups.append(meta_group_id(doc.get("meta")))
+            films.append(str(doc.get("source_id", "")))
+    return groups, films
+
+
 def index_text(samples: list[list[tuple[str, int, int, str]]]) -> str:
     """A DALI webdataset index (format v1.2) listing `samples`."""
     lines = [f"{INDEX_VERSION} {len(samples)}"]
@@ -202,7 +225,7 @@ class DaliStream:
         self.build = Build(url, "wds")
         self.classes = list(classes) if classes is not None else self.build.classes
         self._class_map = class_index_map(self.build.classes, self.classes, url)
-        self.offsets = subset_offsets(self.build.shards, subset, val_fraction, split_seed)
+        self.split = self.build.split(subset, val_fraction, split_seed)
         self.device = torch.device(device)
         self.seed, self.shuffle, self.rank, self.world_size = seed, shuffle, rank, world_size
         self.drop_remainder, self.image_size, self.task = drop_remainder, image_size, task
@@ -220,7 +243,7 @@ class DaliStream:
 
     @property
     def _total(self) -> int:
-        return sum(len(o) for o in self.offsets)
+        return sum(self.split.counts)
 
     def __len__(self) -> int:
         """Samples this rank yields per epoch (the same every epoch)."""
@@ -236,7 +259,10 @@ class DaliStream:
         if self._index_paths is None:
             sums = {e.path: e.sha256 for e in self.build.manifest.shards if e.format == "wds"}
             paths: list[str | None] = []
-            for tar_path, shard, offsets in zip(self._tar_paths, self.build.shards, self.offsets):
+            for s, (tar_path, shard) in enumerate(zip(self._tar_paths, self.build.shards)):
+                offsets = self.split.known_offsets(s)
+                if offsets is None:
+                    offsets = self.split.offsets(s, *tar_groups(tar_path, tar_samples(tar_path)))
                 if not len(offsets):
                     paths.append(None)
                     continue

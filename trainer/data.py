@@ -9,7 +9,9 @@ everything once, in order, on one rank.
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,9 +20,12 @@ from torch.utils.data import DataLoader, Subset
 
 from generator.errors import ConfigError
 from trainer.dali_stream import DaliStream
-from trainer.plain import EpochSampler, PlainDataset, read_items
+from trainer.plain import EpochSampler, PlainDataset, item_names, read_films, read_items
 from trainer.rng import LOADER, derive_seed
+from trainer.split import in_split, keeps, plain_groups, shared_group_count
 from trainer.stream import Build, ShardStream, collate_raw, is_build
+
+log = logging.getLogger(__name__)
 
 
 def data_classes(source: str) -> list[str]:
@@ -30,12 +35,28 @@ def data_classes(source: str) -> list[str]:
     return read_items(source)[1]
 
 
-def plain_split(n: int, fraction: float, split_seed: int, subset: str) -> list[int]:
-    """Sorted indices of `subset` ("train" or "val") of n plain samples: sample i is val when
-    its draw from (split_seed, n) is below `fraction`, fixed whatever the seed, epoch or ranks."""
-    u = np.random.default_rng([split_seed, n]).random(n)
-    keep = (u < fraction) if subset == "val" else (u >= fraction)
-    return np.flatnonzero(keep).tolist()
+def plain_split(groups: int | Sequence[str], fraction: float, split_seed: int, subset: str) -> list[int]:
+    """Sorted indices of `subset` ("train" or "val") of plain samples by the split rule of
+    `trainer.split`: sample i is val when its group's draw from split_seed is below `fraction`,
+    fixed whatever the seed, epoch or ranks. `groups`: each sample's group key, or a count n
+    (each sample its own group)."""
+    keys = [str(i) for i in range(groups)] if isinstance(groups, int) else list(groups)
+    return [i for i, key in enumerate(keys) if keeps(subset, key, fraction, split_seed)]
+
+
+def check_val_disjoint(data: str, val: str) -> None:
+    """Refuse a `--val` build that shares a group (patient) with the `--data` build, from the
+    groups their manifests record; warn when the check cannot be made."""
+    if not (is_build(data) and is_build(val)):
+        log.warning("--val %s: not checked for patients shared with --data %s (only builds record patient groups)",
+                    val, data)
+        return
+    shared = shared_group_count(Build(data).manifest, Build(val).manifest)
+    if shared is None:
+        log.warning("--val %s: not checked for patients shared with --data %s (a manifest records no patient "
+                    "groups: an older build)", val, data)
+    elif shared:
+        raise ConfigError("--val", val, f"a build with no patient of the training build ({shared} groups shared)")
 
 
 @dataclass
@@ -84,7 +105,8 @@ def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_
         counts = ds.build.class_counts()
         return Data(ds, loader, ds.batches_per_epoch(batch_size, loader_workers), counts, raw)
     full = PlainDataset(source, classes=classes, image_size=image_size, task=task)
-    indices = list(range(len(full))) if subset == "all" else plain_split(len(full), val_fraction, split_seed, subset)
+    indices = (list(range(len(full))) if subset == "all"
+               else plain_split(plain_groups(full.names), val_fraction, split_seed, subset))
     ds = Subset(full, indices)
     labels = full.labels[indices]
     counts = np.bincount(labels, minlength=len(classes))
@@ -94,3 +116,22 @@ def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_
     sampler = EpochSampler(len(ds), seed=cfg_seed, rank=rank, world_size=world_size, shuffle=train, weights=weights)
     loader = DataLoader(ds, sampler=sampler, **common)
     return Data(ds, loader, math.ceil(len(sampler) / batch_size), counts, False)
+
+
+def open_negatives(source: str, *, classes: list[str], image_size: int, task: str, batch_size: int,
+                   loader_workers: int, split: str | None = None, fractions=(), split_seed: int = 0,
+                   none_class: str = "none") -> Data:
+    """A loader over real films with no inserted object (a folder of images or a CSV of paths),
+    every one labelled `none_class`, read once in path order. With `split`, only the films whose
+    patient (group) falls in that split of the `generate --split` partition."""
+    films = read_films(source)
+    if split is not None:
+        keep = in_split(item_names(source, [(f, none_class) for f in films]), split, fractions, split_seed)
+        films = [f for f, k in zip(films, keep) if k]
+        if not films:
+            raise ConfigError("--negatives-split", split, f"a split holding some of the films of {source!r} "
+                                                          "(none of their patients falls in it)")
+    ds = PlainDataset(source, classes=classes, image_size=image_size, task=task,
+                      items=[(f, none_class) for f in films])
+    loader = DataLoader(ds, batch_size=batch_size, num_workers=loader_workers)
+    return Data(ds, loader, math.ceil(len(ds) / batch_size), ds.class_counts(), False)

@@ -4,6 +4,13 @@ Writes into EVAL_DIR: `metrics.json` (everything: accuracy, per-class sensitivit
 specificity, PPV, NPV, prevalence, AUROC, confusion matrix, any-foreign-body AUROC, the
 eval and training configs), `confusion.png`, `roc.png` and `top_losses.png` (the samples
 the model got most wrong, with true and predicted class).
+
+With `--negatives` (real films with no inserted object, all `none`), also `negatives` in
+metrics.json: their false-positive rate on the any-foreign-body score at two operating points
+set on `--data` (`trainer.metrics.negatives_report`: (a) the threshold that finds 90 % of its
+synthetic positives, (b) the threshold that 5 % of its synthetic negatives reach), and
+`top_negatives.png`, the highest-scoring real films, each titled by its index among the
+negatives and its score, never by its file name (NIH names carry patient numbers).
 """
 
 from __future__ import annotations
@@ -15,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from generator.device import resolve_device
+from generator.errors import ConfigError
 from trainer.checkpoint import load_checkpoint, model_from_checkpoint
 from trainer.config import EvalConfig
-from trainer.data import open_data
-from trainer.metrics import roc_curve
+from trainer.data import open_data, open_negatives
+from trainer.metrics import any_foreign_body_score, negatives_report, roc_curve
 from trainer.train import predict, report_for
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,14 @@ def evaluate_checkpoint(cfg: EvalConfig) -> dict:
         model.to(memory_format=torch.channels_last)
     data = open_data(cfg.data, classes=classes, subset="all", train=False, cfg_seed=0, image_size=image_size,
                      task=task, batch_size=cfg.batch_size, loader_workers=cfg.loader_workers)
+    negatives = None
+    if cfg.negatives:  # opened (and split) before any scoring: a bad option fails fast
+        if "none" not in classes:
+            raise ConfigError("--negatives", cfg.negatives, f"a checkpoint with a 'none' class (it has {classes})")
+        negatives = open_negatives(cfg.negatives, classes=classes, image_size=image_size, task=task,
+                                   batch_size=cfg.batch_size, loader_workers=cfg.loader_workers,
+                                   split=cfg.negatives_split, fractions=cfg.split_fractions,
+                                   split_seed=cfg.split_seed)
     bar = None
     if cfg.progress:
         from tqdm import tqdm
@@ -61,9 +77,36 @@ def evaluate_checkpoint(cfg: EvalConfig) -> dict:
     report["train_config"] = train_cfg
     report["mean_loss"] = float(np.mean(result["losses"])) if len(result["losses"]) else None
     report["top_losses"] = [{"key": key, "loss": loss} for loss, key, *_ in result["top"]]
+    sheet = None
+    if negatives is not None:
+        def score(probs):
+            return any_foreign_body_score(probs, classes, task)
+
+        found = predict(model, negatives, device=device, task=task, channels_last=channels_last,
+                        top_k=cfg.top_losses, top_by=score)
+        report["negatives"], sheet = _negatives(cfg, result, found, score, classes, task)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     _plot(result, report, classes, task, out)
+    if sheet:
+        _sheet(sheet, out / "top_negatives.png")
     return report
+
+
+def _negatives(cfg: EvalConfig, result: dict, found: dict, score, classes: list[str], task: str):
+    """The `negatives` section of metrics.json, and the sheet's (image, title) entries."""
+    k = classes.index("none")
+    targets = result["targets"]
+    positive = (np.delete(targets, k, axis=1) > 0.5).any(axis=1) if task == "multilabel" else targets != k
+    section = negatives_report(score(result["probs"]), positive, score(found["probs"]))
+    section["score"] = ("P(any foreign body) = max P(class) over the classes other than none" if task == "multilabel"
+                        else "P(any foreign body) = 1 - P(none)")
+    # Films are named by their index in the (sorted) listing of --negatives, never by file name.
+    index = {key: i for i, key in enumerate(found["keys"])}
+    top = [(index[key], value) for value, key, *_ in found["top"]]
+    section.update(source=cfg.negatives, split=cfg.negatives_split, sheet="top_negatives.png" if top else None,
+                   top=[{"index": i, "score": value} for i, value in top])
+    sheet = [(image, f"negative #{i}\nscore {value:.3f}") for (i, value), (_, _, image, *_) in zip(top, found["top"])]
+    return section, sheet
 
 
 def _plot(result: dict, report: dict, classes: list[str], task: str, out: Path) -> None:
@@ -110,21 +153,33 @@ def _plot(result: dict, report: dict, classes: list[str], task: str, out: Path) 
     fig.savefig(out / "roc.png", dpi=100)
     plt.close(fig)
 
-    top = result["top"]
-    if top:
-        cols = min(4, len(top))
-        rows = -(-len(top) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), squeeze=False)
-        for ax in axes.flat:
-            ax.axis("off")
-        for ax, (loss, key, image, target, p) in zip(axes.flat, top):
-            ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1)
-            if task == "multilabel":
-                true = ",".join(classes[k] for k in np.flatnonzero(np.asarray(target) > 0.5)) or "-"
-                pred = ",".join(classes[k] for k in np.flatnonzero(p >= 0.5)) or "-"
-            else:
-                true, pred = classes[int(target)], f"{classes[int(np.argmax(p))]} {float(np.max(p)):.2f}"
-            ax.set_title(f"{key.rsplit('/', 1)[-1][-24:]}\ntrue {true} / pred {pred}\nloss {loss:.2f}", fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "top_losses.png", dpi=100)
-        plt.close(fig)
+    entries = []
+    for loss, key, image, target, p in result["top"]:
+        if task == "multilabel":
+            true = ",".join(classes[k] for k in np.flatnonzero(np.asarray(target) > 0.5)) or "-"
+            pred = ",".join(classes[k] for k in np.flatnonzero(p >= 0.5)) or "-"
+        else:
+            true, pred = classes[int(target)], f"{classes[int(np.argmax(p))]} {float(np.max(p)):.2f}"
+        entries.append((image, f"{key.rsplit('/', 1)[-1][-24:]}\ntrue {true} / pred {pred}\nloss {loss:.2f}"))
+    if entries:
+        _sheet(entries, out / "top_losses.png")
+
+
+def _sheet(entries: list, path: Path) -> None:
+    """A contact sheet of (image (1, H, W) float in [0, 1], title) entries, four to a row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = min(4, len(entries))
+    rows = -(-len(entries) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (image, title) in zip(axes.flat, entries):
+        ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -7,6 +7,8 @@ to JSON as null), never a made-up 0 or 1.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -168,3 +170,69 @@ def multilabel_report(probs: np.ndarray, targets: np.ndarray, classes: list[str]
         any_true = targets[:, fb].any(axis=1)
         report["any_foreign_body"] = {"auroc": auroc(probs[:, fb].max(axis=1), any_true)}
     return _json_clean(report)
+
+
+# ------------------------------------------------------------- false positives on real films
+
+
+def any_foreign_body_score(probs: np.ndarray, classes: list[str], task: str, none_class: str = "none") -> np.ndarray:
+    """(N,) P(any foreign body): 1 - P(none) (multiclass), or the largest probability of the
+    classes other than `none_class` (multilabel, as `multilabel_report` scores it)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    k = classes.index(none_class)
+    if task == "multilabel":
+        return np.delete(probs, k, axis=1).max(axis=1)
+    return 1.0 - probs[:, k]
+
+
+def threshold_at_sensitivity(positive_scores: np.ndarray, sensitivity: float) -> float | None:
+    """The highest threshold t at which at least `sensitivity` of the positives score >= t
+    (the ceil(sensitivity * P)-th highest positive score); None without positives."""
+    s = np.sort(np.asarray(positive_scores, dtype=np.float64))[::-1]
+    if not len(s):
+        return None
+    return float(s[max(math.ceil(sensitivity * len(s) - 1e-9), 1) - 1])
+
+
+def threshold_at_fpr(negative_scores: np.ndarray, rate: float) -> float | None:
+    """The lowest threshold t, a negative's score, at which at most `rate` of the negatives score
+    >= t; just above the highest negative score (the next float) when even one would be too many.
+    None without negatives."""
+    s = np.sort(np.asarray(negative_scores, dtype=np.float64))[::-1]
+    if not len(s):
+        return None
+    allowed = math.floor(rate * len(s) + 1e-9)  # negatives that may score >= t
+    if allowed >= len(s):
+        return float(s[-1])
+    above = s[:allowed][s[:allowed] > s[allowed]]
+    return float(above.min()) if len(above) else float(np.nextafter(s[allowed], np.inf))
+
+
+def share_at_or_above(scores: np.ndarray, threshold: float | None) -> float | None:
+    """The share of `scores` >= threshold; None when there is no threshold or no score."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if threshold is None or not len(scores):
+        return None
+    return float(np.mean(scores >= threshold))
+
+
+def negatives_report(scores: np.ndarray, positive: np.ndarray, real_scores: np.ndarray, *, sensitivity: float = 0.9,
+                     synthetic_fpr: float = 0.05) -> dict:
+    """False positives on real films with no inserted object at two operating points set on the
+    labelled data: (a) the threshold finding `sensitivity` of its positives, (b) the threshold
+    that `synthetic_fpr` of its negatives reach. scores, positive: (N,) any-foreign-body score and
+    truth of the labelled data; real_scores: (M,) scores of the real negatives."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    names = (f"at_sensitivity_{sensitivity:g}", f"at_synthetic_fpr_{synthetic_fpr:g}")
+    thresholds = dict(zip(names, (threshold_at_sensitivity(scores[positive], sensitivity),
+                                  threshold_at_fpr(scores[~positive], synthetic_fpr))))
+    return {
+        "count": int(len(real_scores)),
+        "false_positive_rate": {n: share_at_or_above(real_scores, t) for n, t in thresholds.items()},
+        "thresholds": thresholds,
+        "synthetic": {"positives": int(positive.sum()), "negatives": int((~positive).sum()),
+                      "sensitivity": {n: share_at_or_above(scores[positive], t) for n, t in thresholds.items()},
+                      "false_positive_rate": {n: share_at_or_above(scores[~positive], t)
+                                              for n, t in thresholds.items()}},
+    }

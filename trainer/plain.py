@@ -10,6 +10,7 @@ module exists (windowing, MONOCHROME1), else PIL; JPEG/PNG through PIL.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,33 @@ def read_items(source: str) -> tuple[list[tuple[str, str]], list[str]]:
     return items, sorted({label for _, label in items})
 
 
+def read_films(source: str) -> list[str]:
+    """Image paths of `source` with no labels read: every image under a folder (class
+    subfolders or not, sorted), or the path column of a CSV (relative to its folder)."""
+    path = Path(source)
+    if path.is_dir():
+        films = [str(f) for f in sorted(path.rglob("*")) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
+    elif path.is_file() and path.suffix.lower() == ".csv":
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            pcol = next((c for c in PATH_COLUMNS if c in (reader.fieldnames or [])), None)
+            if pcol is None:
+                raise ValueError(f"{source}: needs a path column ({', '.join(PATH_COLUMNS)}); has {reader.fieldnames}")
+            films = [str(path.parent / row[pcol]) for row in reader]
+    else:
+        raise ValueError(f"{source!r} is neither a folder of images nor a .csv file")
+    if not films:
+        raise ValueError(f"{source!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return films
+
+
+def item_names(source: str, items: list[tuple[str, str]]) -> list[str]:
+    """Each item's path relative to the data's root (the folder, or the CSV's folder), with "/"
+    separators: what the generator's grouping rules read (`trainer.split.group_key`)."""
+    root = Path(source) if Path(source).is_dir() else Path(source).parent
+    return [os.path.relpath(path, root).replace(os.sep, "/") for path, _ in items]
+
+
 def read_image(path: str, size: int) -> torch.Tensor:
     """(1, size, size) float32 in [0, 1], bone bright."""
     if Path(path).suffix.lower() in (".dcm", ".dicom"):
@@ -76,11 +104,16 @@ def read_image(path: str, size: int) -> torch.Tensor:
 
 
 class PlainDataset(Dataset):
-    """Map-style dataset over `read_items(source)`; labels mapped to `classes` by name."""
+    """Map-style dataset over `read_items(source)`, or over `items` (path, class name) of
+    `source` when given; labels mapped to `classes` by name."""
 
     def __init__(self, source: str, *, classes: list[str] | None = None, image_size: int = 224,
-                 task: str = "multiclass"):
-        self.items, found = read_items(source)
+                 task: str = "multiclass", items: list[tuple[str, str]] | None = None):
+        if items is None:
+            self.items, found = read_items(source)
+        else:
+            self.items, found = list(items), sorted({label for _, label in items})
+        self.names = item_names(source, self.items)  # relative paths: what groups are read from
         self.classes = list(classes) if classes is not None else found
         unknown = sorted(set(found) - set(self.classes))
         if unknown:

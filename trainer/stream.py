@@ -5,11 +5,14 @@ sample is read twice per epoch; `trainer.plain` and `trainer.dali_stream` follow
 here). Everything is a pure function of the data, `seed`, the epoch `e`, `rank`, `world_size`
 and, for builds, `worker` and `num_workers`:
 
-1. Subset: a fixed train/val draw per sample from `split_seed` (builds: `subset_offsets`, by
-   shard index; folders and CSVs: `trainer.data`, by sample index). It never changes with the
-   epoch, the seed or the number of ranks.
+1. Subset: a fixed train/val split by group (patient) from `split_seed` (`trainer.split`: builds
+   by their samples' group_id, counted per shard from the manifest; folders and CSVs by the
+   generator's grouping rules on their paths). It never changes with the epoch, the seed or the
+   number of ranks.
 2. Epoch order: one list of the epoch's N samples, the same on every rank. Builds: the shards
-   permuted by `(seed, e)` (`shard_order`), their samples in shard order (`epoch_addresses`).
+   permuted by `(seed, e)` (`shard_order`), each shard's subset samples in shard order
+   (`epoch_addresses`: [shard, position in the shard's subset] rows, so a rank's slice is known
+   from the counts alone; the position is resolved to a sample while the shard is read).
    Folders and CSVs (`EpochSampler`): a permutation of the samples from `(seed, e)`, or with
    `--balance sampler` N weighted draws with replacement.
 3. Ranks (`rank_bounds`), W = world_size: with `drop_remainder` (training) rank r reads the
@@ -38,6 +41,7 @@ tar build with DALI (read, decode and resize in batches).
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,16 +54,16 @@ from torch.utils.data import IterableDataset, get_worker_info
 from generator.output.formats import FORMATS
 from generator.output.manifest import MANIFEST, ManifestError, read_manifest
 from generator.output.storage import Store
+from trainer.split import BuildSplit, meta_group_id
 
 log = logging.getLogger(__name__)
 
-SUBSETS = ("all", "train", "val")
 DECODES = ("cpu", "raw")
 
 
 @dataclass(frozen=True)
 class ShardRef:
-    index: int  # position in sorted path order; seeds the train/val split
+    index: int  # position in sorted path order; seeds the per-sample split of builds without groups
     path: str  # relative to the build root
     fmt: str
     count: int
@@ -74,6 +78,8 @@ class Record:
     image_format: str
     label: int
     labels: tuple[int, ...]
+    source_id: str = ""
+    group_id: str | None = None  # meta["group_id"]; None in builds made before groups
 
 
 def is_build(url: str) -> bool:
@@ -106,7 +112,7 @@ class Build:
         if shard.fmt == "parquet":
             records = _read_parquet(data)
         else:
-            records = [Record(s.key, s.image, s.image_format, s.label, s.labels)
+            records = [Record(s.key, s.image, s.image_format, s.label, s.labels, s.source_id, meta_group_id(s.meta))
                        for s in FORMATS[shard.fmt].decode(data)]
         if len(records) != shard.count:
             raise ValueError(f"{self.url}/{shard.path}: holds {len(records)} samples, {MANIFEST} says {shard.count}")
@@ -117,29 +123,26 @@ class Build:
         hist = self.manifest.class_histogram
         return np.array([hist.get(c, 0) for c in self.classes], dtype=np.int64)
 
+    def split(self, subset: str, val_fraction: float, split_seed: int) -> BuildSplit:
+        """`subset` ("all", "train" or "val") of the shards, by the split rule (`trainer.split`)."""
+        return BuildSplit(self.shards, self.manifest, subset=subset, val_fraction=val_fraction,
+                          split_seed=split_seed, where=self.url)
+
 
 def _read_parquet(data: bytes) -> list[Record]:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(io.BytesIO(data), columns=["key", "image", "image_format", "label", "labels"])
-    cols = table.to_pydict()
-    return [Record(k, img, fmt, int(lab), tuple(int(v) for v in labs))
-            for k, img, fmt, lab, labs in zip(cols["key"], cols["image"], cols["image_format"], cols["label"],
-                                              cols["labels"])]
+    columns = ["key", "image", "image_format", "label", "labels", "source_id", "meta"]
+    cols = pq.read_table(io.BytesIO(data), columns=columns).to_pydict()
+    return [Record(k, img, fmt, int(lab), tuple(int(v) for v in labs), src, meta_group_id(_json_or_none(meta)))
+            for k, img, fmt, lab, labs, src, meta in zip(*(cols[c] for c in columns))]
 
 
-def subset_offsets(shards: list[ShardRef], subset: str, val_fraction: float, split_seed: int) -> list[np.ndarray]:
-    """Per shard, the sorted sample offsets that belong to `subset` ("all", "train" or "val")."""
-    if subset not in SUBSETS:
-        raise ValueError(f"subset must be one of {SUBSETS}, got {subset!r}")
-    out = []
-    for shard in shards:
-        offsets = np.arange(shard.count)
-        if subset != "all":
-            u = np.random.default_rng([split_seed, shard.index]).random(shard.count)
-            offsets = offsets[(u < val_fraction) if subset == "val" else (u >= val_fraction)]
-        out.append(offsets)
-    return out
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:  # a broken meta is a sample without a group, not a failed shard
+        return None
 
 
 def shard_order(num_shards: int, *, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
@@ -150,7 +153,8 @@ def shard_order(num_shards: int, *, seed: int, epoch: int, shuffle: bool) -> np.
 
 
 def epoch_addresses(offsets: list[np.ndarray], *, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
-    """(N, 2) int64 [shard, offset] rows: shards permuted by (seed, epoch) when `shuffle`."""
+    """(N, 2) int64 [shard, offsets[shard][j]] rows: shards permuted by (seed, epoch) when `shuffle`,
+    each shard's `offsets` in order. `ShardStream` passes positions in each shard's subset."""
     order = shard_order(len(offsets), seed=seed, epoch=epoch, shuffle=shuffle)
     parts = [np.stack([np.full(len(offsets[s]), s), offsets[s]], axis=1) for s in order if len(offsets[s])]
     return np.concatenate(parts).astype(np.int64) if parts else np.zeros((0, 2), dtype=np.int64)
@@ -233,7 +237,9 @@ class ShardStream(IterableDataset):
         self.build = Build(url, fmt)
         self.classes = list(classes) if classes is not None else self.build.classes
         self._class_map = class_index_map(self.build.classes, self.classes, url)
-        self.offsets = subset_offsets(self.build.shards, subset, val_fraction, split_seed)
+        self.split = self.build.split(subset, val_fraction, split_seed)
+        # Per shard, positions 0..count-1 in its subset: what the rank rule cuts (see point 2).
+        self.positions = [np.arange(count) for count in self.split.counts]
         self.seed, self.shuffle, self.rank, self.world_size = seed, shuffle, rank, world_size
         self.drop_remainder, self.image_size, self.task = drop_remainder, image_size, task
         self.decode, self.shuffle_buffer = decode, shuffle_buffer
@@ -247,7 +253,7 @@ class ShardStream(IterableDataset):
 
     def __len__(self) -> int:
         """Samples this rank yields per epoch (the same every epoch)."""
-        start, stop = rank_bounds(sum(len(o) for o in self.offsets), self.rank, self.world_size, self.drop_remainder)
+        start, stop = rank_bounds(sum(self.split.counts), self.rank, self.world_size, self.drop_remainder)
         return stop - start
 
     def batches_per_epoch(self, batch_size: int, num_workers: int) -> int:
@@ -257,8 +263,9 @@ class ShardStream(IterableDataset):
         return sum(-(-(stop - start) // batch_size) for start, stop in parts)
 
     def addresses(self, worker: int = 0, num_workers: int = 1) -> np.ndarray:
-        """(n, 2) [shard, offset] rows this rank's `worker` reads this epoch, in reading order."""
-        addresses = epoch_addresses(self.offsets, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle)
+        """(n, 2) [shard, position in its subset] rows this rank's `worker` reads this epoch, in
+        reading order."""
+        addresses = epoch_addresses(self.positions, seed=self.seed, epoch=self.epoch, shuffle=self.shuffle)
         start, stop = rank_bounds(len(addresses), self.rank, self.world_size, self.drop_remainder)
         mine = addresses[start:stop]
         start, stop = part_bounds(len(mine), num_workers, worker)
@@ -297,8 +304,9 @@ class ShardStream(IterableDataset):
                 j += 1
             shard = self.build.shards[shard_i]
             records = self.build.read_shard(shard)
-            for offset in mine[i:j, 1]:
-                item = self._sample(shard, records[int(offset)])
+            offsets = self.split.offsets(shard_i, [r.group_id for r in records], [r.source_id for r in records])
+            for position in mine[i:j, 1]:
+                item = self._sample(shard, records[int(offsets[position])])
                 if item is None:
                     continue
                 if not self.shuffle:

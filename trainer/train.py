@@ -32,7 +32,7 @@ from trainer.augment import AugmentConfig, build_augment, mixup
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.dali_stream import dali_unusable, use_dali
-from trainer.data import Data, data_classes, open_data
+from trainer.data import Data, check_val_disjoint, data_classes, open_data
 from trainer.metrics import classification_report, multilabel_report
 from trainer.models import build_model, load_init
 from trainer.rng import INIT, MIXUP, STEP, derive_seed, forked_rng
@@ -161,9 +161,11 @@ def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_
 
 @torch.no_grad()
 def predict(model: nn.Module, data: Data, *, device: torch.device, task: str, decoder: BatchDecoder | None = None,
-            channels_last: bool = True, top_k: int = 0, bar=None) -> dict:
+            channels_last: bool = True, top_k: int = 0, bar=None,
+            top_by: Callable[[np.ndarray], np.ndarray] | None = None) -> dict:
     """Run `model` over `data`: probs (N, C), targets, keys, per-sample losses, and the `top_k`
-    highest-loss samples as (loss, key, image (1, 128, 128) cpu, target, predicted)."""
+    highest-loss samples as (loss, key, image (1, 128, 128) cpu, target, predicted); with
+    `top_by` (probs (B, C) -> (B,) values), the `top_k` highest by that value instead."""
     model.eval()
     probs, targets_all, keys_all, losses = [], [], [], []
     top: list = []
@@ -185,7 +187,8 @@ def predict(model: nn.Module, data: Data, *, device: torch.device, task: str, de
         losses.append(loss.cpu().numpy())
         if top_k:
             small = F.interpolate(images.float(), size=(128, 128), mode="bilinear", antialias=True).cpu()
-            for i, value in enumerate(loss.cpu().tolist()):
+            values = loss.cpu().tolist() if top_by is None else np.asarray(top_by(probs[-1])).tolist()
+            for i, value in enumerate(values):
                 item = (value, keys[i], small[i], targets[i].cpu().numpy(), p[i].cpu().numpy())
                 if len(top) < top_k:
                     heapq.heappush(top, (value, len(keys_all) - len(keys) + i, item))
@@ -245,6 +248,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     device = resolve_device(cfg.device, local_rank=dist.local_rank)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.val:
+        check_val_disjoint(cfg.data, cfg.val)
     classes = data_classes(cfg.data)
     dali = use_dali(cfg.decoder, cfg.data, device.type)
     raw = not dali and (cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda"))

@@ -1,14 +1,22 @@
-"""Tiny builds written straight from ShardSamples: fast fixtures for stream and Ray tests."""
+"""Tiny builds written straight from ShardSamples: fast fixtures for stream and Ray tests.
+
+They carry the generator's patient-group contract (issue 13): each sample's meta has
+`group_id` (16 hex), each manifest part `groups` ({group_id: samples in that shard}).
+`groups_standin` parses those fields for a generator whose `ShardPart` predates them."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from generator.output import manifest as manifest_module
 from generator.output.formats import FORMATS, MANIFEST, shard_name
 from generator.output.sample import ShardSample
 from generator.output.storage import sha256_bytes
@@ -22,29 +30,71 @@ def _png(value: int, size: int = 16) -> bytes:
     return buf.getvalue()
 
 
-def write_fake_build(root: Path, shard_counts: list[int], formats=("wds", "parquet")) -> list[str]:
-    """A build of len(shard_counts) shards; sample i has label i % 3 and image value i % 256.
+def group_id(patient: int) -> str:
+    """The group id of fake patient `patient` (a hash, like the generator's)."""
+    return hashlib.sha256(f"patient-{patient}".encode()).hexdigest()[:16]
+
+
+def write_fake_build(root: Path, shard_counts: list[int], formats=("wds", "parquet"), *, patients: int | None = 12,
+                     first_patient: int = 0) -> list[str]:
+    """A build of len(shard_counts) shards; sample i has label i % 3, image value i % 256 and
+    patient first_patient + i % patients, so a patient's samples spread over the shards.
+    `patients=None`: a build made before groups (no group_id, no part groups; film i % 10).
     Returns the keys in shard order."""
     root.mkdir(parents=True, exist_ok=True)
     mask = _png(0)
-    entries, keys, i = [], [], 0
+    entries, keys, parts, i = [], [], {}, 0
     for s, count in enumerate(shard_counts):
         samples = []
         for _ in range(count):
             label = i % len(CLASSES)
             labels = [int(k == label) for k in range(len(CLASSES))]
+            meta = {} if patients is None else {"group_id": group_id(first_patient + i % patients)}
             samples.append(ShardSample(key=f"{i:08d}", image=_png(i % 256), image_format="png", height=16, width=16,
-                                       label=label, labels=labels, objects=(), spec={}, source_id="x",
-                                       mask_png=mask, meta={}))
+                                       label=label, labels=labels, objects=(), spec={}, source_id=f"film-{i % 10}",
+                                       mask_png=mask, meta=meta))
             keys.append(f"{i:08d}")
             i += 1
+        files = []
         for fmt in formats:
             data = FORMATS[fmt].encode(samples)
             name = shard_name(s, fmt)
             (root / name).write_bytes(data)
-            entries.append({"path": name, "format": fmt, "count": count, "sha256": sha256_bytes(data)})
+            files.append({"path": name, "format": fmt, "count": count, "sha256": sha256_bytes(data)})
+        entries += files
+        part = {"index": s, "count": count, "files": files,
+                "histogram": dict(Counter(CLASSES[x.label] for x in samples))}
+        if patients is not None:
+            part["groups"] = dict(Counter(x.meta["group_id"] for x in samples))
+        parts[str(s)] = part
     hist = {c: sum(1 for j in range(i) if j % len(CLASSES) == k) for k, c in enumerate(CLASSES)}
     (root / MANIFEST).write_text(json.dumps({"classes": CLASSES, "shards": entries, "class_histogram": hist,
-                                             "totals": {"samples": i}}))
+                                             "parts": parts, "totals": {"samples": i}}))
     return keys
 
+
+def sample_groups(root: Path) -> dict[str, str | None]:
+    """key -> meta group_id of every sample of a fake build, read from its tar shards."""
+    out = {}
+    for path in sorted(root.glob("*.tar")):
+        for sample in FORMATS["wds"].decode(path.read_bytes()):
+            out[sample.key] = sample.meta.get("group_id")
+    return out
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _PartWithGroups(manifest_module.ShardPart):
+    groups: dict = dataclasses.field(default_factory=dict)
+
+
+def groups_standin(parse):
+    """`parse_manifest` that also parses each part's `groups` (the contract's ShardPart.groups)."""
+    def parse_with_groups(data: bytes, where: str = MANIFEST):
+        manifest = parse(data, where)
+        doc = json.loads(data).get("parts") or {}
+        names = [f.name for f in dataclasses.fields(manifest_module.ShardPart)]
+        parts = {i: _PartWithGroups(**{n: getattr(p, n) for n in names},
+                                    groups={str(g): int(c) for g, c in (doc[str(i)].get("groups") or {}).items()})
+                 for i, p in manifest.parts.items()}
+        return dataclasses.replace(manifest, parts=parts)
+    return parse_with_groups

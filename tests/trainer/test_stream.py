@@ -136,7 +136,7 @@ def test_shard_stream_ranks_read_their_rank_bounds_slice(fake_build):
         for rank in range(world_size):
             ds = ShardStream(str(root), rank=rank, world_size=world_size, image_size=16, seed=5)
             ds.set_epoch(2)
-            order = epoch_addresses(ds.offsets, seed=5, epoch=2, shuffle=True)
+            order = epoch_addresses(ds.positions, seed=5, epoch=2, shuffle=True)
             start, stop = rank_bounds(len(order), rank, world_size, True)
             assert np.array_equal(np.concatenate([ds.addresses(w, 3) for w in range(3)]), order[start:stop])
 
