@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from generator.errors import ConfigError
+from generator.inputs.groups import group_key as generator_group_key
+from generator.inputs.splits import split_of  # the generator's rule, so both sides agree
 from generator.output.manifest import MANIFEST
 
 log = logging.getLogger(__name__)
 
 SUBSETS = ("all", "train", "val")
-_NIH_NAME = re.compile(r"(\d{8})_\d{3}\.png", re.IGNORECASE)
-_CHEXPERT_PATIENT = re.compile(r"patient\d+")
 
 
 def unit(split_seed: int, group_id: str) -> float:
@@ -63,10 +61,8 @@ def meta_group_id(meta) -> str | None:
 
 
 def part_groups(part) -> Mapping[str, int]:
-    """A manifest part's samples per group ({} when it records none)."""
-    # `ShardPart.groups` is the generator's side of the contract; a generator that predates it
-    # parses no such attribute, which means the same as an old build: no groups recorded.
-    return getattr(part, "groups", None) or {}
+    """A manifest part's samples per group ({} when it records none: an older build)."""
+    return part.groups
 
 
 def build_groups(manifest) -> dict[str, int]:
@@ -172,25 +168,8 @@ def shared_group_count(train_manifest, val_manifest) -> int | None:
 
 def group_key(rel: str) -> tuple[str, str]:
     """(rule, raw key) of a film from its path relative to the data's root, by the generator's
-    grouping rules (`generator.inputs.groups.group_key`), e.g. ("nih", "nih:00000013")."""
-    try:
-        from generator.inputs.groups import group_key as generator_group_key
-    except ImportError:
-        return _path_group_key(rel)
-    return generator_group_key(rel, csv_group=None, dicom_patient_id=None)
-
-
-def _path_group_key(rel: str) -> tuple[str, str]:
-    """The path rules of `generator.inputs.groups.group_key`, for a generator that predates it:
-    NIH names by patient number, CheXpert patient folders, else the file itself."""
-    parts = rel.replace("\\", "/").split("/")
-    nih = _NIH_NAME.fullmatch(parts[-1])
-    if nih:
-        return "nih", f"nih:{nih.group(1)}"
-    patient = next((p for p in reversed(parts[:-1]) if _CHEXPERT_PATIENT.fullmatch(p)), None)
-    if patient:
-        return "chexpert", f"chexpert:{patient}"
-    return "file", f"file:{'/'.join(parts)}"
+    grouping rules, e.g. ("nih", "nih:00000013")."""
+    return generator_group_key(rel)
 
 
 def plain_groups(names: Sequence[str]) -> list[str]:
@@ -201,10 +180,5 @@ def plain_groups(names: Sequence[str]) -> list[str]:
 def in_split(names: Sequence[str], split: str, fractions: Sequence[tuple[str, float]], split_seed: int) -> list[bool]:
     """Per film (path relative to its root), whether its group falls in `split` of the
     `generate --split` partition given by `fractions` and `split_seed`."""
-    try:
-        from generator.inputs.splits import split_of  # the generator's rule, so both sides agree
-    except ImportError:
-        raise ConfigError("--negatives-split", split, "no split here: this generator has no "
-                                                      "generator.inputs.splits (generate --split)") from None
     fractions = tuple((str(name), float(f)) for name, f in fractions)
     return [split_of(key, fractions, split_seed) == split for key in plain_groups(names)]

@@ -277,6 +277,11 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     if train_data.num_batches == 0:
         raise ConfigError("--data", cfg.data, f"a dataset with at least one training sample per rank "
                                               f"({dist.world_size} rank(s))")
+    if val_data is not None and val_data.num_batches == 0:
+        option, value = ("--val", cfg.val) if cfg.val else ("--val-fraction", cfg.val_fraction)
+        raise ConfigError(option, value, "a validation set of at least one sample: whole patients are held out, "
+                                         "so a build of few patients may need a larger --val-fraction, another "
+                                         "--split-seed, a --val build or --val-fraction 0")
 
     with forked_rng(derive_seed(cfg.seed, INIT), torch.device("cpu")):  # the same on every rank
         model = build_model(cfg.model, len(classes))

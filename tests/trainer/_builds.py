@@ -1,12 +1,10 @@
 """Tiny builds written straight from ShardSamples: fast fixtures for stream and Ray tests.
 
 They carry the generator's patient-group contract (issue 13): each sample's meta has
-`group_id` (16 hex), each manifest part `groups` ({group_id: samples in that shard}).
-`groups_standin` parses those fields for a generator whose `ShardPart` predates them."""
+`group_id` (16 hex), each manifest part `groups` ({group_id: samples in that shard})."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -16,7 +14,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from generator.output import manifest as manifest_module
 from generator.output.formats import FORMATS, MANIFEST, shard_name
 from generator.output.sample import ShardSample
 from generator.output.storage import sha256_bytes
@@ -80,21 +77,3 @@ def sample_groups(root: Path) -> dict[str, str | None]:
         for sample in FORMATS["wds"].decode(path.read_bytes()):
             out[sample.key] = sample.meta.get("group_id")
     return out
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class _PartWithGroups(manifest_module.ShardPart):
-    groups: dict = dataclasses.field(default_factory=dict)
-
-
-def groups_standin(parse):
-    """`parse_manifest` that also parses each part's `groups` (the contract's ShardPart.groups)."""
-    def parse_with_groups(data: bytes, where: str = MANIFEST):
-        manifest = parse(data, where)
-        doc = json.loads(data).get("parts") or {}
-        names = [f.name for f in dataclasses.fields(manifest_module.ShardPart)]
-        parts = {i: _PartWithGroups(**{n: getattr(p, n) for n in names},
-                                    groups={str(g): int(c) for g, c in (doc[str(i)].get("groups") or {}).items()})
-                 for i, p in manifest.parts.items()}
-        return dataclasses.replace(manifest, parts=parts)
-    return parse_with_groups

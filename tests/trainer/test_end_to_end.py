@@ -3,10 +3,13 @@ with --init (head replaced), resume. Small images keep it well under a minute on
 
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from generator.config import BuildConfig, RunConfig
+from generator.config import BuildConfig, RunConfig, SourceConfig
+from generator.errors import ConfigError
 from generator.run.build import build
 from trainer.checkpoint import load_checkpoint
 from trainer.config import EvalConfig, TrainConfig
@@ -15,12 +18,34 @@ from trainer.evaluate import evaluate_checkpoint
 from trainer.plain import PlainDataset, export_class_folders
 
 
+def _films(folder, patients: int = 8):
+    """Smooth grey films named as NIH's (PPPPPPPP_FFF.png), two per patient: the trainer holds
+    out whole patients, so a build of one film (the built-in sample) has no validation split."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for p in range(patients):
+        for f in range(2):
+            img = np.clip(np.linspace(40, 200, 80)[None, :] + rng.normal(0, 8, (96, 80)).cumsum(0) / 8, 0, 255)
+            Image.fromarray(img.astype(np.uint8)).save(folder / f"{p + 1:08d}_{f:03d}.png")
+    return folder
+
+
 @pytest.fixture(scope="module")
 def tiny_build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("e2e") / "build"
-    build(BuildConfig(count=48, seed=7, size=64, style="legacy", formats=("wds", "parquet"), shard_size=16),
+    root = tmp_path_factory.mktemp("e2e")
+    out = root / "build"
+    build(BuildConfig(count=48, seed=7, size=64, style="legacy", formats=("wds", "parquet"), shard_size=16,
+                      sources=SourceConfig(input=str(_films(root / "films")))),
           RunConfig(out=str(out), progress=False))
     return out
+
+
+def test_a_validation_split_without_a_patient_is_refused(tmp_path):
+    out = tmp_path / "one-film"
+    build(BuildConfig(count=8, seed=1, size=64, style="legacy", shard_size=8), RunConfig(out=str(out), progress=False))
+    with pytest.raises(ConfigError, match="--val-fraction: .*at least one sample: whole patients are held out"):
+        train(TrainConfig(data=str(out), out=str(tmp_path / "run"), image_size=32, epochs=1, batch_size=4,
+                          val_fraction=0.25, loader_workers=0, progress=False))
 
 
 def test_train_evaluate_finetune_resume(tiny_build, tmp_path):

@@ -4,10 +4,7 @@ whose any-foreign-body score is the film's grey level); --negatives-split keeps 
 films of that split's patients; the sheet of the highest-scoring films names no file."""
 
 import argparse
-import hashlib
 import json
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +14,7 @@ from PIL import Image
 from torch import nn
 
 from generator.errors import ConfigError
+from generator.inputs.splits import split_of
 from trainer import evaluate as evaluate_module
 from trainer.cli import add_evaluate_parser
 from trainer.config import EvalConfig
@@ -122,30 +120,7 @@ def test_sheet_of_the_highest_scoring_films_names_no_file(grey_model, labelled, 
         assert name[:8] not in names and Path(name).stem not in names
 
 
-def _split_of_standin(key: str, fractions, seed: int) -> str:
-    """A stand-in for generator.inputs.splits.split_of with its contract: a pure function of
-    the raw group key, the (name, fraction) pairs and the split seed."""
-    u = int.from_bytes(hashlib.sha256(f"{seed}\x00{key}".encode()).digest()[:8], "big") / 2**64
-    edge = 0.0
-    for name, fraction in fractions:
-        edge += fraction
-        if u < edge:
-            return name
-    return fractions[-1][0]
-
-
-@pytest.fixture
-def split_of(monkeypatch):
-    try:
-        from generator.inputs.splits import split_of
-    except ImportError:
-        module = types.ModuleType("generator.inputs.splits")
-        module.split_of = split_of = _split_of_standin
-        monkeypatch.setitem(sys.modules, "generator.inputs.splits", module)
-    return split_of
-
-
-def test_negatives_split_keeps_exactly_the_films_of_that_split(grey_model, labelled, tmp_path, split_of):
+def test_negatives_split_keeps_exactly_the_films_of_that_split(grey_model, labelled, tmp_path):
     real = tmp_path / "real"
     names = [f"{p:08d}_{f:03d}.png" for p in range(1, 31) for f in range(2)]  # 30 patients, 2 films each
     for name in names:
