@@ -298,6 +298,7 @@ CAVEATS = (
     "real crops are what the top-hat detector found (bright, small, compact); synthetic objects are not selected "
     "that way; see the detector_matched variant",
     "few real crops (one to three per film with real metal): read the interval, not the third decimal",
+    "a lower bound on separability: more epochs or a larger model can only tell the sides apart better",
 )
 
 
