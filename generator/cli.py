@@ -145,25 +145,54 @@ def cmd_preview(args) -> int:
 
 
 def add_realism_parser(sub) -> None:
-    p = sub.add_parser("realism", help="contrast and edge width of real metal on cxr-nih vs synthetic metal")
+    from generator.tools.discriminator import DiscriminatorConfig
+    from generator.tools.realism import CROP_MM
+
+    d = DiscriminatorConfig()
+    p = sub.add_parser("realism", help="real vs synthetic metal on cxr-nih: contrast, edge width and a "
+                                       "discriminator's AUROC")
     p.add_argument("--data", default="../shared/data/cxr-nih",
                    help="folder of real chest PNGs with manifest_chexpert_style.csv (default: ../shared/data/cxr-nih)")
-    p.add_argument("--n-images", type=int, default=60, help="films to use (default: 60)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic objects (default: 0)")
+    p.add_argument("--n-images", type=int, default=60, help="films to use, in name order (default: 60)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the synthetic objects, the folds and the discriminator's training (default: 0)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"discriminator epochs per fold (default: {d.epochs})")
+    p.add_argument("--folds", type=int, default=d.folds, help=f"patient-grouped folds (default: {d.folds})")
+    p.add_argument("--repeats", type=int, default=d.repeats,
+                   help=f"seeds seed, seed + 1, ... for the AUROC's spread (default: {d.repeats})")
+    p.add_argument("--crop-mm", type=float, default=CROP_MM, help=f"side of every crop in mm (default: {CROP_MM:g})")
+    p.add_argument("--json", default=None, help="also write the report as JSON to this file (default: none)")
     p.set_defaults(func=cmd_realism)
 
 
 def cmd_realism(args) -> int:
+    import json
     from pathlib import Path
 
-    from generator.tools.realism import report
+    from generator.tools.discriminator import DiscriminatorConfig
+    from generator.tools.realism import RealismConfig, format_report, realism_report
 
     folder = Path(args.data)
     if not folder.is_dir():
         raise ConfigError("--data", args.data, "an existing folder of chest PNGs")
-    if args.n_images < 1:
-        raise ConfigError("--n-images", args.n_images, "an integer >= 1")
-    print(report(folder, args.n_images, args.seed))
+    for option, value, least in (("--n-images", args.n_images, 1), ("--seed", args.seed, 0),
+                                 ("--epochs", args.epochs, 1), ("--folds", args.folds, 2),
+                                 ("--repeats", args.repeats, 1)):
+        if value < least:
+            raise ConfigError(option, value, f"an integer >= {least}")
+    if not args.crop_mm > 0:
+        raise ConfigError("--crop-mm", args.crop_mm, "a length in mm > 0")
+    out = Path(args.json) if args.json else None
+    if out is not None and not out.parent.exists():
+        out.parent.mkdir(parents=True)
+    config = RealismConfig(data=args.data, n_images=args.n_images, seed=args.seed, crop_mm=args.crop_mm,
+                           discriminator=DiscriminatorConfig(epochs=args.epochs, folds=args.folds,
+                                                             repeats=args.repeats))
+    result = realism_report(config)
+    print(format_report(result))
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {out}")
     return 0
 
 

@@ -1,5 +1,5 @@
-"""How real is synthetic metal? Contrast and edge sharpness of real vs synthetic metal
-(`radiopaque realism`).
+"""How real is synthetic metal? Contrast and edge sharpness of real vs synthetic metal, and
+whether a small CNN can tell them apart (`radiopaque realism`).
 
 Real metal: NIH ChestX-ray14 films in ../shared/data/cxr-nih carry ECG electrodes, lead
 wires, clips and markers. Detection (documented, deliberately simple):
@@ -19,13 +19,22 @@ Measures at each point (same code for both):
   synthetic object larger than that, a 3 mm ring starting 3 mm beyond its mask);
   edge width = 10-90 % rise in mm along 8 rays from the ring level to the point's level,
   median over rays (only rays that rise monotonically enough to cross both levels).
+
+Discriminator (generator/tools/discriminator.py): crops of `CROP_MM` (resampled to
+`CROP_PX`) centred on each real detection, taken from a `none` pass of the same film through
+the physical imaging pipeline (so both sides carry the same noise and no 8-bit
+quantisation), against as many crops of synthetic metal from the same film (centred on each
+object's densest pixel, outside the same border band), scored patient-grouped (patient
+numbers parsed from NIH names in memory only). Variants: all classes, shape-matched
+(`SHAPE_MATCHED_CLASSES`) and detector-matched (synthetic objects that pass the detector's
+thresholds). `realism_report` returns counts and figures only, never file names.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import kornia
@@ -40,6 +49,7 @@ from generator.render.calibrate import display_levels_np
 from generator.render.styles import get_style
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
+from generator.tools.discriminator import DiscriminatorConfig, crop, discriminate, patient_id
 
 WORK_PX = 512
 TOPHAT_MM = 8.0
@@ -49,6 +59,34 @@ BORDER_FRACTION = 0.08
 MAX_PER_IMAGE = 3
 SYNTHETIC_CLASSES = ("coin", "button_battery", "magnets", "bullet", "shrapnel", "pin_needle", "blade",
                      "jewellery_clothing")
+SHAPE_MATCHED_CLASSES = ("jewellery_clothing", "pin_needle")
+DEFAULT_SPACING_MM = (0.143 * 2.5, 0.143 * 2.5)
+CROP_MM = 24.0
+CROP_PX = 32
+# Streams of `sample_rng` apart from the per-class objects' (stream 0, index n * classes + k),
+# so adding the discriminator's renders moved no object of the contrast and edge figures.
+_STREAM_EXTRA = 2
+_STREAM_SELECT = 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class RealismConfig:
+    data: str
+    n_images: int = 60
+    seed: int = 0
+    crop_mm: float = CROP_MM  # side of every crop, real and synthetic alike
+    crop_px: int = CROP_PX
+    discriminator: DiscriminatorConfig = DiscriminatorConfig()
+
+    def __post_init__(self):
+        if self.n_images < 1:
+            raise ValueError(f"n_images: expected >= 1, got {self.n_images}")
+        if self.seed < 0:
+            raise ValueError(f"seed: expected >= 0, got {self.seed}")
+        if not self.crop_mm > 0:
+            raise ValueError(f"crop_mm: expected > 0, got {self.crop_mm}")
+        if self.crop_px < 8 or self.crop_px % 4:
+            raise ValueError(f"crop_px: expected a multiple of 4 >= 8, got {self.crop_px}")
 
 
 @dataclass(frozen=True)
@@ -143,74 +181,203 @@ def _spacings(folder: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def real_measures(folder: Path, n_images: int) -> list[Measure]:
-    spacings = _spacings(folder)
-    out = []
-    for path in sorted(folder.glob("*.png"))[:n_images]:
-        px, sp = _load(path, spacings.get(path.name, (0.143 * 2.5, 0.143 * 2.5)))
-        for r, c in detect_metal(px, sp):
-            m = measure(px, r, c, sp)
-            if m:
-                out.append(m)
-    return out
+@dataclass
+class _Film:
+    """What one film gives: measures, crops (N, P, P) of its real and synthetic metal."""
+
+    patient: str
+    real: list[Measure]
+    synthetic: dict[str, list[Measure]]
+    real_crops: list[np.ndarray]
+    # (class, crop, passes the real detector's thresholds, from the per-class renders)
+    candidates: list[tuple[str, np.ndarray, bool, bool]]
 
 
-def synthetic_measures(folder: Path, n_images: int, seed: int) -> dict[str, list[Measure]]:
-    """Render one object per image per class with the physical style and measure it."""
-    style = get_style("physical")
-    spacings = _spacings(folder)
-    out: dict[str, list[Measure]] = {c: [] for c in SYNTHETIC_CLASSES}
+def _passes_detector(img: np.ndarray, row: int, col: int, spacing_mm: tuple[float, float], q95: float) -> bool:
+    """Whether `detect_metal`'s thresholds hold at (row, col): top-hat above TOPHAT_MIN and
+    95th-percentile bright. The top-hat at a pixel needs only pixels within the square's
+    size of it, so a patch that size around the point gives the whole image's value."""
+    k = max(3, round(TOPHAT_MM / min(spacing_mm))) | 1
+    r0, c0 = max(row - k, 0), max(col - k, 0)
+    th = white_tophat(np.ascontiguousarray(img[r0:row + k + 1, c0:col + k + 1]), k)
+    return bool(th[row - r0, col - c0] > TOPHAT_MIN and img[row, col] >= q95)
+
+
+def _in_border(row: int, col: int, h: int, w: int) -> bool:
+    by, bx = int(BORDER_FRACTION * h), int(BORDER_FRACTION * w)
+    return not (by <= row < h - by and bx <= col < w - bx)
+
+
+def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismConfig, style) -> _Film:
+    """Detect and measure real metal; render one physical object per class (sample indices
+    n * classes + k of `config.seed`, as `radiopaque realism` always has) and measure each
+    at its densest pixel. Where the film has real metal, also render a `none` pass of the
+    same film (its crops of the real metal then went through the same imaging pipeline as
+    the synthetic ones) and, per real detection, one more object of each shape-matched class."""
     from generator.run.shard import render_specs
 
-    for n, path in enumerate(sorted(folder.glob("*.png"))[:n_images]):
-        px, sp = _load(path, spacings.get(path.name, (0.143 * 2.5, 0.143 * 2.5)))
-        src = torch.from_numpy(px)[None]
-        an = estimate_anatomy(src)
-        h, w = px.shape
-        levels = display_levels_np(px)
-        ctx = PlacementContext(height=h, width=w, spacing_mm=sp, body_mask=an.body_mask, anatomy=an,
-                               display_levels=levels)
-        specs = []
-        for k, cls in enumerate(SYNTHETIC_CLASSES):
-            rng = sample_rng(seed, n * len(SYNTHETIC_CLASSES) + k)
-            objs = style.samplers[cls](rng, ctx)[:1]
-            specs.append(SampleSpec(index=k, key=str(k), source_index=0, source_id=path.name, label=cls,
-                                    style="physical", height=h, width=w, spacing_mm=sp, objects=objs,
-                                    imaging=style.sample_imaging(rng, ctx)))
-        images, windows = render_specs(specs, [src] * len(specs), style, torch.device("cpu"))
-        for win in windows:
-            for j in range(win.values.shape[0]):
-                b = int(win.batch_index[j])
-                vals = win.values[j]
-                r, c = divmod(int(torch.argmax(vals)), vals.shape[1])
-                row, col = int(win.rows[j, r]), int(win.cols[j, c])
-                if 0 <= row < h and 0 <= col < w:
-                    # Synthetic objects can be larger than the detected real ones: put the
-                    # background ring just outside this object (its farthest mask pixel).
-                    ys, xs = torch.nonzero(vals > style.mask_threshold, as_tuple=True)
-                    reach_mm = float(torch.hypot((ys - r).float() * sp[0], (xs - c).float() * sp[1]).max())
-                    inner = max(RING_MM[0], reach_mm + 3.0)
-                    m = measure(images[b, 0].numpy(), row, col, sp, (inner, inner + 3.0))
-                    if m:
-                        out[specs[b].label].append(m)
-    return out
+    px, sp = _load(path, spacing_mm)
+    src = torch.from_numpy(px)[None]
+    an = estimate_anatomy(src)
+    h, w = px.shape
+    ctx = PlacementContext(height=h, width=w, spacing_mm=sp, body_mask=an.body_mask, anatomy=an,
+                           display_levels=display_levels_np(px))
+    points = detect_metal(px, sp)
+    real = [m for m in (measure(px, r, c, sp) for r, c in points) if m]
+
+    def spec(k: int, cls: str, rng: np.random.Generator, objects=None) -> SampleSpec:
+        objs = style.samplers[cls](rng, ctx)[:1] if objects is None else objects
+        return SampleSpec(index=k, key=str(k), source_index=0, source_id="", label=cls, style="physical",
+                          height=h, width=w, spacing_mm=sp, objects=objs, imaging=style.sample_imaging(rng, ctx))
+
+    specs = []
+    for k, cls in enumerate(SYNTHETIC_CLASSES):
+        specs.append(spec(k, cls, sample_rng(config.seed, n * len(SYNTHETIC_CLASSES) + k)))
+    if points:
+        rng = sample_rng(config.seed, n, _STREAM_EXTRA)
+        specs.append(spec(len(specs), "none", rng, objects=()))
+        for _ in points:
+            for cls in SHAPE_MATCHED_CLASSES:
+                specs.append(spec(len(specs), cls, rng))
+    images, windows = render_specs(specs, [src] * len(specs), style, torch.device("cpu"))
+    images_np = images[:, 0].numpy()  # (B, H, W)
+    synthetic: dict[str, list[Measure]] = {c: [] for c in SYNTHETIC_CLASSES}
+    candidates = []
+    q95 = {}
+    for win in windows:
+        for j in range(win.values.shape[0]):
+            b = int(win.batch_index[j])
+            vals = win.values[j]
+            r, c = divmod(int(torch.argmax(vals)), vals.shape[1])
+            row, col = int(win.rows[j, r]), int(win.cols[j, c])
+            if not (0 <= row < h and 0 <= col < w):
+                continue
+            img = images_np[b]
+            if b < len(SYNTHETIC_CLASSES):
+                # Synthetic objects can be larger than the detected real ones: put the
+                # background ring just outside this object (its farthest mask pixel).
+                ys, xs = torch.nonzero(vals > style.mask_threshold, as_tuple=True)
+                reach_mm = float(torch.hypot((ys - r).float() * sp[0], (xs - c).float() * sp[1]).max())
+                inner = max(RING_MM[0], reach_mm + 3.0)
+                m = measure(img, row, col, sp, (inner, inner + 3.0))
+                if m:
+                    synthetic[specs[b].label].append(m)
+            if points and not _in_border(row, col, h, w):
+                q = q95.setdefault(b, float(np.quantile(img, 0.95)))
+                candidates.append((specs[b].label, crop(img, row, col, sp, config.crop_mm, config.crop_px),
+                                   _passes_detector(img, row, col, sp, q), b < len(SYNTHETIC_CLASSES)))
+    none = images_np[len(SYNTHETIC_CLASSES)] if points else None
+    real_crops = [crop(none, r, c, sp, config.crop_mm, config.crop_px) for r, c in points]
+    return _Film(patient_id(path.name), real, synthetic, real_crops, candidates)
 
 
-def _summary(ms: list[Measure]) -> str:
-    if not ms:
-        return "      n=0"
-    r = np.array([m.ratio for m in ms])
-    e = np.array([m.edge_mm for m in ms])
-    return (f"n={len(ms):4d}  ratio {np.median(r):5.2f} [{np.quantile(r, 0.25):4.2f}-{np.quantile(r, 0.75):4.2f}]"
-            f"  edge {np.median(e):4.2f} mm [{np.quantile(e, 0.25):4.2f}-{np.quantile(e, 0.75):4.2f}]")
+def _stats(values: list[float]) -> dict:
+    if not values:
+        return {"median": None, "q1": None, "q3": None, "n": 0}
+    v = np.asarray(values)
+    return {"median": float(np.median(v)), "q1": float(np.quantile(v, 0.25)), "q3": float(np.quantile(v, 0.75)),
+            "n": len(values)}
 
 
-def report(folder: Path, n_images: int = 60, seed: int = 0) -> str:
-    """The side-by-side table (medians and interquartile ranges)."""
-    lines = [f"realism on {folder} ({n_images} films at {WORK_PX} px): object/background ratio, 10-90 % edge width",
-             f"{'real metal (detected)':24s} {_summary(real_measures(folder, n_images))}"]
-    synth = synthetic_measures(folder, n_images, seed)
-    lines.append(f"{'synthetic (all classes)':24s} {_summary([m for v in synth.values() for m in v])}")
-    for cls, ms in synth.items():
-        lines.append(f"  {cls:22s} {_summary(ms)}")
+def _measures(ms: list[Measure]) -> dict:
+    return {"contrast": _stats([m.ratio for m in ms]), "edge_mm": _stats([m.edge_mm for m in ms])}
+
+
+# Which synthetic crops each discriminator variant may draw, per film, as many as the film
+# has real crops: (description, keep(class, passes_detector, per_class_render)).
+VARIANTS = {
+    "all_classes": ("one object of each class per film, chosen at random", lambda c, d, p: p),
+    "shape_matched": (f"{' and '.join(SHAPE_MATCHED_CLASSES)} only (wires, chains, studs, pins: the synthetic "
+                      "shapes closest to ECG leads and clips)", lambda c, d, p: c in SHAPE_MATCHED_CLASSES),
+    "detector_matched": ("only objects that pass the real detector's thresholds at their centre (top-hat and "
+                         "95th percentile), as the real crops had to", lambda c, d, p: d),
+}
+CAVEATS = (
+    "shape differs by construction: synthetic foreign bodies are not ECG leads or clips, so a high AUROC may be "
+    "shape alone; see the shape_matched variant (restricted to wire-like classes)",
+    "real crops are what the top-hat detector found (bright, small, compact); synthetic objects are not selected "
+    "that way; see the detector_matched variant",
+    "few real crops (one to three per film with real metal): read the interval, not the third decimal",
+    "a lower bound on separability: more epochs or a larger model can only tell the sides apart better",
+)
+
+
+def _select(films: list[_Film], keep, rng: np.random.Generator) -> tuple[np.ndarray, list[str], dict[str, int]]:
+    crops, groups, classes = [], [], {}
+    for film in films:
+        pool = [cand for cand in film.candidates if keep(cand[0], cand[2], cand[3])]
+        for i in sorted(rng.choice(len(pool), min(len(film.real_crops), len(pool)), replace=False)):
+            crops.append(pool[i][1])
+            groups.append(film.patient)
+            classes[pool[i][0]] = classes.get(pool[i][0], 0) + 1
+    return np.array(crops, dtype=np.float32).reshape(-1, *films[0].real_crops[0].shape), groups, classes
+
+
+def realism_report(config: RealismConfig) -> dict:
+    """The report as plain data (the `--json` file): medians and quartiles of contrast and
+    edge width, real vs synthetic, and the discriminator's AUROC. Counts only: no file
+    names or patient numbers."""
+    folder = Path(config.data)
+    style = get_style("physical")
+    spacings = _spacings(folder)
+    paths = sorted(folder.glob("*.png"))[:config.n_images]
+    films = [_film(p, n, spacings.get(p.name, DEFAULT_SPACING_MM), config, style) for n, p in enumerate(paths)]
+    synth = {c: [m for f in films for m in f.synthetic[c]] for c in SYNTHETIC_CLASSES}
+    with_metal = [f for f in films if f.real_crops]
+    real_crops = np.array([c for f in with_metal for c in f.real_crops], dtype=np.float32)
+    real_groups = [f.patient for f in with_metal for _ in f.real_crops]
+    rng = sample_rng(config.seed, 0, _STREAM_SELECT)
+    variants = {}
+    for name, (description, keep) in VARIANTS.items():
+        if not with_metal:
+            variants[name] = {"description": description, "auc": None, "note": "no real metal found"}
+            continue
+        crops, groups, classes = _select(with_metal, keep, rng)
+        result = discriminate(real_crops, real_groups, crops, groups, config.discriminator, config.seed)
+        variants[name] = {"description": description, **result, "synthetic_classes": classes}
+    main = variants.pop("all_classes")
+    return {
+        "real": _measures([m for f in films for m in f.real]),
+        "synthetic": _measures([m for v in synth.values() for m in v]),
+        "per_class": {c: _measures(ms) for c, ms in synth.items()},
+        "discriminator_auc": main["auc"],
+        "discriminator": {**main, "crop_mm": config.crop_mm, "crop_px": config.crop_px,
+                          "label": "1 = synthetic; AUROC 0.5 = indistinguishable",
+                          "caveats": list(CAVEATS), "variants": variants},
+        "films": {"used": len(films), "with_real_metal": len(with_metal),
+                  "patients": len({f.patient for f in films}), "work_px": WORK_PX},
+        "config": {**{k: v for k, v in asdict(config).items() if k != "discriminator"},
+                   "discriminator": asdict(config.discriminator)},
+    }
+
+
+def _row(name: str, m: dict) -> str:
+    c, e = m["contrast"], m["edge_mm"]
+    if not c["n"]:
+        return f"{name:26s} {0:5d}"
+    return (f"{name:26s} {c['n']:5d}  {c['median']:5.2f} [{c['q1']:4.2f}-{c['q3']:4.2f}]"
+            f"   {e['median']:5.2f} [{e['q1']:4.2f}-{e['q3']:4.2f}]")
+
+
+def _auc_line(name: str, d: dict) -> str:
+    if d.get("auc") is None:
+        return f"{name:26s} n/a ({d.get('note', '')})"
+    lo, hi = d["auc_ci95"] or (float("nan"), float("nan"))
+    return (f"{name:26s} {d['auc']:.3f}  seeds {d['auc_spread']['min']:.3f}-{d['auc_spread']['max']:.3f}"
+            f"  95% CI {lo:.3f}-{hi:.3f}  crops {d['crops']['real']} real / {d['crops']['synthetic']} synthetic")
+
+
+def format_report(result: dict) -> str:
+    """The report as a small text table."""
+    f, d = result["films"], result["discriminator"]
+    lines = [f"realism on {result['config']['data']}: {f['used']} films at {f['work_px']} px "
+             f"({f['with_real_metal']} with real metal)",
+             f"{'':26s} {'n':>5s}  {'contrast [q1-q3]':17s}   edge mm [q1-q3]",
+             _row("real metal (detected)", result["real"]), _row("synthetic (all classes)", result["synthetic"])]
+    lines += [_row(f"  {c}", m) for c, m in result["per_class"].items()]
+    lines.append(f"discriminator AUROC (1 = synthetic, 0.5 = indistinguishable; {d['split']}, "
+                 f"{len(d['seeds'])} seeds, {d['epochs']} epochs, {d['crop_mm']:g} mm crops)")
+    lines.append(_auc_line("  all classes", d))
+    lines += [_auc_line(f"  {name.replace('_', '-')}", v) for name, v in d["variants"].items()]
+    lines += [f"caveat: {c}" for c in d["caveats"]]
     return "\n".join(lines)
