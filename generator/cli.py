@@ -86,6 +86,11 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
         raise ConfigError("--format", args.format, ", ".join(FORMAT_CHOICES))
     if args.spacing_columns is not None and len(args.spacing_columns) != 2:
         raise ConfigError("--spacing-columns", ",".join(args.spacing_columns), "two column names ROW,COL")
+    if args.split is None:  # a split option without --split would be silently ignored
+        if args.split_fractions != format_fractions(DEFAULT_FRACTIONS):
+            raise ConfigError("--split-fractions", args.split_fractions, "used only with --split NAME")
+        if args.split_seed != 0:
+            raise ConfigError("--split-seed", args.split_seed, "used only with --split NAME")
     sources = SourceConfig(input=args.input, path_column=args.path_column, root=args.root,
                            spacing_columns=args.spacing_columns, default_spacing_mm=args.default_spacing_mm,
                            group_column=args.group_column)

@@ -65,3 +65,14 @@ def test_pick_draws_what_choice_draws():
             assert pick(r2, items, cumulative(p)) == str(r1.choice(items, p=p))
             assert pick(r2, items) == str(r1.choice(items))
         assert r1.random() == r2.random()
+
+
+@pytest.mark.parametrize("flag, value", [("--split-fractions", "train=0.5,test=0.5"), ("--split-seed", "3")])
+def test_a_split_option_without_split_is_refused(flag, value):
+    from generator.cli import configs_from_args
+    from radiopaque.cli import parser
+
+    args = parser().parse_args(["generate", "--out", "x", flag, value])
+    with pytest.raises(ConfigError, match=f"{flag}: .*used only with --split NAME"):
+        configs_from_args(args)
+    configs_from_args(parser().parse_args(["generate", "--out", "x", "--split", "train", flag, value]))
