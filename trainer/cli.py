@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, fields
 
+from generator.inputs.splits import format_fractions, parse_fractions
 from trainer.config import (
     BALANCES,
     DECODERS,
@@ -19,8 +20,6 @@ from trainer.config import (
     TASKS,
     EvalConfig,
     TrainConfig,
-    format_fractions,
-    parse_fractions,
 )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from generator.errors import ConfigError
+from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions, format_fractions
 
 MODELS = ("resnet18", "resnet34", "resnet50", "densenet121",
           "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3")
@@ -18,8 +19,6 @@ EXECUTORS = ("local", "ray")
 DEVICES = ("auto", "cpu", "cuda")
 DECODERS = ("auto", "cpu", "gpu", "dali")
 MIN_IMAGE_PX, MAX_IMAGE_PX = 32, 4096
-# `generate --split`'s default partition of patients (generator.inputs.splits).
-SPLIT_FRACTIONS = (("train", 0.8), ("val", 0.1), ("test", 0.1))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +143,7 @@ class EvalConfig:
     top_losses: int = 16  # also the size of the sheet of the highest-scoring negatives
     negatives: str | None = None
     negatives_split: str | None = None
-    split_fractions: tuple[tuple[str, float], ...] = SPLIT_FRACTIONS
+    split_fractions: tuple[tuple[str, float], ...] = DEFAULT_FRACTIONS
     split_seed: int = 0
     progress: bool = True
 
@@ -159,12 +158,7 @@ class EvalConfig:
         if self.image_size is not None and not MIN_IMAGE_PX <= self.image_size <= MAX_IMAGE_PX:
             raise ConfigError("--image-size", self.image_size, f"{MIN_IMAGE_PX}..{MAX_IMAGE_PX} pixels")
         _at_least("--split-seed", self.split_seed, 0)
-        names = [name for name, _ in self.split_fractions]
-        if (not names or len(set(names)) != len(names) or not all(names)
-                or not all(0 < f <= 1 for _, f in self.split_fractions)
-                or abs(sum(f for _, f in self.split_fractions) - 1.0) > 1e-6):
-            raise ConfigError("--split-fractions", format_fractions(self.split_fractions),
-                              "distinct NAME=FRACTION pairs, each fraction in (0, 1], summing to 1")
+        names = [name for name, _ in check_fractions(self.split_fractions, format_fractions(self.split_fractions))]
         if self.negatives_split is not None:
             if not self.negatives:
                 raise ConfigError("--negatives-split", self.negatives_split, "a split name together with --negatives")
@@ -173,20 +167,6 @@ class EvalConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def parse_fractions(text: str) -> tuple[tuple[str, float], ...]:
-    """"train=0.8,val=0.1,test=0.1" -> (("train", 0.8), ("val", 0.1), ("test", 0.1))."""
-    try:
-        pairs = [item.split("=") for item in text.split(",")]
-        return tuple((name.strip(), float(value)) for name, value in pairs)
-    except ValueError:
-        raise ConfigError("--split-fractions", text, "NAME=FRACTION pairs, e.g. "
-                                                     f"{format_fractions(SPLIT_FRACTIONS)}") from None
-
-
-def format_fractions(fractions) -> str:
-    return ",".join(f"{name}={f:g}" for name, f in fractions)
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -25,25 +25,18 @@ partition (`generator.inputs.splits.split_of`), so real films of the test patien
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from generator.inputs.groups import group_key as generator_group_key
-from generator.inputs.splits import split_of  # the generator's rule, so both sides agree
+from generator.inputs.splits import split_of, unit  # the generator's rules, so both sides agree
 from generator.output.manifest import MANIFEST
 
 log = logging.getLogger(__name__)
 
 SUBSETS = ("all", "train", "val")
-
-
-def unit(split_seed: int, group_id: str) -> float:
-    """A group's draw in [0, 1): a pure function of the split seed and the group id."""
-    digest = hashlib.sha256(f"{split_seed}\x00{group_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def keeps(subset: str, group_id: str, val_fraction: float, split_seed: int) -> bool:

@@ -66,12 +66,18 @@ def check_fractions(fractions: Sequence[tuple[str, float]], got: object = None) 
     return tuple(zip(names, values))
 
 
-def split_of(key: str, fractions: Fractions, seed: int) -> str:
-    """The split of group `key`: u = the first 8 bytes of sha256(f"{seed}\\x00{key}") read as
-    a big-endian integer / 2**64, in [0, 1); the first split whose cumulative fraction
-    exceeds u (the last split takes the rest, whatever rounding left)."""
+def unit(seed: int, key: str) -> float:
+    """A key's draw in [0, 1): the first 8 bytes of sha256(f"{seed}\\x00{key}") read as a
+    big-endian integer / 2**64. A pure function of its arguments; the generator's patient
+    split and the trainer's held-out groups both draw from it."""
     digest = hashlib.sha256(f"{seed}\x00{key}".encode("utf-8", "surrogateescape")).digest()
-    u = int.from_bytes(digest[:8], "big") / 2**64
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_of(key: str, fractions: Fractions, seed: int) -> str:
+    """The split of group `key`: the first split whose cumulative fraction exceeds
+    `unit(seed, key)` (the last split takes the rest, whatever rounding left)."""
+    u = unit(seed, key)
     cumulative = 0.0
     for name, fraction in fractions[:-1]:
         cumulative += fraction

@@ -24,7 +24,6 @@ alone; the report adds a shape-matched variant restricted to wire-like classes.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -32,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-NIH_NAME = re.compile(r"^(\d{8})_(\d{3})\.png$")
+from generator.inputs.groups import group_key
+
 RING_FRACTION = (0.375, 0.5)  # background ring of a crop: this fraction of its side from the centre
 MIN_SPREAD = 1.0 / 255.0  # one 8-bit grey level: noise-free synthetic backgrounds have none
 
@@ -59,8 +59,8 @@ class DiscriminatorConfig:
 def patient_id(file_name: str) -> str:
     """The NIH patient number of `PPPPPPPP_FFF.png`; any other name is its own group (a
     film whose patient is unknown is kept apart from every other film)."""
-    m = NIH_NAME.match(file_name)
-    return m.group(1) if m else f"file:{file_name}"
+    rule, key = group_key(file_name)
+    return key.partition(":")[2] if rule == "nih" else key
 
 
 def crop(px: np.ndarray, row: float, col: float, spacing_mm: tuple[float, float], crop_mm: float,
