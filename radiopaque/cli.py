@@ -19,6 +19,7 @@ from generator.output.manifest import ManifestError
 from generator.output.storage import StoreError
 from generator.run.executor import ShardFailed
 from trainer.cli import add_evaluate_parser, add_experiment_parser, add_train_parser
+from trainer.errors import CheckpointError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,7 +41,7 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, ShardFailed, ManifestError) as exc:
+    except (StoreError, ShardFailed, ManifestError, CheckpointError) as exc:
         # Output trouble (unwritable, out of space), a build that cannot be read, or a shard
         # that kept failing: one clear line; completed shards stay listed for a resume.
         print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)

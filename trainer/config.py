@@ -86,7 +86,8 @@ class TrainConfig:
         _at_least("--epochs", self.epochs, 1)
         if self.max_steps is not None:
             _at_least("--max-steps", self.max_steps, 1)
-        _at_least("--batch-size", self.batch_size, 1)
+        # Every model here has BatchNorm, which cannot train on a batch of one sample.
+        _at_least("--batch-size", self.batch_size, 2)
         _at_least("--loader-workers", self.loader_workers, 0)
         _at_least("--shuffle-buffer", self.shuffle_buffer, 1)
         _at_least("--workers", self.workers, 1)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader, Subset
 
 from generator.errors import ConfigError
 from trainer.dali_stream import DaliStream
+from trainer.errors import DataError
 from trainer.plain import EpochSampler, PlainDataset, item_names, read_films, read_items
 from trainer.rng import LOADER, derive_seed
 from trainer.split import in_split, keeps, plain_groups, shared_group_count
@@ -28,11 +30,21 @@ from trainer.stream import Build, ShardStream, collate_raw, is_build
 log = logging.getLogger(__name__)
 
 
-def data_classes(source: str) -> list[str]:
+@contextmanager
+def as_option(option: str, source: str) -> Iterator[None]:
+    """Turn a DataError about `source` into a ConfigError naming `option` (the CLI's form)."""
+    try:
+        yield
+    except DataError as exc:
+        raise ConfigError(option, source, exc.reason) from None
+
+
+def data_classes(source: str, option: str = "--data") -> list[str]:
     """The class list of a build (manifest order) or of plain data (sorted names)."""
-    if is_build(source):
-        return Build(source).classes
-    return read_items(source)[1]
+    with as_option(option, source):
+        if is_build(source):
+            return Build(source).classes
+        return read_items(source)[1]
 
 
 def plain_split(groups: int | Sequence[str], fraction: float, split_seed: int, subset: str) -> list[int]:
@@ -78,11 +90,24 @@ class Data:
 def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int, image_size: int,
               task: str, batch_size: int, loader_workers: int, val_fraction: float = 0.0, split_seed: int = 0,
               rank: int = 0, world_size: int = 1, raw: bool = False, balance: str = "none",
-              shuffle_buffer: int = 512, pin_memory: bool = False, dali_device: torch.device | None = None) -> Data:
-    """A loader over a build, folder or CSV. `subset`: "all", "train" or "val" (the fixed
+              shuffle_buffer: int = 512, pin_memory: bool = False, dali_device: torch.device | None = None,
+              option: str = "--data") -> Data:
+    """A loader over a build, folder or CSV (data problems are ConfigErrors naming `option`).
+    `subset`: "all", "train" or "val" (the fixed
     split of `val_fraction`). Training loaders shuffle per epoch and split across ranks; the
     others read everything once, in order, on one rank. `dali_device`: read the build with DALI
     (`DaliStream`, `loader_workers` DALI threads), its batches already on that device."""
+    with as_option(option, source):
+        return _open_data(source, classes=classes, subset=subset, train=train, cfg_seed=cfg_seed,
+                          image_size=image_size, task=task, batch_size=batch_size, loader_workers=loader_workers,
+                          val_fraction=val_fraction, split_seed=split_seed, rank=rank, world_size=world_size,
+                          raw=raw, balance=balance, shuffle_buffer=shuffle_buffer, pin_memory=pin_memory,
+                          dali_device=dali_device)
+
+
+def _open_data(source: str, *, classes, subset, train, cfg_seed, image_size, task, batch_size, loader_workers,
+               val_fraction, split_seed, rank, world_size, raw, balance, shuffle_buffer, pin_memory,
+               dali_device) -> Data:
     rank, world_size = (rank, world_size) if train else (0, 1)
     # A DataLoader draws its workers' base seed from `generator` each epoch, else from torch's global RNG.
     common = dict(batch_size=batch_size, num_workers=loader_workers, pin_memory=pin_memory,
@@ -124,7 +149,8 @@ def open_negatives(source: str, *, classes: list[str], image_size: int, task: st
     """A loader over real films with no inserted object (a folder of images or a CSV of paths),
     every one labelled `none_class`, read once in path order. With `split`, only the films whose
     patient (group) falls in that split of the `generate --split` partition."""
-    films = read_films(source)
+    with as_option("--negatives", source):
+        films = read_films(source)
     if split is not None:
         keep = in_split(item_names(source, [(f, none_class) for f in films]), split, fractions, split_seed)
         films = [f for f, k in zip(films, keep) if k]

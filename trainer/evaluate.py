@@ -26,6 +26,7 @@ from generator.errors import ConfigError
 from trainer.checkpoint import load_checkpoint, model_from_checkpoint
 from trainer.config import EvalConfig
 from trainer.data import open_data, open_negatives
+from trainer.errors import CheckpointError
 from trainer.metrics import any_foreign_body_score, negatives_report, roc_curve
 from trainer.train import predict, report_for
 
@@ -38,12 +39,17 @@ def evaluate_checkpoint(cfg: EvalConfig) -> dict:
 
     cfg = cfg.validate()
     device = resolve_device(cfg.device)
-    checkpoint = load_checkpoint(cfg.checkpoint)
+    try:
+        checkpoint = load_checkpoint(cfg.checkpoint)
+        model = model_from_checkpoint(checkpoint)
+    except CheckpointError as exc:
+        raise ConfigError("--checkpoint", cfg.checkpoint, f"a checkpoint written by radiopaque train "
+                                                          f"({exc.reason})") from None
     train_cfg = checkpoint["config"]
     classes = list(checkpoint["classes"])
     task = train_cfg.get("task", "multiclass")
     image_size = cfg.image_size or int(train_cfg["image_size"])
-    model = model_from_checkpoint(checkpoint).to(device)
+    model = model.to(device)
     channels_last = bool(train_cfg.get("channels_last", True)) and device.type == "cuda"
     if channels_last:
         model.to(memory_format=torch.channels_last)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from trainer.errors import DataError
 from trainer.stream import decode_image, rank_bounds, resize_square
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
@@ -28,27 +29,47 @@ def read_items(source: str) -> tuple[list[tuple[str, str]], list[str]]:
     """`(items, classes)`: items are (image path, class name), classes sorted by name.
 
     source: a folder of class subfolders, or a CSV with one of `PATH_COLUMNS` (relative to the
-    CSV's folder) and one of `LABEL_COLUMNS` (a class name; integers are names too).
+    CSV's folder) and one of `LABEL_COLUMNS` (a class name; integers are names too). Raises
+    DataError saying what was found instead: a folder of images without class subfolders,
+    CSV rows naming no file under the CSV's folder, no images at all.
     """
     path = Path(source)
     if path.is_dir():
         items = [(str(f), d.name) for d in sorted(p for p in path.iterdir() if p.is_dir())
                  for f in sorted(d.rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES]
+        if not items:
+            loose = _image_count(path.glob("*"))
+            if loose:
+                raise DataError(f"a folder of class subfolders (it holds {loose} images but no class subfolders "
+                                "with images)")
     elif path.is_file() and path.suffix.lower() == ".csv":
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
             reader = csv.DictReader(fh)
             cols = reader.fieldnames or []
             pcol = next((c for c in PATH_COLUMNS if c in cols), None)
             lcol = next((c for c in LABEL_COLUMNS if c in cols), None)
             if pcol is None or lcol is None:
-                raise ValueError(f"{source}: needs a path column ({', '.join(PATH_COLUMNS)}) and a label column "
-                                 f"({', '.join(LABEL_COLUMNS)}); has {cols}")
-            items = [(str(path.parent / row[pcol]), str(row[lcol]).strip()) for row in reader]
+                raise DataError(f"a CSV with a path column ({', '.join(PATH_COLUMNS)}) and a label column "
+                                f"({', '.join(LABEL_COLUMNS)}); it has {cols}")
+            items = [(str(path.parent / (row[pcol] or "")), str(row[lcol] or "").strip()) for row in reader]
+        _check_rows(items, path.parent)
     else:
-        raise ValueError(f"{source!r} is neither a build, a folder of class subfolders, nor a .csv file")
+        raise DataError("a build, a folder of class subfolders or a .csv file")
     if not items:
-        raise ValueError(f"{source!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise DataError(f"a location holding images ({', '.join(IMAGE_SUFFIXES)}); it holds none")
     return items, sorted({label for _, label in items})
+
+
+def _image_count(paths) -> int:
+    return sum(1 for f in paths if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _check_rows(paths: list, root: Path) -> None:
+    """Every CSV row must name an existing file under `root`: say how many do not."""
+    missing = sum(1 for p in paths if not Path(p[0] if isinstance(p, tuple) else p).is_file())
+    if missing:
+        raise DataError(f"a CSV whose rows name existing files: {missing} of {len(paths)} rows not found under "
+                        f"{root} (paths are relative to the CSV's folder)")
 
 
 def read_films(source: str) -> list[str]:
@@ -58,16 +79,17 @@ def read_films(source: str) -> list[str]:
     if path.is_dir():
         films = [str(f) for f in sorted(path.rglob("*")) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
     elif path.is_file() and path.suffix.lower() == ".csv":
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig", errors="replace") as fh:
             reader = csv.DictReader(fh)
             pcol = next((c for c in PATH_COLUMNS if c in (reader.fieldnames or [])), None)
             if pcol is None:
-                raise ValueError(f"{source}: needs a path column ({', '.join(PATH_COLUMNS)}); has {reader.fieldnames}")
-            films = [str(path.parent / row[pcol]) for row in reader]
+                raise DataError(f"a CSV with a path column ({', '.join(PATH_COLUMNS)}); it has {reader.fieldnames}")
+            films = [str(path.parent / (row[pcol] or "")) for row in reader]
+        _check_rows(films, path.parent)
     else:
-        raise ValueError(f"{source!r} is neither a folder of images nor a .csv file")
+        raise DataError("a folder of images or a .csv file")
     if not films:
-        raise ValueError(f"{source!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise DataError(f"a location holding images ({', '.join(IMAGE_SUFFIXES)}); it holds none")
     return films
 
 
@@ -117,7 +139,7 @@ class PlainDataset(Dataset):
         self.classes = list(classes) if classes is not None else found
         unknown = sorted(set(found) - set(self.classes))
         if unknown:
-            raise ValueError(f"{source!r} has labels {unknown}; the model's classes are {self.classes}")
+            raise DataError(f"data labelled with the model's classes {self.classes} (it has labels {unknown})")
         self.labels = np.array([self.classes.index(lab) for _, lab in self.items], dtype=np.int64)
         self.image_size, self.task = image_size, task
 

@@ -203,10 +203,12 @@ def resize_square(image: torch.Tensor, size: int) -> torch.Tensor:
 
 def class_index_map(build_classes: list[str], classes: list[str], url: str) -> np.ndarray:
     """(C_build,) int64: each build class's index in the model's `classes`, matched by name.
-    A build class the model lacks raises ValueError."""
+    A build class the model lacks raises DataError (a ValueError)."""
     missing = [c for c in build_classes if c not in classes]
     if missing:
-        raise ValueError(f"{url!r} has classes {missing} that the model's classes {classes} lack")
+        from trainer.errors import DataError
+
+        raise DataError(f"a build of the model's classes {classes} (it has classes {missing} that they lack)")
     return np.array([classes.index(c) for c in build_classes], dtype=np.int64)
 
 

@@ -29,7 +29,7 @@ from torch import nn
 from generator.device import resolve_device
 from generator.errors import ConfigError
 from trainer.augment import AugmentConfig, build_augment, mixup
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import load_option, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.dali_stream import dali_unusable, use_dali
 from trainer.data import Data, check_val_disjoint, data_classes, open_data
@@ -116,6 +116,9 @@ def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_
     for batch in data.loader:
         if step >= max_step:
             break
+        if len(batch[2]) < 2:  # a worker's last partial batch of one sample: BatchNorm cannot train on it
+            log.warning("epoch %d: skipped a training batch of one sample (%s)", epoch, batch[2][0])
+            continue
         images, targets, _ = _prepare(batch, device, decoder, channels_last)
         t_data = time.perf_counter()
         # Kornia and dropout take no generator: they draw from the global RNG, forked per step.
@@ -246,8 +249,9 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     """Train as rank `dist.rank` of `dist.world_size` (DDP when world_size > 1)."""
     cfg = cfg.validate()
     device = resolve_device(cfg.device, local_rank=dist.local_rank)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(cfg.out)  # created only once the data, checkpoints and options have been checked
+    init_state = load_option("--init", cfg.init) if cfg.init else None
+    resume_state = load_option("--resume", out / "last.pt") if cfg.resume and (out / "last.pt").exists() else None
     if cfg.val:
         check_val_disjoint(cfg.data, cfg.val)
     classes = data_classes(cfg.data)
@@ -273,10 +277,12 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
         val_dali = dali and dali_unusable(val_source) is None
         val_data = open_data(val_source, subset="all" if cfg.val else "val", train=False,
                              batch_size=cfg.batch_size, val_fraction=cfg.val_fraction, raw=val_decoder_ok,
-                             dali_device=device if val_dali else None, **common)
-    if train_data.num_batches == 0:
-        raise ConfigError("--data", cfg.data, f"a dataset with at least one training sample per rank "
-                                              f"({dist.world_size} rank(s))")
+                             dali_device=device if val_dali else None, option="--val" if cfg.val else "--data",
+                             **common)
+    if len(train_data.dataset) < 2:
+        raise ConfigError("--data", cfg.data, f"a dataset with at least two training samples per rank "
+                                              f"({dist.world_size} rank(s); BatchNorm trains on batches of two "
+                                              f"or more), it gives {len(train_data.dataset)}")
     if val_data is not None and val_data.num_batches == 0:
         option, value = ("--val", cfg.val) if cfg.val else ("--val-fraction", cfg.val_fraction)
         raise ConfigError(option, value, "a validation set of at least one sample: whole patients are held out, "
@@ -285,14 +291,21 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
 
     with forked_rng(derive_seed(cfg.seed, INIT), torch.device("cpu")):  # the same on every rank
         model = build_model(cfg.model, len(classes))
-    resume_state = None
-    if cfg.resume and (out / "last.pt").exists():
-        resume_state = load_checkpoint(out / "last.pt")
+    if resume_state is not None:
         if resume_state["classes"] != classes:
-            raise ConfigError("--resume", str(out), f"a run on the same classes ({resume_state['classes']})")
-        model.load_state_dict(resume_state["model"])
-    elif cfg.init:
-        replaced = load_init(model, cfg.model, load_checkpoint(cfg.init), classes)
+            raise ConfigError("--resume", str(out), f"a run on the same classes ({resume_state['classes']}), "
+                                                    f"--data has {classes}")
+        try:
+            model.load_state_dict(resume_state["model"])
+        except RuntimeError as exc:
+            raise ConfigError("--resume", str(out / "last.pt"), f"a checkpoint of a {cfg.model} "
+                                                                f"({str(exc).splitlines()[0][:200]})") from None
+    elif init_state is not None:
+        try:
+            replaced = load_init(model, cfg.model, init_state, classes)
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError("--init", cfg.init, f"a checkpoint that fits --model {cfg.model} "
+                                                  f"({str(exc).splitlines()[0][:200]})") from None
         log.info("--init %s loaded%s", cfg.init, " (head replaced)" if replaced else "")
     model.to(device)
     channels_last = cfg.channels_last and device.type == "cuda"
@@ -338,6 +351,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     if cfg.augment:
         augment = build_augment(AugmentConfig(hflip=cfg.hflip, vflip=cfg.vflip)).to(device)
     if dist.is_main:
+        out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "classes": classes}, indent=2))
         log.info("training %s on %s: %d classes, %d samples/rank/epoch, %d steps/epoch, %d epoch(s), %d rank(s)",
                  cfg.model, device, len(classes), len(train_data.dataset), steps_per_epoch, epochs, dist.world_size)

@@ -1,12 +1,11 @@
 """A checkpoint is data: it loads without unpickling code, older ones included."""
 
-import pickle
-
 import pytest
 import torch
 
 from trainer.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from trainer.config import TrainConfig
+from trainer.errors import CheckpointError
 from trainer.models import build_model
 
 
@@ -33,7 +32,7 @@ def test_saved_checkpoint_holds_plain_values_only(tmp_path):
 
 def test_a_checkpoint_holding_code_is_refused(tmp_path, capsys):
     torch.save(_save(tmp_path, metrics={"x": _Payload()}), tmp_path / "bad.pt")
-    with pytest.raises(pickle.UnpicklingError, match="Unsupported global: GLOBAL print"):
+    with pytest.raises(CheckpointError, match="bad.pt: .*refused to unpickle code.*Unsupported global: GLOBAL print"):
         load_checkpoint(tmp_path / "bad.pt")
     assert "unpickled code ran" not in capsys.readouterr().out
 
