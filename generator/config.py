@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from generator.errors import ConfigError
+from generator.inputs.plausible import SPACING_RANGE, spacing_problem
 from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions
 from generator.render.encode import IMAGE_FORMATS
 from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, STYLES
@@ -40,8 +41,9 @@ class SourceConfig:
     group_column: str | None = None  # CSV column naming each film's patient (see inputs/groups.py)
 
     def validate(self) -> SourceConfig:
-        if self.default_spacing_mm is not None and not self.default_spacing_mm > 0:
-            raise ConfigError("--default-spacing-mm", self.default_spacing_mm, "a positive number of mm")
+        if self.default_spacing_mm is not None and spacing_problem((self.default_spacing_mm,) * 2, "spacing"):
+            raise ConfigError("--default-spacing-mm", self.default_spacing_mm,
+                              f"a pixel spacing of {SPACING_RANGE} (generator/inputs/plausible.py)")
         return self
 
     def assumed_spacing_mm(self, height: int, width: int) -> tuple[float, float]:

@@ -49,6 +49,8 @@ from pydicom.pixels import (
 )
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
+from generator.inputs.plausible import spacing_problem
+
 _FALLBACK_PERCENTILES = (0.5, 99.5)
 _MIN_WINDOW_COVERAGE = 0.01
 # Percentiles are estimated on a strided sub-grid of about this many pixels: the same
@@ -139,6 +141,7 @@ def read_dicom(path: str | Path, *, force: bool = False) -> DicomImage:
     ds = _read_dataset(path, force=force, header_only=False)
     with _rejecting("unusable DICOM header", ds):
         _check_header(ds)
+    spacing_mm = _spacing_mm(ds)  # before decoding: an implausible spacing rejects the file
     with _rejecting("corrupt DICOM pixel data", ds):
         stored = pixel_array(ds, index=0)  # first frame only: (H, W) or (H, W, 3)
     with _rejecting("unusable DICOM pixel module", ds):
@@ -152,7 +155,7 @@ def read_dicom(path: str | Path, *, force: bool = False) -> DicomImage:
             pixels, colour = stored / (2.0 ** int(ds.BitsStored) - 1.0), "rgb"
         return DicomImage(
             pixels=np.clip(pixels, 0.0, 1.0).astype(np.float32),
-            spacing_mm=_spacing_mm(ds),
+            spacing_mm=spacing_mm,
             meta=_meta(ds),
             colour=colour,
         )
@@ -334,7 +337,8 @@ def _spacing_mm(ds: Dataset) -> tuple[float, float] | None:
 
     Imager Pixel Spacing is measured at the detector, so it overstates anatomy by the
     geometric magnification (about 1.1 for a PA chest); it is still the best the file says.
-    Zero, negative or non-finite values (e.g. RG1's "0.000\\0.000") count as absent.
+    Zero, negative or non-finite values (e.g. RG1's "0.000\\0.000") count as absent; a
+    positive value outside `generator.inputs.plausible`'s range is a DicomError (a reject).
     """
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         value = ds.get(keyword)
@@ -343,6 +347,9 @@ def _spacing_mm(ds: Dataset) -> tuple[float, float] | None:
         except (TypeError, ValueError):
             continue
         if all(math.isfinite(v) and v > 0 for v in (row_mm, col_mm)):
+            problem = spacing_problem((row_mm, col_mm), keyword)
+            if problem:
+                raise DicomError(problem)
             return row_mm, col_mm
     return None
 

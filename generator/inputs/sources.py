@@ -24,6 +24,7 @@ from generator.config import SourceConfig
 from generator.errors import ConfigError
 from generator.inputs.dicom import patient_id
 from generator.inputs.groups import group_id, group_key
+from generator.inputs.plausible import parse_spacing_cell, spacing_problem
 
 IMAGE_SUFFIXES = (".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg")
 PATH_COLUMNS = ("Path", "path", "file", "filename", "image", "Image Index")
@@ -181,7 +182,11 @@ def _from_csv(csv_path: Path, cfg: SourceConfig) -> SourceList:
                             "reason": reason})
             continue
         seen.add(os.path.normpath(value))
-        spacing = _row_spacing(row, spacing_cols)
+        try:
+            spacing = _row_spacing(row, spacing_cols)
+        except ValueError as exc:
+            rejects.append({"source": display_path(value), "stage": "list", "reason": str(exc)})
+            continue
         group = row.get(cfg.group_column) if cfg.group_column else None
         sources.append(_source(root / value, root, csv_group=group, spacing_mm=spacing, meta=_row_meta(row)))
     return SourceList(tuple(sources), tuple(rejects),
@@ -205,13 +210,24 @@ def _csv_path_problem(value: str, root: Path, root_real: str, seen: set) -> str 
 
 
 def _row_spacing(row: dict, cols: tuple[str, str] | None) -> tuple[float, float] | None:
+    """The row's (row, col) spacing in mm; None when not given (no columns, or both cells
+    blank). Raises ValueError with the reject reason for a value that is not a number, not
+    finite, not positive, or outside `generator.inputs.plausible`'s range."""
     if not cols:
         return None
     try:
-        spacing = (float(row[cols[0]]), float(row[cols[1]]))
-    except (TypeError, ValueError):
+        values = [parse_spacing_cell(row.get(c)) for c in cols]
+    except ValueError as exc:
+        raise ValueError(f"spacing columns {cols[0]},{cols[1]}: {exc}") from None
+    if values == [None, None]:
         return None
-    return spacing if spacing[0] > 0 and spacing[1] > 0 else None
+    if None in values:
+        raise ValueError(f"spacing columns {cols[0]},{cols[1]}: one of the two is blank")
+    spacing = (values[0], values[1])
+    problem = spacing_problem(spacing, f"spacing ({cols[0]},{cols[1]})")
+    if problem:
+        raise ValueError(problem)
+    return spacing
 
 
 def _row_meta(row: dict) -> dict:

@@ -44,11 +44,16 @@ def rasterise(
     objects: Sequence[Sequence[ObjectSpec]],
     spacing_mm: torch.Tensor,
     device: torch.device,
+    image_hw: tuple[int, int] | None = None,
 ) -> list[ObjectWindows]:
     """Evaluate every object of a batch on its own window, grouped by shape kind and, within
     a kind, by window size.
 
-    objects: per image, its objects; spacing_mm: (B, 2) row, col mm per output pixel.
+    objects: per image, its objects; spacing_mm: (B, 2) row, col mm per output pixel;
+    image_hw: the images' (H, W). With it, a window's half-size is capped at max(H, W) + 1:
+    a window centred in the image then already covers all of it, so no object size or
+    spacing in the metadata can size an allocation beyond the image (the pixels evaluated
+    are the same). An object whose centre lies outside the image is cut at the cap.
     Returns one ObjectWindows per (kind, size bucket) present, kinds in sorted order and
     buckets from small to large windows (deterministic).
     """
@@ -58,10 +63,11 @@ def rasterise(
             if obj.kind not in SHAPES:
                 raise KeyError(f"unknown shape kind {obj.kind!r}; allowed: {sorted(SHAPES)}")
             by_kind[obj.kind].append((b, k, obj))
-    return [win for kind in sorted(by_kind) for win in _rasterise_kind(kind, by_kind[kind], spacing_mm, device)]
+    cap = max(image_hw) + 1 if image_hw is not None else None
+    return [win for kind in sorted(by_kind) for win in _rasterise_kind(kind, by_kind[kind], spacing_mm, device, cap)]
 
 
-def _rasterise_kind(kind, items, spacing_mm, device) -> list[ObjectWindows]:
+def _rasterise_kind(kind, items, spacing_mm, device, cap: int | None = None) -> list[ObjectWindows]:
     shape = SHAPES[kind]
     # Objects of a kind may leave out slots they do not use (a 0 there means unused).
     names = sorted(set().union(*(o.params for _, _, o in items)))
@@ -71,7 +77,10 @@ def _rasterise_kind(kind, items, spacing_mm, device) -> list[ObjectWindows]:
     batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
     spacing = spacing_mm.to(device=device, dtype=torch.float32)[batch_index]  # (N, 2)
     # Window half-sizes: a CPU-GPU sync point, once per kind per batch.
-    halves = (torch.ceil(shape.extent_px(ParamTable(names, table), spacing)) + 1).to(torch.int64).tolist()
+    extent = torch.ceil(shape.extent_px(ParamTable(names, table), spacing)) + 1
+    if cap is not None:  # NaN or inf from hostile metadata become the cap too
+        extent = torch.nan_to_num(extent, nan=cap, posinf=cap).clamp(1, cap)
+    halves = extent.to(torch.int64).tolist()
     buckets = _size_buckets(halves)
     if len(buckets) == 1:  # the usual case: no copies
         return [_rasterise_bucket(shape, items, ParamTable(names, table), spacing, batch_index, max(halves), device)]

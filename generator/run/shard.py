@@ -20,6 +20,7 @@ import torch
 from generator.anatomy.estimate import estimate_anatomy
 from generator.bodies.context import PlacementContext
 from generator.config import BuildConfig
+from generator.inputs.plausible import aspect_problem
 from generator.inputs.prepare import Prepared, prepare
 from generator.inputs.read import ImageRecord, RejectedInput, read_images
 from generator.inputs.sources import SourceList
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 # Redraws allowed for one sample whose drawn sources keep being unreadable.
 MAX_SOURCE_REDRAWS = 1000
+# Source films decoded at once: bounds a worker's peak memory to about this many full-size
+# films (benchmarks/RESULTS.md, "Peak memory of one shard").
+DECODE_CHUNK = 8
 META_KEYS = ("view", "sex", "age_years", "modality")
 
 
@@ -134,12 +138,19 @@ class ShardRenderer:
                 if i in self._cache:
                     self._cache.move_to_end(i)
             return
-        decoded = read_images([self.sources[i].path for i in missing], device=self.device.type)
-        for i, rec in zip(missing, decoded):
-            if isinstance(rec, RejectedInput):
-                self._bad[i] = rec.reason
-            else:
-                self._cache[i] = self._prepare(i, rec)
+        # Decoded in chunks, each brought to output size before the next is decoded: full-size
+        # films are ~20 MB each as float32, a whole shard's worth at once would be gigabytes.
+        for start in range(0, len(missing), DECODE_CHUNK):
+            chunk = missing[start : start + DECODE_CHUNK]
+            decoded = read_images([self.sources[i].path for i in chunk], device=self.device.type)
+            for i, rec in zip(chunk, decoded):
+                problem = rec.reason if isinstance(rec, RejectedInput) else aspect_problem(*rec.pixels.shape,
+                                                                                           self.config.size)
+                if problem:
+                    self._bad[i] = problem
+                else:
+                    self._cache[i] = self._prepare(i, rec)
+            del decoded
         # Keep what this shard needs; evict the least recently used beyond the budget.
         for i in wanted:
             if i in self._cache:
@@ -254,6 +265,6 @@ def render_specs(specs: list[SampleSpec], sources: list[torch.Tensor], style, de
     """
     images = torch.stack([s.to(device) for s in sources])  # (B, 1, H, W)
     spacing = torch.tensor([s.spacing_mm for s in specs], dtype=torch.float32)
-    windows = rasterise([s.objects for s in specs], spacing, device)
+    windows = rasterise([s.objects for s in specs], spacing, device, image_hw=tuple(images.shape[-2:]))
     images = style.composite(images, windows, [s.imaging for s in specs])
     return images, windows
