@@ -30,7 +30,8 @@ IMAGE_SUFFIXES = (".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg")
 PATH_COLUMNS = ("Path", "path", "file", "filename", "image", "Image Index")
 SPACING_COLUMN_PAIRS = (("SpacingY_mm", "SpacingX_mm"), ("spacing_row_mm", "spacing_col_mm"))
 BUILTIN_SAMPLE = "RG1_UNCR.dcm"
-_RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")  # never DICOM: no PatientID to look for
+_RASTER_SUFFIXES = (".png", ".jpg", ".jpeg")
+_NOT_FOUND = "file listed in manifest does not exist"  # never DICOM: no PatientID to look for
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,6 +190,11 @@ def _from_csv(csv_path: Path, cfg: SourceConfig) -> SourceList:
             continue
         group = row.get(cfg.group_column) if cfg.group_column else None
         sources.append(_source(root / value, root, csv_group=group, spacing_mm=spacing, meta=_row_meta(row)))
+    missing = sum(1 for r in rejects if r["reason"] == _NOT_FOUND)
+    if not sources and missing:
+        raise ConfigError("--root" if cfg.root else "--input", str(root) if cfg.root else str(csv_path),
+                          f"a folder the CSV's paths are relative to: {missing} of {len(rows)} rows not found under "
+                          f"{display_path(str(root))} (--root, default: the CSV's folder)")
     return SourceList(tuple(sources), tuple(rejects),
                       display_path(f"CSV {csv_path} (column {column!r}, root {root})"))
 
@@ -205,7 +211,7 @@ def _csv_path_problem(value: str, root: Path, root_real: str, seen: set) -> str 
     if os.path.normpath(value) in seen:
         return "duplicate path in manifest"
     if not (root / value).is_file():
-        return "file listed in manifest does not exist"
+        return _NOT_FOUND
     return None
 
 

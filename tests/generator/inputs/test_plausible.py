@@ -104,3 +104,10 @@ def test_a_strip_film_is_rejected_and_the_build_goes_on(tmp_path):
     assert report.samples == 8
     reasons = [r.reason for r in report.manifest.all_rejects()]
     assert len(reasons) == 1 and reasons[0].startswith("aspect ratio 125.0:1 (32x4000 px) leaves 1 px")
+
+
+def test_a_csv_none_of_whose_rows_resolve_under_root_says_so(tmp_path):
+    (tmp_path / "root").mkdir()
+    (tmp_path / "m.csv").write_text("Path\n" + "".join(f"images/{i:08d}_000.png\n" for i in range(245)))
+    with pytest.raises(ConfigError, match=f"--root: .*245 of 245 rows not found under {tmp_path / 'root'}"):
+        list_sources(SourceConfig(input=str(tmp_path / "m.csv"), root=str(tmp_path / "root")))
