@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import platform
 
 import torch
 
@@ -30,3 +31,15 @@ def resolve_device(name: str, *, local_rank: int = 0) -> torch.device:
     if auto:
         log.info("--device auto: using %s", device)
     return device
+
+
+def device_record(device: torch.device) -> dict[str, str]:
+    """What kind of device rendered a shard, as the manifest records it per part: type, name
+    (the GPU's, or the CPU architecture), torch and CUDA versions (CUDA "" on CPU). Shard
+    bytes are identical only between devices of the same record."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        cuda = str(torch.version.cuda or "")
+    else:
+        name, cuda = platform.machine() or "unknown", ""
+    return {"type": device.type, "name": name, "torch": str(torch.__version__), "cuda": cuda}

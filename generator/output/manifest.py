@@ -81,11 +81,16 @@ class ShardPart:
     converted: Mapping[str, str] = field(default_factory=dict)  # source_id -> "rgb" | "palette"
     files: tuple[ShardFile, ...] = ()
     groups: Mapping[str, int] = field(default_factory=dict)
+    # generator.device.device_record of the device that rendered it; None: not recorded (older build)
+    device: Mapping[str, str] | None = None
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "count": self.count, "histogram": dict(self.histogram),
-                "rejects": [r.to_dict() for r in self.rejects], "converted": dict(self.converted),
-                "files": [f.to_dict() for f in self.files], "groups": dict(sorted(self.groups.items()))}
+        out = {"index": self.index, "count": self.count, "histogram": dict(self.histogram),
+               "rejects": [r.to_dict() for r in self.rejects], "converted": dict(self.converted),
+               "files": [f.to_dict() for f in self.files], "groups": dict(sorted(self.groups.items()))}
+        if self.device is not None:
+            out["device"] = dict(sorted(self.device.items()))
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,15 +314,25 @@ def _counts(doc, name: str) -> dict[str, int]:
 
 def _part(doc, name: str) -> ShardPart:
     doc = _obj(doc, name)
+    index = _field(doc, "index", int, name)
+    count = _field(doc, "count", int, name)
+    if count < 0:
+        raise _Bad(f"{name}.count must be >= 0, got {count}")
     converted = _obj(doc.get("converted") or {}, f"{name}.converted")
     return ShardPart(
-        index=_field(doc, "index", int, name), count=_field(doc, "count", int, name),
+        index=index, count=count,
         histogram=_counts(doc.get("histogram") or {}, f"{name}.histogram"),
         rejects=tuple(_reject(r, f"{name}.rejects[{k}]") for k, r in enumerate(_list(doc, "rejects", name))),
         converted={str(k): str(v) for k, v in converted.items()},
         files=tuple(_shard_file(f, f"{name}.files[{k}]") for k, f in enumerate(_list(doc, "files", name))),
         groups=_counts(_field(doc, "groups", dict, name, {}), f"{name}.groups"),
+        device=_strings(doc["device"], f"{name}.device") if doc.get("device") is not None else None,
     )
+
+
+def _strings(doc, name: str) -> dict[str, str]:
+    doc = _obj(doc, name)
+    return {str(k): _field(doc, k, str, name) for k in doc}
 
 
 _SPLIT_COUNTS = ("sources", "groups", "input_sources", "input_groups")

@@ -1,7 +1,10 @@
-"""`radiopaque verify`: every shard file against the sha256 and count in dataset.json."""
+"""`radiopaque verify`: every shard file against the sha256 and count in dataset.json, and the
+manifest against itself (`generator.output.consistency`: names, planned counts, unique paths,
+totals, classes)."""
 
 from __future__ import annotations
 
+from generator.output.consistency import all_problems
 from generator.output.manifest import ManifestError, read_manifest
 from generator.output.storage import Store
 
@@ -13,7 +16,7 @@ def verify_build(url: str) -> tuple[list[str], int]:
         manifest = read_manifest(store)
     except ManifestError as exc:
         return [str(exc)], 0
-    problems = []
+    problems = [f"inconsistent: {line}" for line in all_problems(manifest)]
     for entry in manifest.shards:
         if not store.exists(entry.path):
             problems.append(f"missing: {entry.path}")

@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass
 
 from generator.config import EXECUTORS, BuildConfig, RunConfig
-from generator.device import resolve_device
+from generator.device import device_record, resolve_device
 from generator.errors import ConfigError
 from generator.inputs.sources import SourceList, list_sources
 from generator.inputs.splits import format_fractions, split_of, split_summary
+from generator.output.consistency import class_problems, device_conflict, part_problems
 from generator.output.manifest import (
     MANIFEST,
     REJECTS,
@@ -75,13 +76,36 @@ def _previous(store: Store) -> Manifest | None:
 
 
 def verified_parts(store: Store, manifest: Manifest) -> Manifest:
-    """`manifest` less the shards whose files are missing or differ from their recorded
-    sha256 (they will be rebuilt)."""
-    for index, part in manifest.parts.items():
+    """`manifest` less the shards whose files are missing, differ from their recorded sha256,
+    or whose part is inconsistent (`generator.output.consistency.part_problems`: a file not
+    named for its shard, a count that is not its planned range): they will be rebuilt."""
+    for index, part in list(manifest.parts.items()):
+        problems = part_problems(manifest, part)
+        if problems:
+            log.warning("shard %d: %s; rebuilding it", index, problems[0])
+            manifest = manifest.without_part(index)
+            continue
         if not all(store.exists(f.path) and store.sha256(f.path) == f.sha256 for f in part.files):
             log.warning("shard %d is missing or altered; rebuilding it", index)
             manifest = manifest.without_part(index)
     return manifest
+
+
+def _driver_device(run: RunConfig) -> dict | None:
+    """The kind of device local workers will render on, known before any work. CUDA is not
+    initialised here (pool workers fork from this process), so on CUDA only the type is known
+    up front; Ray workers' devices are known from their parts."""
+    if run.executor != "local":
+        return None
+    device = resolve_device(run.device)
+    return device_record(device) if device.type == "cpu" else {"type": device.type}
+
+
+def _check_device(manifest: Manifest, record: dict | None, run: RunConfig) -> None:
+    conflict = device_conflict(manifest.parts, record)
+    if conflict:
+        raise ConfigError("--device", run.device, f"the kind of device this build was rendered on ({conflict}); "
+                                                  "resume it there, or build into a new --out")
 
 
 def select_executor(name: str) -> Executor:
@@ -140,9 +164,14 @@ def build(config: BuildConfig, run: RunConfig, executor: Executor | None = None)
     old = _previous(store)
     if old is not None:
         _check_resumable(store, old, manifest)
+        problems = class_problems(old)
+        if problems:
+            raise ConfigError("--out", store.url, f"a new folder, or a consistent radiopaque build (its {MANIFEST}: "
+                                                  f"{problems[0]})")
         for part in old.parts.values():
             manifest = manifest.with_part(part)
     manifest = verified_parts(store, manifest)
+    _check_device(manifest, _driver_device(run), run)
     todo = [s for s in range(config.num_shards) if s not in manifest.parts]
     already = manifest.totals.samples
 
@@ -157,6 +186,7 @@ def build(config: BuildConfig, run: RunConfig, executor: Executor | None = None)
 
         def on_part(part: ShardPart) -> None:
             nonlocal manifest
+            _check_device(manifest, part.device, run)  # a Ray cluster mixing kinds stops here
             manifest = manifest.with_part(part)
             save(manifest)
 

@@ -33,10 +33,12 @@ def _run_inline(job: ShardJob, shards: Sequence[int], on_part: OnPart, on_progre
         for shard in shards:
             while True:
                 try:
-                    on_part(worker.run(shard, on_batch=on_progress))
-                    break
+                    part = worker.run(shard, on_batch=on_progress)
                 except Exception as exc:  # retry this shard; Retries raises once they are spent
                     retries.failed(shard, exc)
+                    continue
+                on_part(part)  # outside the retry: the driver refusing a part is not a shard failure
+                break
 
 
 @contextlib.contextmanager

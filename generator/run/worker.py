@@ -8,7 +8,7 @@ shard's manifest part. The driver records that part in dataset.json at once.
 from __future__ import annotations
 
 from generator.config import BuildConfig
-from generator.device import resolve_device
+from generator.device import device_record, resolve_device
 from generator.output.formats import FORMATS, shard_name
 from generator.output.manifest import ShardFile, ShardPart
 from generator.output.storage import Store, sha256_bytes
@@ -31,13 +31,15 @@ class ShardWorker:
         batch_size = job.run.batch_size or (CUDA_BATCH_SIZE if dev.type == "cuda"
                                             else get_style(job.config.style).cpu_batch_size)
         self.renderer = ShardRenderer(job.config, job.sources, dev, batch_size=batch_size)
+        self.device = device_record(dev)
 
     def run(self, shard: int, on_batch: OnProgress | None = None) -> ShardPart:
         """Render and write shard `shard`; return its manifest part."""
-        return write_shard(self.store, self.config, self.renderer.render_shard(shard, on_batch))
+        return write_shard(self.store, self.config, self.renderer.render_shard(shard, on_batch), self.device)
 
 
-def write_shard(store: Store, config: BuildConfig, result: ShardResult) -> ShardPart:
+def write_shard(store: Store, config: BuildConfig, result: ShardResult,
+                device: dict[str, str] | None = None) -> ShardPart:
     """Encode `result` in every format of the build and write each file atomically."""
     files = []
     for fmt in config.formats:
@@ -48,4 +50,4 @@ def write_shard(store: Store, config: BuildConfig, result: ShardResult) -> Shard
                                bytes=len(data)))
     return ShardPart(index=result.index, count=len(result.samples), histogram=result.histogram,
                      rejects=tuple(result.rejects), converted=dict(result.converted), files=tuple(files),
-                     groups=result.groups)
+                     groups=result.groups, device=device)
