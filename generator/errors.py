@@ -7,3 +7,15 @@ class ConfigError(ValueError):
     def __init__(self, option: str, got: object, allowed: str):
         self.option = option
         super().__init__(f"{option}: got {got!r}; allowed: {allowed}")
+
+
+class ShardError(ValueError):
+    """A shard, or one member of it, that a reader refuses: `path` (the shard, relative to its
+    build), `key` (the sample; "" for the whole shard) and a one-line `reason`. Readers skip,
+    count and log a bad member like a corrupt image; a bad shard path or schema is refused when
+    the build is opened."""
+
+    def __init__(self, path: str, key: str, reason: str):
+        self.path, self.key, self.reason = path, key, reason
+        where = f"{path}:{key}" if key else path
+        super().__init__(f"{where}: {reason}")

@@ -14,7 +14,7 @@ import sys
 
 from benchmarks.cli import add_bench_parser
 from generator.cli import add_generate_parser, add_preview_parser, add_realism_parser, add_verify_parser
-from generator.errors import ConfigError
+from generator.errors import ConfigError, ShardError
 from generator.output.manifest import ManifestError
 from generator.output.storage import StoreError
 from generator.run.executor import ShardFailed
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, ShardFailed, ManifestError, CheckpointError) as exc:
+    except (StoreError, ShardFailed, ManifestError, CheckpointError, ShardError) as exc:
         # Output trouble (unwritable, out of space), a build that cannot be read, or a shard
         # that kept failing: one clear line; completed shards stay listed for a resume.
         print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)

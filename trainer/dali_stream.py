@@ -10,12 +10,17 @@ Which samples rank `rank` reads in epoch `e` (a pure function of the manifest, t
 DALI specifics:
 
 1. Subset: the train/val split of `ShardStream` (`trainer.split`; by group, a tar's subset
-   offsets are found from the group_id in its samples' JSON members, read once per stream, at
-   its first iteration, without reading the images). Per tar, a DALI index file
+   offsets are found from the group_id in its samples' JSON members, read once per stream, when
+   it is first sized or iterated, reading only the images' headers). Per tar, a DALI index file
    (the `wds2idx` v1.2 format: a `v1.2 <samples>` line, then per sample `<ext> <offset> <size>
    <name>` for each member) lists only the subset's samples. It is written once, atomically, to
-   `cache_dir` (never into the build), named by a hash of the tar's identity and the split. A tar
-   with no sample in the subset is left out (DALI rejects an empty index).
+   `cache_dir` (never into the build; by default a per-user folder of mode 0700 under the temp
+   dir), named by a hash of the tar's identity (path, size, mtime and the manifest's sha256) and
+   the split. A tar with no sample in the subset is left out (DALI rejects an empty index).
+   Untrusted input gets the CPU path's rules (`trainer.shard_read`): a tar that resolves outside
+   the build is refused when the stream is opened; a member with a bad key or size, a broken or
+   out-of-range annotation or an image header over `MAX_IMAGE_PIXELS` is left out of the index
+   (logged), so DALI never reads it.
 2. Epoch order: the tars in `ShardStream`'s shard order for (seed, e) (`shard_order`). Each epoch
    gets a new pipeline whose reader shuffles through a buffer of `shuffle_buffer` samples seeded
    from (seed, e, rank), so an epoch's order never depends on earlier epochs having run: a
@@ -62,11 +67,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, ShardError
 from generator.inputs.raster import dali_available
-from generator.output.manifest import read_manifest
+from generator.output.limits import image_size_problem, member_size_problem
+from generator.output.manifest import ManifestError, read_manifest
+from generator.output.sample import is_valid_key
 from generator.output.storage import Store
 from trainer.config import DECODERS
+from trainer.shard_read import annotation_problem
 from trainer.split import meta_group_id
 from trainer.stream import (
     Build,
@@ -86,10 +94,24 @@ _JSON_EXT = "json"
 # Builds whose manifest says 8-bit images decode to uint8; anything else (16-bit PNG, or no
 # format recorded) to uint16, which also holds 8-bit samples exactly (v * 257).
 _EIGHT_BIT_FORMATS = ("jpg", "png")
+_HEADER_BYTES = 65536  # read of an image member to find its size (PNG IHDR, JPEG SOF)
 
 
 def default_cache_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "radiopaque" / "dali-index"
+    """A per-user folder for DALI index files: another user cannot plant an index there."""
+    return Path(tempfile.gettempdir()) / f"radiopaque-{os.getuid()}" / "dali-index"
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and its parent under the temp dir) with mode 0700, and refuse one that
+    another user owns or that others may write: index files there say which bytes DALI reads."""
+    for folder in (path.parent, path):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        st = folder.stat()
+        if st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise ConfigError("--decoder", "dali", f"a DALI index cache folder of your own with mode 0700; {folder} "
+                                                   f"is owned by uid {st.st_uid} with mode {oct(st.st_mode & 0o777)}")
+    return path
 
 
 def _local_root(url: str) -> str | None:
@@ -133,46 +155,88 @@ def use_dali(decoder: str, source: str, device_type: str) -> bool:
 # ------------------------------------------------------------------------------------ index files
 
 
-def tar_samples(path: str) -> list[list[tuple[str, int, int, str]]]:
-    """Per sample, in tar order, its members as (ext, data offset, size, name). Members are
-    grouped by WebDataset's rule (key = name up to the first "." of its last path part)."""
-    samples: list[list[tuple[str, int, int, str]]] = []
-    last_key = None
-    with tarfile.open(path, mode="r:") as tar:
-        for info in tar:
-            if not info.isfile():
-                continue
-            base = info.name.rsplit("/", 1)[-1]
-            if "." not in base or " " in info.name:
-                raise ValueError(f"{path}: member {info.name!r} has no extension or holds a space")
-            key = info.name[: len(info.name) - len(base) + base.index(".")]
-            ext = base[base.index(".") + 1:]
-            if key != last_key:
-                samples.append([])
-                last_key = key
-            samples[-1].append((ext, info.offset_data, info.size, info.name))
-    return samples
+Members = list[tuple[str, int, int, str]]  # one sample's (ext, data offset, size, name)
 
 
-def tar_groups(path: str, samples: list[list[tuple[str, int, int, str]]]) -> tuple[list[str | None], list[str]]:
-    """Per sample of `tar_samples(path)`, its meta group_id (None when absent) and source_id,
-    from its JSON member alone."""
+def tar_samples(path: str, shard_path: str = "") -> tuple[list[Members], list[ShardError]]:
+    """(per sample, in tar order, its members as (ext, data offset, size, name); a ShardError per
+    member left out). Members are grouped by WebDataset's rule (key = name up to the first
+    "."); the CPU path's rules apply (`trainer.shard_read`): a member whose key is not a sample
+    key (`../x`, an absolute path, a space), or larger than `MAX_MEMBER_BYTES` or past the end
+    of the file, is left out with its sample, so DALI never reads it."""
+    samples: list[Members] = []
+    problems: list[ShardError] = []
+    where = shard_path or path
+    size = os.path.getsize(path)
+    last_key, bad_key = None, None
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            for info in tar:
+                if not info.isfile():
+                    continue
+                key, _, ext = info.name.partition(".")
+                if not is_valid_key(key) or not ext:
+                    problems.append(ShardError(where, "", f"member {info.name[:60]!r} has no valid sample key"))
+                    continue
+                reason = member_size_problem(info.size)
+                if reason is None and info.offset_data + info.size > size:
+                    reason = f"member {ext!r} of {info.size} bytes runs past the end of the tar"
+                if reason:
+                    problems.append(ShardError(where, key, reason))
+                    if key == last_key:
+                        samples.pop()
+                    bad_key, last_key = key, None
+                    continue
+                if key == bad_key:
+                    continue
+                if key != last_key:
+                    samples.append([])
+                    last_key = key
+                samples[-1].append((ext, info.offset_data, info.size, info.name))
+    except tarfile.TarError as exc:
+        if not samples and not problems:
+            raise ShardError(where, "", f"not a readable tar file ({exc})") from None
+        if bad_key is None:  # else the member refused for its size explains where the tar ends
+            problems.append(ShardError(where, "", f"tar cut short after {len(samples)} samples ({exc})"))
+    return samples, problems
+
+
+def tar_annotations(path: str, samples: list[Members], num_classes: int,
+                    shard_path: str = "") -> tuple[list[int], list[str | None], list[str], list[ShardError]]:
+    """(indices of the usable samples of `tar_samples(path)`, their meta group_ids (None when
+    absent) and source_ids, a ShardError per other sample), from the JSON members and the image
+    headers alone, by the CPU path's rules (`trainer.shard_read.annotation_problem`,
+    `generator.output.limits.image_size_problem`)."""
+    good: list[int] = []
     groups: list[str | None] = []
     films: list[str] = []
+    problems: list[ShardError] = []
+    where = shard_path or path
     with open(path, "rb") as fh:
-        for members in samples:
-            doc = None
-            for ext, offset, size, _ in members:
-                if ext == _JSON_EXT:
-                    fh.seek(offset)
-                    try:
-                        doc = json.loads(fh.read(size))
-                    except ValueError:  # a broken annotation: a sample without a group
-                        doc = None
-            doc = doc if isinstance(doc, dict) else {}
+        for k, members in enumerate(samples):
+            exts = {ext: (offset, size) for ext, offset, size, _ in members}
+            key = members[0][3].partition(".")[0]
+            images = [ext for ext in ("jpg", "png") if ext in exts]
+            if len(images) != 1 or _JSON_EXT not in exts:
+                problems.append(ShardError(where, key, f"members {sorted(exts)[:6]}: expected one image and a json"))
+                continue
+            fh.seek(exts[_JSON_EXT][0])
+            try:
+                doc = json.loads(fh.read(exts[_JSON_EXT][1]).decode("utf-8"))
+                problem = annotation_problem(doc, key, images[0], num_classes)
+            except (UnicodeDecodeError, ValueError) as exc:
+                problem = f"annotation is not UTF-8 JSON ({type(exc).__name__})"
+            if problem is None:
+                fh.seek(exts[images[0]][0])
+                problem = image_size_problem(fh.read(min(exts[images[0]][1], _HEADER_BYTES)))
+                problem = None if problem and problem.startswith("not a readable") else problem  # DALI's to judge
+            if problem:
+                problems.append(ShardError(where, key, problem))
+                continue
+            good.append(k)
             groups.append(meta_group_id(doc.get("meta")))
             films.append(str(doc.get("source_id", "")))
-    return groups, films
+    return good, groups, films, problems
 
 
 def index_text(samples: list[list[tuple[str, int, int, str]]]) -> str:
@@ -182,22 +246,31 @@ def index_text(samples: list[list[tuple[str, int, int, str]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def subset_index(tar_path: str, shard: ShardRef, offsets: np.ndarray, *, identity: str, cache_dir: Path) -> str:
-    """Path of the index of `offsets` (sample positions) of `shard`, written on first use.
-    `identity` names the tar's content (its sha256 from the manifest, or path, size and mtime)."""
+def subset_index(tar_path: str, shard: ShardRef, offsets: np.ndarray, samples: list[Members], *, identity: str,
+                 cache_dir: Path) -> str:
+    """Path of the index of `offsets` (positions in `samples`, the tar's usable samples) of
+    `shard`, written on first use. `identity` names the tar's content: its path, size and mtime
+    (and its sha256 from the manifest when recorded), so a replaced tar never meets a stale index."""
     name = hashlib.sha256(json.dumps([identity, shard.count, offsets.tolist()]).encode()).hexdigest()[:32]
     path = cache_dir / f"{name}.idx"
     if path.exists():
         return str(path)
-    samples = tar_samples(tar_path)
-    if len(samples) != shard.count:
-        raise ValueError(f"{tar_path}: holds {len(samples)} samples, the manifest says {shard.count}")
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(cache_dir)
     tmp = path.with_name(f"{path.name}.tmp-{secrets.token_hex(8)}")  # concurrent ranks write their own
     tmp.write_text(index_text([samples[int(i)] for i in offsets]))
     os.replace(tmp, path)
     log.debug("wrote DALI index %s (%d of %d samples of %s)", path, len(offsets), shard.count, tar_path)
     return str(path)
+
+
+def inside_build(root: str, rel: str) -> str:
+    """The local path of shard `rel` of the build at `root`; refuses one that resolves outside
+    it (an absolute path, "..", a symlink out), as the CPU path's store does."""
+    real_root = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(real_root, rel))
+    if os.path.isabs(rel) or os.path.commonpath([path, real_root]) != real_root:
+        raise ManifestError(f"{root!r}: shard path {rel!r} resolves outside the build ({path})")
+    return path
 
 
 # ---------------------------------------------------------------------------------------- stream
@@ -233,9 +306,10 @@ class DaliStream:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.epoch = 0
         root = _local_root(url)
-        self._tar_paths = [os.path.join(root, s.path) for s in self.build.shards]
+        self._tar_paths = [inside_build(root, s.path) for s in self.build.shards]
         self._shard_of_tar = {p: s for p, s in zip(self._tar_paths, self.build.shards)}
-        self._index_paths: list[str | None] | None = None  # written on first iteration
+        self._index_paths: list[str | None] | None = None  # written on first use
+        self._dropped = 0  # subset samples left out of the indexes (malformed members)
         self._bits = 8 if self.build.manifest.config.get("image_format") in _EIGHT_BIT_FORMATS else 16
 
     def set_epoch(self, epoch: int) -> None:
@@ -243,7 +317,9 @@ class DaliStream:
 
     @property
     def _total(self) -> int:
-        return sum(self.split.counts)
+        """Samples of the subset DALI can read: the manifest's, less the members left out."""
+        self._indexes()
+        return sum(self.split.counts) - self._dropped
 
     def __len__(self) -> int:
         """Samples this rank yields per epoch (the same every epoch)."""
@@ -259,18 +335,27 @@ class DaliStream:
         if self._index_paths is None:
             sums = {e.path: e.sha256 for e in self.build.manifest.shards if e.format == "wds"}
             paths: list[str | None] = []
+            self._dropped = 0
             for s, (tar_path, shard) in enumerate(zip(self._tar_paths, self.build.shards)):
+                samples, problems = tar_samples(tar_path, shard.path)
+                good, groups, films, bad = tar_annotations(tar_path, samples, len(self.build.classes), shard.path)
+                for problem in problems + bad:  # left out of the index: DALI never reads them
+                    log.warning("skipped %s (malformed shard member)", problem)
+                if len(good) > shard.count:
+                    raise ShardError(shard.path, "", f"holds {len(good)} samples, the manifest says {shard.count}")
                 offsets = self.split.known_offsets(s)
                 if offsets is None:
-                    offsets = self.split.offsets(s, *tar_groups(tar_path, tar_samples(tar_path)))
+                    offsets = self.split.offsets(s, groups, films, missing=shard.count - len(good))
+                else:
+                    offsets = offsets[offsets < len(good)]
+                self._dropped += self.split.counts[s] - len(offsets)
                 if not len(offsets):
                     paths.append(None)
                     continue
-                identity = sums.get(shard.path)
-                if not identity:
-                    st = os.stat(tar_path)
-                    identity = f"{os.path.abspath(tar_path)}:{st.st_size}:{st.st_mtime_ns}"
-                paths.append(subset_index(tar_path, shard, offsets, identity=identity, cache_dir=self.cache_dir))
+                st = os.stat(tar_path)
+                identity = f"{sums.get(shard.path)}:{os.path.abspath(tar_path)}:{st.st_size}:{st.st_mtime_ns}"
+                paths.append(subset_index(tar_path, shard, offsets, [samples[k] for k in good], identity=identity,
+                                          cache_dir=self.cache_dir))
             self._index_paths = paths
         return self._index_paths
 

@@ -131,9 +131,12 @@ class BuildSplit:
         """Shard s's subset offsets when they are known without reading it, else None."""
         return self._offsets[s]
 
-    def offsets(self, s: int, groups: Sequence[str | None] = (), films: Sequence[str] = ()) -> np.ndarray:
+    def offsets(self, s: int, groups: Sequence[str | None] = (), films: Sequence[str] = (),
+                missing: int = 0) -> np.ndarray:
         """Sorted offsets in shard s of the subset's samples. By group, `groups` and `films` are
-        each sample's meta group_id (None when absent) and source_id, in shard order."""
+        each sample's meta group_id (None when absent) and source_id, in shard order, of the
+        shard's readable samples; `missing` samples were unreadable (skipped by the reader), so
+        up to that many fewer than the manifest's count are accepted."""
         known = self._offsets[s]
         if known is not None:
             return known
@@ -142,7 +145,7 @@ class BuildSplit:
             log.warning("%s/%s: samples without a group_id in their meta are split by film (source_id), "
                         "not by patient", self.where, self._paths[s])
         offsets = np.flatnonzero([self.keeps(g if g is not None else f) for g, f in zip(groups, films)])
-        if len(offsets) != self.counts[s]:
+        if not self.counts[s] - missing <= len(offsets) <= self.counts[s]:
             raise ValueError(f"{self.where}/{self._paths[s]}: {len(offsets)} samples of the {self.subset} subset "
                              f"by their group_id, {MANIFEST}'s groups say {self.counts[s]}")
         return offsets

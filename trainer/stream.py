@@ -41,7 +41,6 @@ tar build with DALI (read, decode and resize in batches).
 from __future__ import annotations
 
 import io
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,10 +50,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import IterableDataset, get_worker_info
 
-from generator.output.formats import FORMATS
+from generator.errors import ShardError
+from generator.output.consistency import all_problems
+from generator.output.limits import MAX_IMAGE_PIXELS, image_size_problem
 from generator.output.manifest import MANIFEST, ManifestError, read_manifest
 from generator.output.storage import Store
-from trainer.split import BuildSplit, meta_group_id
+from trainer.shard_read import Record, read_parquet, read_tar
+from trainer.split import BuildSplit
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +69,6 @@ class ShardRef:
     path: str  # relative to the build root
     fmt: str
     count: int
-
-
-@dataclass(frozen=True)
-class Record:
-    """What training needs of one stored sample."""
-
-    key: str
-    image: bytes
-    image_format: str
-    label: int
-    labels: tuple[int, ...]
-    source_id: str = ""
-    group_id: str | None = None  # meta["group_id"]; None in builds made before groups
 
 
 def is_build(url: str) -> bool:
@@ -102,20 +91,35 @@ class Build:
             self.fmt, chosen = self.manifest.shards_to_read(fmt)
         except ManifestError as exc:
             raise ManifestError(f"{url!r}: {exc}") from None
+        # Refused when the build is opened: a shard path leaving the build, a manifest that lies
+        # (a part pointing at another shard's file, a path listed twice would repeat samples).
+        problems = [f"shard path {e.path!r} must be relative to the build, without '..'" for e in chosen
+                    if not _inside(e.path)] + all_problems(self.manifest)
+        if problems:
+            raise ManifestError(f"{url!r}: {MANIFEST}: {problems[0]} (radiopaque verify lists every problem)")
         self.shards = [ShardRef(i, e.path, self.fmt, e.count) for i, e in enumerate(chosen)]
 
     def __len__(self) -> int:
         return sum(s.count for s in self.shards)
 
-    def read_shard(self, shard: ShardRef) -> list[Record]:
+    def read_records(self, shard: ShardRef) -> tuple[list[Record], list[ShardError]]:
+        """(the shard's good records in order, a ShardError per skipped member: `trainer.shard_read`).
+        Raises ShardError when the whole shard is unusable (not a tar or Parquet file, wrong
+        column types, more samples than the manifest says)."""
         data = self.store.read_bytes(shard.path)
-        if shard.fmt == "parquet":
-            records = _read_parquet(data)
-        else:
-            records = [Record(s.key, s.image, s.image_format, s.label, s.labels, s.source_id, meta_group_id(s.meta))
-                       for s in FORMATS[shard.fmt].decode(data)]
+        read = read_parquet if shard.fmt == "parquet" else read_tar
+        records, problems = read(data, shard.path, len(self.classes))
+        if len(records) > shard.count:
+            raise ShardError(shard.path, "", f"holds {len(records)} samples, {MANIFEST} says {shard.count}")
+        return records, problems
+
+    def read_shard(self, shard: ShardRef) -> list[Record]:
+        """The shard's records; raises its first ShardError when any member is unusable."""
+        records, problems = self.read_records(shard)
+        if problems:
+            raise problems[0]
         if len(records) != shard.count:
-            raise ValueError(f"{self.url}/{shard.path}: holds {len(records)} samples, {MANIFEST} says {shard.count}")
+            raise ShardError(shard.path, "", f"holds {len(records)} samples, {MANIFEST} says {shard.count}")
         return records
 
     def class_counts(self) -> np.ndarray:
@@ -129,20 +133,11 @@ class Build:
                           split_seed=split_seed, where=self.url)
 
 
-def _read_parquet(data: bytes) -> list[Record]:
-    import pyarrow.parquet as pq
-
-    columns = ["key", "image", "image_format", "label", "labels", "source_id", "meta"]
-    cols = pq.read_table(io.BytesIO(data), columns=columns).to_pydict()
-    return [Record(k, img, fmt, int(lab), tuple(int(v) for v in labs), src, meta_group_id(_json_or_none(meta)))
-            for k, img, fmt, lab, labs, src, meta in zip(*(cols[c] for c in columns))]
-
-
-def _json_or_none(text: str):
-    try:
-        return json.loads(text)
-    except ValueError:  # a broken meta is a sample without a group, not a failed shard
-        return None
+def _inside(path: str) -> bool:
+    """Whether a manifest's shard path stays inside its build (relative, no "..", no "\\")."""
+    parts = path.split("/")
+    return bool(path) and not path.startswith("/") and "\\" not in path and ":" not in parts[0] \
+        and ".." not in parts and "" not in parts
 
 
 def shard_order(num_shards: int, *, seed: int, epoch: int, shuffle: bool) -> np.ndarray:
@@ -181,10 +176,15 @@ def decode_image(data: bytes, size: int) -> torch.Tensor:
     """Encoded JPEG/PNG (8- or 16-bit grey, RGB or palette) -> (1, size, size) float32 in [0, 1].
 
     The whole image is resized to a square (radiographs are near-square; aspect is not kept).
+    An image whose header claims more than `MAX_IMAGE_PIXELS` raises ValueError before any
+    decoding (a decompression bomb).
     """
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as img:
+        if img.size[0] * img.size[1] > MAX_IMAGE_PIXELS:
+            raise ValueError(f"image header claims {img.size[0]}x{img.size[1]} px (at most {MAX_IMAGE_PIXELS} "
+                             "pixels): a decompression bomb")
         if img.mode in ("I;16", "I;16B", "I;16L", "I"):
             arr = np.asarray(img, dtype=np.float32) / 65535.0
         else:
@@ -281,16 +281,28 @@ class ShardStream(IterableDataset):
         sample must not end an epoch, so it is skipped, counted in `skipped` and logged."""
         key = f"{shard.path}:{record.key}"
         if self.decode == "raw":
+            problem = image_size_problem(record.image)  # the header only: nvJPEG must not see a bomb
+            if problem:
+                self._skip(ShardError(shard.path, record.key, problem))
+                return None
             image = torch.frombuffer(bytearray(record.image), dtype=torch.uint8)
         else:
+            from PIL import Image
+
             try:
                 image = decode_image(record.image, self.image_size)
-            except (OSError, SyntaxError, ValueError) as exc:  # what PIL raises on corrupt bytes
+            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:  # PIL on corrupt bytes
                 self.skipped += 1
                 log.warning("skipped corrupt sample %s (%s: %s); %d skipped by this reader",
                             key, type(exc).__name__, exc, self.skipped)
                 return None
         return image, self._target(record), key
+
+    def _skip(self, error: ShardError, count: int = 1) -> None:
+        """Count and log `count` samples skipped for `error` (a malformed member or shard)."""
+        self.skipped += count
+        log.warning("skipped %s (%s); %d skipped by this reader", error, "malformed shard member" if error.key
+                    else "malformed shard", self.skipped)
 
     def __iter__(self) -> Iterator:
         info = get_worker_info()
@@ -305,9 +317,20 @@ class ShardStream(IterableDataset):
             while j < len(mine) and mine[j, 0] == shard_i:
                 j += 1
             shard = self.build.shards[shard_i]
-            records = self.build.read_shard(shard)
-            offsets = self.split.offsets(shard_i, [r.group_id for r in records], [r.source_id for r in records])
+            try:
+                records, problems = self.build.read_records(shard)
+                offsets = self.split.offsets(shard_i, [r.group_id for r in records], [r.source_id for r in records],
+                                             missing=shard.count - len(records))
+            except ValueError as exc:  # the whole shard is unusable (or its groups lie): its samples here are skipped
+                self._skip(exc if isinstance(exc, ShardError) else ShardError(shard.path, "", str(exc)), j - i)
+                i = j
+                continue
+            for problem in problems:
+                self._skip(problem)
             for position in mine[i:j, 1]:
+                # Positions past the good records stand for the samples skipped above.
+                if position >= len(offsets) or offsets[position] >= len(records):
+                    continue
                 item = self._sample(shard, records[int(offsets[position])])
                 if item is None:
                     continue

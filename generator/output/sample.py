@@ -19,6 +19,12 @@ content). The build option `--image-format` and its values are `render.encode.IM
 
 _KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 
+
+def is_valid_key(key: object) -> bool:
+    """Whether `key` is a sample key a shard may hold: letters, digits, "_" and "-" only (no
+    "/", "..", absolute path, space or non-ASCII: a reader refuses any other member name)."""
+    return isinstance(key, str) and len(key) <= 128 and _KEY_RE.fullmatch(key) is not None
+
 # The fields of a sample's JSON annotation: everything except the two binary payloads.
 _ANNOTATION_FIELDS = (
     "height",

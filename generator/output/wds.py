@@ -13,7 +13,9 @@ import json
 import tarfile
 from collections.abc import Sequence
 
-from generator.output.sample import IMAGE_EXTENSIONS, ShardSample, canonical_json
+from generator.errors import ShardError
+from generator.output.limits import member_size_problem
+from generator.output.sample import IMAGE_EXTENSIONS, ShardSample, canonical_json, is_valid_key
 
 _MASK_EXT = "mask.png"
 _JSON_EXT = "json"
@@ -54,7 +56,10 @@ def decode_tar(data: bytes) -> list[ShardSample]:
     """Decode a shard written by `encode_tar`, in member order.
 
     Raises ValueError naming the sample when one lacks its image, JSON or mask member, or
-    when a member's extension is not one this format writes.
+    when a member's extension is not one this format writes; ShardError (a ValueError) for a
+    member whose key is not a sample key (`../x`, an absolute path), larger than
+    `generator.output.limits.MAX_MEMBER_BYTES` or past the end of the data, and for a JSON
+    member that is not UTF-8 or not an object. Nothing is allocated from a header's word alone.
     """
     allowed = {*IMAGE_EXTENSIONS, _JSON_EXT, _MASK_EXT}
     groups: dict[str, dict[str, bytes]] = {}
@@ -64,8 +69,13 @@ def decode_tar(data: bytes) -> list[ShardSample]:
                 continue
             # WebDataset's rule: the key is everything before the first ".".
             key, _, ext = info.name.partition(".")
+            if not is_valid_key(key):
+                raise ShardError("tar", "", f"member {info.name[:60]!r} has no valid sample key")
             if ext not in allowed:
                 raise ValueError(f"tar member {info.name!r}: extension must be one of {sorted(allowed)}")
+            problem = member_size_problem(info.size)
+            if problem or info.offset_data + info.size > len(data):
+                raise ShardError("tar", key, problem or f"member {info.name!r} runs past the end of the tar")
             member = tar.extractfile(info)
             assert member is not None  # regular files always have content
             groups.setdefault(key, {})[ext] = member.read()
@@ -78,7 +88,12 @@ def decode_tar(data: bytes) -> list[ShardSample]:
                 f"sample {key!r} has members {sorted(parts)}; expected one of {list(IMAGE_EXTENSIONS)}, "
                 f"{_JSON_EXT!r} and {_MASK_EXT!r}"
             )
-        annotation = json.loads(parts[_JSON_EXT])
+        try:
+            annotation = json.loads(parts[_JSON_EXT].decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ShardError("tar", key, "JSON member is not UTF-8") from None
+        if not isinstance(annotation, dict):
+            raise ShardError("tar", key, f"JSON member is a {type(annotation).__name__}, not an object")
         if annotation.get("key") != key or annotation.get("image_format") != images[0]:
             raise ValueError(
                 f"sample {key!r}: members say key {key!r}, format {images[0]!r}; its JSON says key "
