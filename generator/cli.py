@@ -50,6 +50,9 @@ def add_generate_parser(sub) -> None:
                    help="CSV column naming each film's patient, whose films --split keeps together "
                         "(default: the DICOM PatientID, an NIH PPPPPPPP_FFF.png name or a CheXpert "
                         "patientNNNNN folder, else each file alone)")
+    p.add_argument("--rejects-with-paths", dest="reject_paths", action="store_true",
+                   help="name rejected inputs in rejects.jsonl and dataset.json by their relative path, which may "
+                        "carry patient numbers (default: by source id, a hash of that path)")
     p.add_argument("--split", default=None,
                    help="draw only from the films of this split, assigned by patient: one of the "
                         "--split-fractions names (default: none, every film)")
@@ -93,7 +96,7 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
             raise ConfigError("--split-seed", args.split_seed, "used only with --split NAME")
     sources = SourceConfig(input=args.input, path_column=args.path_column, root=args.root,
                            spacing_columns=args.spacing_columns, default_spacing_mm=args.default_spacing_mm,
-                           group_column=args.group_column)
+                           group_column=args.group_column, reject_paths=args.reject_paths)
     config = BuildConfig(count=args.count, seed=args.seed, size=args.size, style=args.style, classes=args.classes,
                          class_weights=args.class_weights, formats=FORMAT_CHOICES[args.format],
                          shard_size=args.shard_size, image_format=args.image_format,

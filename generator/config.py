@@ -39,6 +39,9 @@ class SourceConfig:
     spacing_columns: tuple[str, str] | None = None  # CSV (row, col) spacing columns in mm
     default_spacing_mm: float | None = None  # None: the long side spans ASSUMED_LONG_SIDE_MM
     group_column: str | None = None  # CSV column naming each film's patient (see inputs/groups.py)
+    # Rejects name inputs by source id (a hash of the relative path) unless this asks for the
+    # path itself: NIH names (PPPPPPPP_FFF.png) and folder names carry patient numbers.
+    reject_paths: bool = False
 
     def validate(self) -> SourceConfig:
         if self.default_spacing_mm is not None and spacing_problem((self.default_spacing_mm,) * 2, "spacing"):
@@ -138,6 +141,8 @@ class BuildConfig:
                 del out[name]
         if self.sources.group_column is None:
             del out["sources"]["group_column"]
+        if not self.sources.reject_paths:
+            del out["sources"]["reject_paths"]
         return out
 
 

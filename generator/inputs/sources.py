@@ -66,6 +66,13 @@ def source_id(rel: str) -> str:
     return hashlib.sha256(rel.replace(os.sep, "/").encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+def reject_name(cfg: SourceConfig, rel: str) -> str:
+    """How a rejected input at relative path `rel` is named in rejects.jsonl and dataset.json:
+    its source id (the hash of `rel`), or with `reject_paths` (`--rejects-with-paths`) the path
+    itself. NIH names (PPPPPPPP_FFF.png) and CheXpert folders carry patient numbers."""
+    return display_path(rel) if cfg.reject_paths else source_id(rel)
+
+
 def display_path(text: str) -> str:
     r"""A path as the OS gave it (undecodable bytes held as surrogates) as valid UTF-8 text,
     for manifests and rejects: a byte that is not UTF-8 becomes an escape (b"caf\xe9.png"
@@ -179,14 +186,15 @@ def _from_csv(csv_path: Path, cfg: SourceConfig) -> SourceList:
         value = (row.get(column) or "").strip()
         reason = _csv_path_problem(value, root, root_real, seen)
         if reason:
-            rejects.append({"source": display_path(value or f"{csv_path.name}:{line}"), "stage": "list",
-                            "reason": reason})
+            name = reject_name(cfg, os.path.normpath(value)) if value else f"{csv_path.name}:{line}"
+            rejects.append({"source": name, "stage": "list", "reason": reason})
             continue
         seen.add(os.path.normpath(value))
         try:
             spacing = _row_spacing(row, spacing_cols)
         except ValueError as exc:
-            rejects.append({"source": display_path(value), "stage": "list", "reason": str(exc)})
+            rejects.append({"source": reject_name(cfg, os.path.normpath(value)), "stage": "list",
+                            "reason": str(exc)})
             continue
         group = row.get(cfg.group_column) if cfg.group_column else None
         sources.append(_source(root / value, root, csv_group=group, spacing_mm=spacing, meta=_row_meta(row)))

@@ -125,7 +125,8 @@ class ShardRenderer:
                 if p.source_index not in reported:
                     reported.add(p.source_index)
                     src = self.sources[p.source_index]
-                    result.rejects.append(Reject(source=src.rel, stage="decode", reason=self._bad[p.source_index]))
+                    name = src.rel if self.config.sources.reject_paths else src.source_id  # no patient numbers
+                    result.rejects.append(Reject(source=name, stage="decode", reason=self._bad[p.source_index]))
                 p.source_index = int(p.rng.integers(len(self.sources)))
             if not pending:
                 return

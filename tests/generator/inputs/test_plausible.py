@@ -55,7 +55,7 @@ def test_csv_spacing_that_is_text_nan_inf_zero_negative_or_implausible_rejects_t
     _png(tmp_path / "blank.png")
     lines.append("blank.png,,")
     (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
-    listed = list_sources(SourceConfig(input=str(tmp_path / "m.csv")))
+    listed = list_sources(SourceConfig(input=str(tmp_path / "m.csv"), reject_paths=True))
     assert {s.rel: s.spacing_mm for s in listed.sources} == {"ok.png": (0.2, 0.2), "blank.png": None}
     reasons = {r["source"]: r["reason"] for r in listed.rejects}
     assert len(reasons) == 8
@@ -99,7 +99,7 @@ def test_a_strip_film_is_rejected_and_the_build_goes_on(tmp_path):
     films.mkdir()
     Image.fromarray(np.full((32, 4000), 90, np.uint8)).save(films / "strip.png")
     Image.fromarray(np.full((96, 80), 120, np.uint8)).save(films / "film.png")
-    report = build(BuildConfig(count=8, seed=1, size=64, style="legacy", sources=SourceConfig(input=str(films))),
+    report = build(BuildConfig(count=8, seed=1, size=64, style="legacy", sources=SourceConfig(input=str(films), reject_paths=True)),
                    RunConfig(out=str(tmp_path / "out"), progress=False))
     assert report.samples == 8
     reasons = [r.reason for r in report.manifest.all_rejects()]
@@ -111,3 +111,27 @@ def test_a_csv_none_of_whose_rows_resolve_under_root_says_so(tmp_path):
     (tmp_path / "m.csv").write_text("Path\n" + "".join(f"images/{i:08d}_000.png\n" for i in range(245)))
     with pytest.raises(ConfigError, match=f"--root: .*245 of 245 rows not found under {tmp_path / 'root'}"):
         list_sources(SourceConfig(input=str(tmp_path / "m.csv"), root=str(tmp_path / "root")))
+
+
+def test_rejects_name_inputs_by_source_id_unless_paths_are_asked_for(tmp_path):
+    """NIH names carry patient numbers: by default neither rejects.jsonl nor dataset.json holds them."""
+    films = tmp_path / "films"
+    films.mkdir()
+    Image.fromarray(np.full((96, 80), 120, np.uint8)).save(films / "00012345_000.png")
+    (films / "00067890_001.png").write_bytes(b"")  # rejected: empty
+    (tmp_path / "m.csv").write_text("Path\n00012345_000.png\n00099999_002.png\n")
+    for name, source in (("folder", str(films)), ("csv", str(tmp_path / "m.csv"))):
+        out = tmp_path / name
+        if name == "csv":
+            (tmp_path / "00012345_000.png").write_bytes((films / "00012345_000.png").read_bytes())
+        build(BuildConfig(count=4, seed=1, size=64, style="legacy", sources=SourceConfig(input=source)),
+              RunConfig(out=str(out), progress=False))
+        rejects = (out / "rejects.jsonl").read_text()
+        assert rejects.count("\n") == 1 and '"source": "' in rejects
+        for text in (rejects, (out / "dataset.json").read_text()):
+            assert "00067890" not in text and "00099999" not in text and "00012345" not in text
+    by_path = tmp_path / "paths"
+    build(BuildConfig(count=4, seed=1, size=64, style="legacy",
+                      sources=SourceConfig(input=str(films), reject_paths=True)),
+          RunConfig(out=str(by_path), progress=False))
+    assert '"source": "00067890_001.png"' in (by_path / "rejects.jsonl").read_text()

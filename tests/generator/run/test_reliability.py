@@ -128,7 +128,7 @@ def corpus_build(tmp_path_factory):
     # 11 of 19 sources are bad: 48 samples make ~110 draws, enough (for this seed) that every
     # file is drawn at least once, so every bad file is met and reported.
     cfg = BuildConfig(count=48, seed=3, size=64, shard_size=24, formats=("wds",), style="legacy",
-                      sources=SourceConfig(input=str(corpus.root)))
+                      sources=SourceConfig(input=str(corpus.root), reject_paths=True))
     report = build(cfg, RunConfig(out=str(out), device="cpu", progress=False))
     return corpus, out, report
 
@@ -194,7 +194,7 @@ def test_csv_manifest_bad_rows_are_list_rejects(tmp_path):
     csv_path, bad, accepted = cp.write_csv_manifest(tmp_path)
     out = tmp_path / "out"
     cfg = BuildConfig(count=6, seed=1, size=64, shard_size=6, formats=("wds",), style="legacy",
-                      sources=SourceConfig(input=str(csv_path)))
+                      sources=SourceConfig(input=str(csv_path), reject_paths=True))
     report = build(cfg, RunConfig(out=str(out), device="cpu", progress=False))
     assert report.manifest.totals.complete
     rejects = _lines(out / "rejects.jsonl")
@@ -532,7 +532,8 @@ def test_phi_never_reaches_any_output_or_log(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "always"}
     run = subprocess.run([sys.executable, "-m", "radiopaque.cli", "-v", "generate", "--input", str(src),
                           "--out", str(out), "--count", "16", "--shard-size", "8", "--size", "64",
-                          "--format", "both", "--style", "legacy", "--device", "cpu", "--no-progress"],
+                          "--format", "both", "--style", "legacy", "--device", "cpu", "--no-progress",
+                          "--rejects-with-paths"],
                          cwd=REPO, env=env, capture_output=True, timeout=300)
     assert run.returncode == 0, run.stderr.decode(errors="replace")[-3000:]
     rejected = {r["source"] for r in _lines(out / "rejects.jsonl")}
