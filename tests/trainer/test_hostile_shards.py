@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _builds import write_fake_build
 from PIL import Image
 
 from generator.errors import ShardError
@@ -24,6 +25,7 @@ from generator.output.formats import FORMATS, MANIFEST, shard_name
 from generator.output.manifest import ManifestError
 from generator.output.parquet import SCHEMA
 from generator.output.sample import ShardSample
+from radiopaque.cli import main
 from trainer import dali_stream
 from trainer.shard_read import read_parquet, read_tar
 from trainer.stream import Build, ShardStream
@@ -227,3 +229,16 @@ def test_the_dali_index_cache_is_private_and_keyed_on_tar_size_and_mtime(tmp_pat
     cache.chmod(0o777)
     with pytest.raises(Exception, match="mode 0700"):
         dali_stream.private_dir(cache)
+
+
+def test_a_manifest_listing_a_shard_twice_is_refused_before_training(tmp_path, capsys):
+    write_fake_build(tmp_path / "b", [4, 4], formats=("wds",))
+    doc = json.loads((tmp_path / "b" / MANIFEST).read_text())
+    doc["parts"]["1"]["files"] = doc["parts"]["0"]["files"]  # part 1 points at shard 0's file
+    doc["shards"] = [doc["shards"][0], doc["shards"][0]]
+    (tmp_path / "b" / MANIFEST).write_text(json.dumps(doc))
+    with pytest.raises(ManifestError, match="listed more than once"):
+        ShardStream(str(tmp_path / "b"))
+    assert main(["train", "--data", str(tmp_path / "b"), "--out", str(tmp_path / "run"), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "radiopaque verify lists every problem" in err and not (tmp_path / "run").exists()
