@@ -99,7 +99,8 @@ def test_a_strip_film_is_rejected_and_the_build_goes_on(tmp_path):
     films.mkdir()
     Image.fromarray(np.full((32, 4000), 90, np.uint8)).save(films / "strip.png")
     Image.fromarray(np.full((96, 80), 120, np.uint8)).save(films / "film.png")
-    report = build(BuildConfig(count=8, seed=1, size=64, style="legacy", sources=SourceConfig(input=str(films), reject_paths=True)),
+    report = build(BuildConfig(count=8, seed=1, size=64, style="legacy",
+                               sources=SourceConfig(input=str(films), reject_paths=True)),
                    RunConfig(out=str(tmp_path / "out"), progress=False))
     assert report.samples == 8
     reasons = [r.reason for r in report.manifest.all_rejects()]

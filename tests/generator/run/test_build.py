@@ -140,7 +140,8 @@ def test_bad_inputs_are_rejected_and_the_build_goes_on(tmp_path):
     good = io.BytesIO()
     Image.fromarray(np.zeros((80, 60), np.uint8)).save(good, format="JPEG")
     (src / "truncated.jpg").write_bytes(good.getvalue()[: len(good.getvalue()) // 3])
-    report = _build(tmp_path / "out", count=30, size=64, formats=("wds",), sources=SourceConfig(input=str(src), reject_paths=True))
+    report = _build(tmp_path / "out", count=30, size=64, formats=("wds",),
+                    sources=SourceConfig(input=str(src), reject_paths=True))
     assert report.manifest.totals.complete
     rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
     assert {r["source"] for r in rejects} == {"empty.png", "text.png", "truncated.jpg"}
