@@ -67,6 +67,9 @@ class ExperimentConfig:
 def run_experiment(cfg: ExperimentConfig) -> dict:
     """Train the three arms and score them; return (and write) the results table."""
     cfg = cfg.validate()
+    for option, source in (("--synthetic", cfg.synthetic), ("--real", cfg.real), ("--test", cfg.test)):
+        if source is not None:
+            data_classes(source, option)  # each input usable, checked before the folder is created
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     # With no --test the real data's val split is the test set: real arms train on the rest.

@@ -158,3 +158,11 @@ def test_batch_size_one_is_refused_and_a_one_sample_batch_is_skipped(tmp_path, c
                    "--image-size", "32", "--no-augment")
     assert rc == 0, err
     assert "skipped a training batch of one sample" in caplog.text
+
+
+def test_experiment_checks_its_inputs_before_its_folder(tmp_path, capsys, fake_build):
+    films = _pngs(tmp_path / "films", 3)
+    rc, err = _run(capsys, "experiment", "--synthetic", str(fake_build[0]), "--real", str(films),
+                   "--out", str(tmp_path / "exp"), "--no-progress")
+    assert rc == 2 and "--real" in _one_line(err) and "holds 3 images but no class subfolders" in err
+    assert not (tmp_path / "exp").exists()
