@@ -246,6 +246,13 @@ def index_text(samples: list[list[tuple[str, int, int, str]]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tar_identity(tar_path: str, sha256: str | None) -> str:
+    """What names a tar's content for its cached index: path, size and mtime (and the sha256
+    the manifest records): a tar replaced or rewritten in place never meets a stale index."""
+    st = os.stat(tar_path)
+    return f"{sha256}:{os.path.abspath(tar_path)}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def subset_index(tar_path: str, shard: ShardRef, offsets: np.ndarray, samples: list[Members], *, identity: str,
                  cache_dir: Path) -> str:
     """Path of the index of `offsets` (positions in `samples`, the tar's usable samples) of
@@ -352,8 +359,7 @@ class DaliStream:
                 if not len(offsets):
                     paths.append(None)
                     continue
-                st = os.stat(tar_path)
-                identity = f"{sums.get(shard.path)}:{os.path.abspath(tar_path)}:{st.st_size}:{st.st_mtime_ns}"
+                identity = tar_identity(tar_path, sums.get(shard.path))
                 paths.append(subset_index(tar_path, shard, offsets, [samples[k] for k in good], identity=identity,
                                           cache_dir=self.cache_dir))
             self._index_paths = paths

@@ -242,3 +242,14 @@ def test_a_manifest_listing_a_shard_twice_is_refused_before_training(tmp_path, c
     assert main(["train", "--data", str(tmp_path / "b"), "--out", str(tmp_path / "run"), "--no-progress"]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "radiopaque verify lists every problem" in err and not (tmp_path / "run").exists()
+
+
+def test_the_dali_index_identity_changes_with_tar_size_and_mtime(tmp_path):
+    path = tmp_path / "shard-000000.tar"
+    path.write_bytes(b"x" * 1024)
+    first = dali_stream.tar_identity(str(path), "abc")
+    os.utime(path, ns=(0, 10**9))
+    touched = dali_stream.tar_identity(str(path), "abc")
+    path.write_bytes(b"x" * 2048)
+    os.utime(path, ns=(0, 10**9))
+    assert len({first, touched, dali_stream.tar_identity(str(path), "abc")}) == 3
