@@ -271,10 +271,11 @@ def subset_index(tar_path: str, shard: ShardRef, offsets: np.ndarray, samples: l
 
 
 def inside_build(root: str, rel: str) -> str:
-    """The local path of shard `rel` of the build at `root`; refuses one that resolves outside
-    it (an absolute path, "..", a symlink out), as the CPU path's store does."""
-    real_root = os.path.realpath(root)
-    path = os.path.realpath(os.path.join(real_root, rel))
+    """The local path of shard `rel` of the build at `root`; refuses one that leaves it (an
+    absolute path, ".."), by the same lexical rule as the CPU path's store (both follow a
+    symlink that lies inside the build: builds may be assembled from linked shards)."""
+    real_root = os.path.normpath(os.path.abspath(root))
+    path = os.path.normpath(os.path.join(real_root, rel))
     if os.path.isabs(rel) or os.path.commonpath([path, real_root]) != real_root:
         raise ManifestError(f"{root!r}: shard path {rel!r} resolves outside the build ({path})")
     return path

@@ -201,12 +201,17 @@ def test_a_shard_path_outside_the_build_is_refused_when_opened(tmp_path, path):
         dali_stream.inside_build(str(tmp_path / "b"), path)
 
 
-def test_the_dali_path_refuses_a_symlinked_tar_outside_the_build(tmp_path):
-    (tmp_path / "b").mkdir()
-    (tmp_path / "elsewhere.tar").write_bytes(b"")
-    os.symlink(tmp_path / "elsewhere.tar", tmp_path / "b" / "shard-000000.tar")
-    with pytest.raises(ManifestError, match="resolves outside the build"):
-        dali_stream.inside_build(str(tmp_path / "b"), "shard-000000.tar")
+@pytest.mark.skipif(not dali_stream.dali_available(), reason="nvidia.dali is not importable: no DALI path to test")
+def test_dali_refuses_a_tar_outside_the_build_as_the_cpu_path_does(tmp_path):
+    (tmp_path / "outside.tar").write_bytes(hostile_tar())
+    _write_build(tmp_path / "b", "shard-000000.tar", b"", count=13)
+    doc = json.loads((tmp_path / "b" / MANIFEST).read_text())
+    doc["shards"][0]["path"] = "../outside.tar"
+    (tmp_path / "b" / MANIFEST).write_text(json.dumps(doc))
+    for opened in (lambda: ShardStream(str(tmp_path / "b")),
+                   lambda: dali_stream.DaliStream(str(tmp_path / "b"), cache_dir=tmp_path / "c", device="cpu")):
+        with pytest.raises(ManifestError, match="'../outside.tar' must be relative to the build"):
+            opened()
 
 
 def test_the_dali_index_leaves_out_what_the_cpu_path_skips(tmp_path):
@@ -253,3 +258,15 @@ def test_the_dali_index_identity_changes_with_tar_size_and_mtime(tmp_path):
     path.write_bytes(b"x" * 2048)
     os.utime(path, ns=(0, 10**9))
     assert len({first, touched, dali_stream.tar_identity(str(path), "abc")}) == 3
+
+
+@pytest.mark.skipif(not dali_stream.dali_available(), reason="nvidia.dali is not importable: no DALI path to test")
+def test_dali_reads_only_the_good_samples_of_a_hostile_tar(tmp_path, caplog):
+    _write_build(tmp_path / "b", shard_name(0, "wds"), hostile_tar(), count=13)
+    ds = dali_stream.DaliStream(str(tmp_path / "b"), cache_dir=tmp_path / "cache", shuffle=False,
+                                drop_remainder=False, image_size=16, batch_size=2, device="cpu")
+    with caplog.at_level(logging.WARNING, logger="trainer.dali_stream"):
+        assert len(ds) == 4
+        keys = [k.split(":")[1] for _, _, batch in ds for k in batch]
+    assert keys == ["00000000", "00000009", "00000010", "00000011"]
+    assert "00000012: tar member of 8589934592 bytes" in caplog.text and "'../escape.png'" in caplog.text
