@@ -25,7 +25,7 @@ from generator.device import resolve_device
 from generator.errors import ConfigError
 from trainer.checkpoint import load_checkpoint, model_from_checkpoint
 from trainer.config import EvalConfig
-from trainer.data import open_data, open_negatives
+from trainer.data import as_option, open_data, open_negatives
 from trainer.errors import CheckpointError
 from trainer.metrics import any_foreign_body_score, negatives_report, roc_curve
 from trainer.train import predict, report_for
@@ -69,8 +69,9 @@ def evaluate_checkpoint(cfg: EvalConfig) -> dict:
 
         bar = tqdm(total=len(data.dataset), unit="img", desc="evaluate", dynamic_ncols=True)
     try:
-        result = predict(model, data, device=device, task=task, channels_last=channels_last, top_k=cfg.top_losses,
-                         bar=bar)
+        with as_option("--data", cfg.data):  # a build whose every sample was skipped as malformed
+            result = predict(model, data, device=device, task=task, channels_last=channels_last,
+                             top_k=cfg.top_losses, bar=bar)
     finally:
         if bar is not None:
             bar.close()

@@ -33,6 +33,7 @@ from trainer.checkpoint import load_option, save_checkpoint
 from trainer.config import TrainConfig
 from trainer.dali_stream import dali_unusable, use_dali
 from trainer.data import Data, check_val_disjoint, data_classes, open_data
+from trainer.errors import DataError
 from trainer.metrics import classification_report, multilabel_report
 from trainer.models import build_model, load_init
 from trainer.rng import INIT, MIXUP, STEP, derive_seed, forked_rng
@@ -200,7 +201,8 @@ def predict(model: nn.Module, data: Data, *, device: torch.device, task: str, de
         if bar is not None:
             bar.update(len(keys))
     if not probs:
-        raise ValueError("no samples to predict on")
+        raise DataError("data with at least one readable sample (none was read: every one was skipped, or "
+                        "there were none)")
     return {
         "probs": np.concatenate(probs),
         "targets": np.concatenate(targets_all),

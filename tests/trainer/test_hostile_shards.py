@@ -270,3 +270,19 @@ def test_dali_reads_only_the_good_samples_of_a_hostile_tar(tmp_path, caplog):
         keys = [k.split(":")[1] for _, _, batch in ds for k in batch]
     assert keys == ["00000000", "00000009", "00000010", "00000011"]
     assert "00000012: tar member of 8589934592 bytes" in caplog.text and "'../escape.png'" in caplog.text
+
+
+def test_evaluate_on_a_build_whose_every_sample_is_malformed_is_one_line(tmp_path, capsys):
+    from trainer.checkpoint import save_checkpoint
+    from trainer.config import TrainConfig
+    from trainer.models import build_model
+
+    rows = _rows(3, {0: {"label": 9}, 1: {"label": 9}, 2: {"label": 9}})
+    _write_build(tmp_path / "b", shard_name(0, "parquet"), _parquet(rows), count=3, fmt="parquet")
+    save_checkpoint(tmp_path / "c.pt", model=build_model("resnet18", 3), optimizer=None, scheduler=None, epoch=0,
+                    step=0, cfg=TrainConfig(data="d", out="o", image_size=32), classes=CLASSES, metrics={},
+                    best_metric=None)
+    rc = main(["evaluate", "--checkpoint", str(tmp_path / "c.pt"), "--data", str(tmp_path / "b"), "--out",
+               str(tmp_path / "e"), "--no-progress", "--loader-workers", "0"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "at least one readable sample" in err and not (tmp_path / "e").exists()
