@@ -92,11 +92,11 @@ def open_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_
               rank: int = 0, world_size: int = 1, raw: bool = False, balance: str = "none",
               shuffle_buffer: int = 512, pin_memory: bool = False, dali_device: torch.device | None = None,
               option: str = "--data") -> Data:
-    """A loader over a build, folder or CSV (data problems are ConfigErrors naming `option`).
-    `subset`: "all", "train" or "val" (the fixed
-    split of `val_fraction`). Training loaders shuffle per epoch and split across ranks; the
-    others read everything once, in order, on one rank. `dali_device`: read the build with DALI
-    (`DaliStream`, `loader_workers` DALI threads), its batches already on that device."""
+    """A loader over a build, folder or CSV. `subset`: "all", "train" or "val" (the fixed split
+    of `val_fraction`). Training loaders shuffle per epoch and split across ranks; the others
+    read everything once, in order, on one rank. `dali_device`: read the build with DALI
+    (`DaliStream`, `loader_workers` DALI threads), its batches already on that device. Data
+    that cannot be used as given (`DataError`) is a ConfigError naming `option`."""
     with as_option(option, source):
         return _open_data(source, classes=classes, subset=subset, train=train, cfg_seed=cfg_seed,
                           image_size=image_size, task=task, batch_size=batch_size, loader_workers=loader_workers,

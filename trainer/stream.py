@@ -36,6 +36,10 @@ Samples come out as `(image, target, key)`: image (1, S, S) float32 in [0, 1] (o
 `GpuDecoder`), target an int class index (multiclass) or a float multi-hot (C,) vector
 (multilabel), key "shard-path:sample-key". `trainer.dali_stream` reads the same subsets of a
 tar build with DALI (read, decode and resize in batches).
+
+Shards are untrusted input (`trainer.shard_read`): a malformed member or a whole unusable shard
+is skipped, counted in `ShardStream.skipped` and logged, like a corrupt image; a manifest that
+lies or a shard path leaving the build is refused when the `Build` is opened.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from generator.output.consistency import all_problems
 from generator.output.limits import MAX_IMAGE_PIXELS, image_size_problem
 from generator.output.manifest import MANIFEST, ManifestError, read_manifest
 from generator.output.storage import Store
+from trainer.errors import DataError
 from trainer.shard_read import Record, read_parquet, read_tar
 from trainer.split import BuildSplit
 
@@ -206,8 +211,6 @@ def class_index_map(build_classes: list[str], classes: list[str], url: str) -> n
     A build class the model lacks raises DataError (a ValueError)."""
     missing = [c for c in build_classes if c not in classes]
     if missing:
-        from trainer.errors import DataError
-
         raise DataError(f"a build of the model's classes {classes} (it has classes {missing} that they lack)")
     return np.array([classes.index(c) for c in build_classes], dtype=np.int64)
 
