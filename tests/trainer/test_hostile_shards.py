@@ -26,7 +26,7 @@ from generator.output.manifest import ManifestError
 from generator.output.parquet import SCHEMA
 from generator.output.sample import ShardSample
 from radiopaque.cli import main
-from trainer import dali_stream
+from trainer import dali_index, dali_stream
 from trainer.shard_read import read_parquet, read_tar
 from trainer.stream import Build, ShardStream
 
@@ -198,7 +198,7 @@ def test_a_shard_path_outside_the_build_is_refused_when_opened(tmp_path, path):
     with pytest.raises(ManifestError, match="must be relative to the build"):
         Build(str(tmp_path / "b"))
     with pytest.raises(ManifestError, match="resolves outside the build"):
-        dali_stream.inside_build(str(tmp_path / "b"), path)
+        dali_index.inside_build(str(tmp_path / "b"), path)
 
 
 @pytest.mark.skipif(not dali_stream.dali_available(), reason="nvidia.dali is not importable: no DALI path to test")
@@ -217,8 +217,8 @@ def test_dali_refuses_a_tar_outside_the_build_as_the_cpu_path_does(tmp_path):
 def test_the_dali_index_leaves_out_what_the_cpu_path_skips(tmp_path):
     path = tmp_path / "shard-000000.tar"
     path.write_bytes(hostile_tar())
-    samples, problems = dali_stream.tar_samples(str(path))
-    good, groups, films, bad = dali_stream.tar_annotations(str(path), samples, len(CLASSES))
+    samples, problems = dali_index.tar_samples(str(path))
+    good, groups, films, bad = dali_index.tar_annotations(str(path), samples, len(CLASSES))
     keys = [samples[k][0][3].partition(".")[0] for k in good]
     assert keys == ["00000000", "00000009", "00000010", "00000011"]  # the bomb too: from its header
     assert groups == [f"g{k}" for k in keys] and films == [f"film-{k}" for k in keys]
@@ -226,14 +226,14 @@ def test_the_dali_index_leaves_out_what_the_cpu_path_skips(tmp_path):
 
 
 def test_the_dali_index_cache_is_private_and_keyed_on_tar_size_and_mtime(tmp_path, monkeypatch):
-    monkeypatch.setattr(dali_stream.tempfile, "gettempdir", lambda: str(tmp_path))
-    cache = dali_stream.default_cache_dir()
+    monkeypatch.setattr(dali_index.tempfile, "gettempdir", lambda: str(tmp_path))
+    cache = dali_index.default_cache_dir()
     assert cache == tmp_path / f"radiopaque-{os.getuid()}" / "dali-index"
-    dali_stream.private_dir(cache)
+    dali_index.private_dir(cache)
     assert (cache.stat().st_mode & 0o777) == 0o700 and (cache.parent.stat().st_mode & 0o777) == 0o700
     cache.chmod(0o777)
     with pytest.raises(Exception, match="mode 0700"):
-        dali_stream.private_dir(cache)
+        dali_index.private_dir(cache)
 
 
 def test_a_manifest_listing_a_shard_twice_is_refused_before_training(tmp_path, capsys):
@@ -252,12 +252,12 @@ def test_a_manifest_listing_a_shard_twice_is_refused_before_training(tmp_path, c
 def test_the_dali_index_identity_changes_with_tar_size_and_mtime(tmp_path):
     path = tmp_path / "shard-000000.tar"
     path.write_bytes(b"x" * 1024)
-    first = dali_stream.tar_identity(str(path), "abc")
+    first = dali_index.tar_identity(str(path), "abc")
     os.utime(path, ns=(0, 10**9))
-    touched = dali_stream.tar_identity(str(path), "abc")
+    touched = dali_index.tar_identity(str(path), "abc")
     path.write_bytes(b"x" * 2048)
     os.utime(path, ns=(0, 10**9))
-    assert len({first, touched, dali_stream.tar_identity(str(path), "abc")}) == 3
+    assert len({first, touched, dali_index.tar_identity(str(path), "abc")}) == 3
 
 
 @pytest.mark.skipif(not dali_stream.dali_available(), reason="nvidia.dali is not importable: no DALI path to test")
