@@ -23,7 +23,8 @@ import os
 
 import torch
 
-from trainer.labelled.record import LabelError, LabelledImage, LabelledSet, check_inside, resolve_image
+from trainer.labelled.errors import LabelError
+from trainer.labelled.record import LabelledImage, LabelledSet, check_inside, resolve_image
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from trainer.labelled.record import LabelError, LabelledImage, LabelledSet, check_inside, encode_mask, resolve_image
+from trainer.labelled.errors import LabelError
+from trainer.labelled.record import LabelledImage, LabelledSet, check_inside, encode_mask, resolve_image
 from trainer.labelled.shapes import shape_mask
 
 CLASS_NAME = "foreign_object"

@@ -14,7 +14,8 @@ from __future__ import annotations
 import csv
 import os
 
-from trainer.labelled.record import LabelError, LabelledSet
+from trainer.labelled.errors import LabelError
+from trainer.labelled.record import LabelledSet
 
 FORMATS = ("coco", "object-cxr", "yolo")
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer.labelled.record import LabelError, LabelledImage, LabelledSet, check_inside, encode_mask, resolve_image
+from trainer.labelled.errors import LabelError
+from trainer.labelled.record import LabelledImage, LabelledSet, check_inside, encode_mask, resolve_image
 from trainer.labelled.shapes import shape_mask
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")

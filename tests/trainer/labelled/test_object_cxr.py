@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from trainer.labelled.errors import LabelError
 from trainer.labelled.object_cxr import format_rectangles, read_object_cxr, write_object_cxr
 from trainer.labelled.read import read_labelled
-from trainer.labelled.record import LabelError
 
 
 def _image(path, width=40, height=30):
