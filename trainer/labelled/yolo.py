@@ -109,7 +109,8 @@ def _parse_line(text: str, names: list[str], height: int, width: int, file: str,
         kind = "polygon"
     # 1e-6 of slack: normalised values written with 6 decimals may round past 0 or 1
     if min(norm) < -1e-6 or max(norm) > 1 + 1e-6:
-        raise LabelError(file, line, f"box {[round(v, 6) for v in norm]} lies outside the image "
+        shown = ", ".join(f"{float(v):.6g}" for v in norm)
+        raise LabelError(file, line, f"box [{shown}] lies outside the image "
                                      "(normalised coordinates must be in [0, 1])")
     box = [min(max(v, 0.0), 1.0) * s for v, s in zip(norm, (width, height, width, height))]
     check_inside(box, height, width, file, line)
