@@ -87,7 +87,8 @@ def _images(doc: dict, file: str, root: str) -> tuple[dict, list]:
                 raise LabelError(file, where, f"image not found: {path}")
         else:
             path, height, width = resolve_image(root, im["file_name"], file, where)
-        by_id[im["id"]] = {"path": path, "height": height, "width": width, "boxes": [], "labels": [], "rles": []}
+        by_id[im["id"]] = {"path": path, "name": im["file_name"], "height": height, "width": width,
+                           "boxes": [], "labels": [], "rles": []}
         order.append(im["id"])
     return by_id, order
 
@@ -143,7 +144,7 @@ def read_coco(path: str, *, root: str | None = None) -> LabelledSet:
     for image_id in order:
         im = images[image_id]
         rles = tuple(im["rles"]) if all(r is not None for r in im["rles"]) else None
-        out.append(LabelledImage(path=im["path"], height=im["height"], width=im["width"],
+        out.append(LabelledImage(path=im["path"], name=im["name"], height=im["height"], width=im["width"],
                                  boxes=torch.tensor(im["boxes"], dtype=torch.float32).reshape(-1, 4),
                                  labels=torch.tensor(im["labels"], dtype=torch.int64), masks_rle=rles))
     return LabelledSet(images=tuple(out), class_names=tuple(categories[c] for c in ids), format="coco")

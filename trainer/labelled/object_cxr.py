@@ -81,7 +81,7 @@ def parse_row(rel: str, annotation: str, *, root: str, file: str, line: int) -> 
         check_inside(box, height, width, file, line, what=kind)
         boxes.append(box)
         rles.append(encode_mask(shape_mask(kind, coords, height, width)))
-    return LabelledImage(path=path, height=height, width=width,
+    return LabelledImage(path=path, name=rel, height=height, width=width,
                          boxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
                          labels=torch.ones(len(boxes), dtype=torch.int64), masks_rle=tuple(rles))
 

@@ -34,6 +34,9 @@ class LabelledImage:
         labels: (N,) int64, 1-based class labels.
         masks_rle: one COCO compressed RLE dict ({"size": [H, W], "counts": str}) per object,
             or None where the format has boxes only (YOLO detection, COCO without segmentation).
+        name: the image as the labelled file names it (object-CXR `image_path`, COCO
+            `file_name`, YOLO path under the dataset folder): the key of a submission CSV's row.
+            Defaults to `path`.
     """
 
     path: str
@@ -42,8 +45,11 @@ class LabelledImage:
     boxes: torch.Tensor
     labels: torch.Tensor
     masks_rle: tuple[dict, ...] | None = None
+    name: str = ""
 
     def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.path)
         n = self.boxes.shape[0]
         if self.boxes.shape != (n, 4) or self.boxes.dtype != torch.float32:
             raise ValueError(f"boxes must be (N, 4) float32, got {tuple(self.boxes.shape)} {self.boxes.dtype}")

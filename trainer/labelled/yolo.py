@@ -158,7 +158,7 @@ def read_yolo(path: str, *, root: str | None = None, split: str | None = None) -
                         labels.append(label)
                         masks.append(mask)
         rles = tuple(masks) if masks and all(m is not None for m in masks) else None
-        images.append(LabelledImage(path=image, height=height, width=width,
+        images.append(LabelledImage(path=image, name=os.path.relpath(image, base), height=height, width=width,
                                     boxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
                                     labels=torch.tensor(labels, dtype=torch.int64), masks_rle=rles))
     return LabelledSet(images=tuple(images), class_names=tuple(names), format="yolo")

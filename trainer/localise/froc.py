@@ -36,7 +36,7 @@ after each predicted point, the start (0, 0) included.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -90,7 +90,7 @@ def _inside(points: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor | Non
 
 def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[torch.Tensor], *,
          fps: Sequence[float] = DEFAULT_FPS,
-         masks_per_image: Sequence[torch.Tensor | None] | None = None) -> dict:
+         masks_per_image: Sequence[torch.Tensor | Callable[[], torch.Tensor] | None] | None = None) -> dict:
     """Sensitivity at each operating point of false positives per image, their mean, the curve.
 
     Args:
@@ -100,7 +100,9 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
             ground-truth boxes xyxy in pixels; N may be 0 (an image without objects).
         fps: operating points, false positives per image, increasing.
         masks_per_image: optional, per image an (N, H, W) bool/uint8 mask of its objects (the
-            regions then are the masks, see the module docstring) or None (its boxes).
+            regions then are the masks, see the module docstring), a function returning one
+            (called once, when that image is scored, so full-size masks need not all be held
+            at once), or None (its boxes).
 
     Returns:
         {"sensitivity": {fp_key(fp): float}, "mean": float, "fps": [...], "images": int,
@@ -125,6 +127,8 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
     for i, (points, boxes) in enumerate(zip(points_per_image, boxes_per_image)):
         points, boxes = _check_points(points, i), _check_boxes(boxes, i)
         masks = None if masks_per_image is None else masks_per_image[i]
+        if callable(masks):
+            masks = masks() if points.shape[0] and boxes.shape[0] else None
         if masks is not None and torch.as_tensor(masks).shape[0] != boxes.shape[0]:
             raise ValueError(f"masks_per_image[{i}]: {torch.as_tensor(masks).shape[0]} masks for "
                              f"{boxes.shape[0]} boxes")
@@ -165,3 +169,23 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
         "points": len(scores),
         "curve": {"fps": curve_fps, "sensitivity": curve_sens},
     }
+
+
+def froc_of_labelled(points_by_name: Mapping[str, torch.Tensor], images: Sequence, *,
+                     fps: Sequence[float] = DEFAULT_FPS, inside_shapes: bool = True) -> dict:
+    """FROC of points keyed by image name against labelled images, e.g. an object-CXR submission
+    (`report.read_localisation_csv`) against its ground truth (`trainer.labelled.read_labelled`).
+
+    images: `LabelledImage`s (their `name`, `boxes` and `masks`); every one of them counts, one
+    absent from `points_by_name` has no points. inside_shapes: score inside each object's mask
+    (object-CXR ellipses and polygons) where the image has masks, else inside its box.
+    Raises ValueError when `points_by_name` names an image that is not among `images`.
+    """
+    names = [im.name for im in images]
+    unknown = sorted(set(points_by_name) - set(names))
+    if unknown:
+        raise ValueError(f"points for {len(unknown)} image(s) not in the labelled set, e.g. {unknown[:3]}")
+    empty = torch.zeros(0, 3)
+    masks = [(lambda im=im: im.masks) if inside_shapes and im.masks_rle is not None else None for im in images]
+    return froc([points_by_name.get(n, empty) for n in names], [im.boxes for im in images], fps=fps,
+                masks_per_image=masks)

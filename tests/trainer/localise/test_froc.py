@@ -93,3 +93,26 @@ def test_points_from_boxes_are_centres():
 
     out = points_from_boxes(torch.tensor([[0.0, 0, 10, 20]]), torch.tensor([0.7]))
     assert out.tolist() == [[pytest.approx(0.7), 5.0, 10.0]]
+
+
+def test_an_object_cxr_submission_scored_inside_the_ellipse(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from trainer.labelled.read import read_labelled
+    from trainer.localise.froc import froc_of_labelled
+    from trainer.localise.report import read_localisation_csv, write_localisation_csv
+
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((40, 40), dtype=np.uint8)).save(tmp_path / name)
+    (tmp_path / "gt.csv").write_text("image_path,annotation\na.png,1 0 0 40 40\nb.png,\n")
+    # (2, 2) lies in the ellipse's box but outside the ellipse; (20, 20) is its centre
+    write_localisation_csv(tmp_path / "pred.csv", ["a.png"], [_pts([0.9, 2, 2], [0.8, 20, 20])])
+    gt = read_labelled(str(tmp_path / "gt.csv"))
+    points = read_localisation_csv(tmp_path / "pred.csv")
+    by_shape = froc_of_labelled(points, gt.images, fps=(0.5,))
+    by_box = froc_of_labelled(points, gt.images, fps=(0.5,), inside_shapes=False)
+    assert by_shape["sensitivity"] == {"0.5": 0.0} and by_shape["curve"]["fps"] == [0.0, 0.5, 0.5]
+    assert by_box["sensitivity"] == {"0.5": 1.0} and by_box["curve"]["fps"][-1] == 0.0
+    with pytest.raises(ValueError, match="not in the labelled set"):
+        froc_of_labelled({"c.png": _pts()}, gt.images)
