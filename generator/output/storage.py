@@ -56,14 +56,15 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _write_local(tmp: str, final: str, data: bytes) -> None:
+def _write_local(tmp: str, final: str, data: bytes, durable: bool = True) -> None:
     os.makedirs(os.path.dirname(final), exist_ok=True)
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         # Data must be on disk before the rename is: otherwise a crash can leave the final
         # name pointing at an empty or short file that looks complete.
-        os.fsync(f.fileno())
+        if durable:
+            os.fsync(f.fileno())
     os.replace(tmp, final)
 
 
@@ -140,8 +141,11 @@ class Store:
         with self._errors("reading", rel):
             return self._fs.cat_file(self._path(rel))
 
-    def write_atomic(self, rel: str, data: bytes) -> None:
+    def write_atomic(self, rel: str, data: bytes, *, durable: bool = True) -> None:
         """Write `data` to `rel` via a temporary name, replacing any previous `rel`.
+
+        durable=False skips the local fsync: for many small files that a re-run rewrites
+        anyway (an export), where one fsync per file would dominate the time.
 
         On any error (or interrupt) the temporary is removed and `rel` is left as it was;
         errors become StoreError naming the path and the cause, e.g. "no space left on
@@ -151,7 +155,7 @@ class Store:
         tmp = final + _tmp_suffix()
         try:
             if self._local:
-                _write_local(tmp, final, data)
+                _write_local(tmp, final, data, durable)
             else:
                 self._fs.pipe_file(tmp, data)
                 self._fs.mv(tmp, final)

@@ -25,7 +25,9 @@ the map the build's masks are drawn from, where a later object covers an earlier
 from `bbox_xyxy` (x1, y1 exclusive: a box [x0, y0, x1, y1] is COCO [x0, y0, x1 - x0, y1 - y0]).
 An object with no pixel in the image (bbox_xyxy null) is left out and counted. Shards are read
 one at a time, in the order `Manifest.shards_to_read` gives; OUT may be a local folder or an
-fsspec URL, and must be new or empty.
+fsspec URL, and must be new or empty. Image and label files are written without an fsync each
+(a killed export is simply run again into a new folder); annotations.json and data.yaml, the
+files that say an export is complete, are written last and durably.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def export_build(build: str, out: str, *, fmt: str, progress: bool = True) -> Ex
     bar = tqdm(total=total, desc=f"export {fmt}", unit="img", disable=not progress)
     for sample in iter_build(build):
         name = f"images/{sample.key}.{sample.image_format}"
-        store.write_atomic(name, sample.image)
+        store.write_atomic(name, sample.image, durable=False)
         image_id = len(images) + 1
         ids = instance_masks(sample) if sample.objects else None
         lines = []
@@ -138,7 +140,8 @@ def export_build(build: str, out: str, *, fmt: str, progress: bool = True) -> Ex
                                 "bbox": [x0, y0, x1 - x0, y1 - y0], "area": int(mask.sum()),
                                 "segmentation": coco_rle(mask), "iscrowd": 0})
         if fmt == "yolo":
-            store.write_atomic(f"labels/{sample.key}.txt", "".join(f"{line}\n" for line in lines).encode())
+            store.write_atomic(f"labels/{sample.key}.txt", "".join(f"{line}\n" for line in lines).encode(),
+                               durable=False)
         images.append({"id": image_id, "file_name": name, "height": sample.height, "width": sample.width,
                        "key": sample.key, **({"group_id": sample.meta["group_id"]}
                                              if "group_id" in sample.meta else {})})

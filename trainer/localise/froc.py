@@ -30,7 +30,8 @@ the image is inside nothing). A rasterised mask and an exact polygon test can di
 boundary pixels.
 
 `curve` is the whole free-response curve for plots: false positives per image and sensitivity
-after each predicted point, the start (0, 0) included.
+as the points are taken in score order, from (0, 0); only its corners are kept (a run of false
+positives, or of hits, is one segment), so it stays small on long prediction lists.
 """
 
 from __future__ import annotations
@@ -86,6 +87,20 @@ def _inside(points: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor | Non
     if on_image.any():
         out[on_image] = masks[:, row[on_image], col[on_image]].T
     return out
+
+
+def _corners(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+    """The vertices of a staircase: drop points that do not move it and the inside of straight runs."""
+    keep_x, keep_y = xs[:1], ys[:1]
+    for x, y in zip(xs[1:], ys[1:]):
+        if x == keep_x[-1] and (y == keep_y[-1] or (math.isnan(y) and math.isnan(keep_y[-1]))):
+            continue  # a point inside an object already hit: the curve does not move
+        if len(keep_x) >= 2 and ((x == keep_x[-1] == keep_x[-2]) or (y == keep_y[-1] == keep_y[-2])):
+            keep_x[-1], keep_y[-1] = x, y  # the same direction as the last segment: extend it
+        else:
+            keep_x.append(x)
+            keep_y.append(y)
+    return keep_x, keep_y
 
 
 def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[torch.Tensor], *,
@@ -158,6 +173,7 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
         curve_sens.append(sensitivity(len(hit_objects)))
         if len(recorded) < len(fps) and false_positives / num_images >= fps[len(recorded)]:
             recorded.append(sensitivity(len(hit_objects)))
+    curve_fps, curve_sens = _corners(curve_fps, curve_sens)
     fill = recorded[-1] if recorded else sensitivity(len(hit_objects))
     recorded += [fill] * (len(fps) - len(recorded))
     return {
