@@ -29,9 +29,11 @@ and a point (x, y) is inside object n when `masks[n, floor(y), floor(x)]` is set
 the image is inside nothing). A rasterised mask and an exact polygon test can disagree only on
 boundary pixels.
 
-`curve` is the whole free-response curve for plots: false positives per image and sensitivity
-as the points are taken in score order, from (0, 0); only its corners are kept (a run of false
-positives, or of hits, is one segment), so it stays small on long prediction lists.
+`curve` is the whole free-response curve: false positives per image and sensitivity after each
+predicted point in score order, from (0, 0): entry k + 1 is the state after the k-th point by
+score (one entry per point, so callers may index it by the sorted scores; drop it from a
+metrics file on long prediction lists). `thresholds` holds, per operating point, the score of
+the point after which it was recorded (None where padded at the end).
 """
 
 from __future__ import annotations
@@ -89,20 +91,6 @@ def _inside(points: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor | Non
     return out
 
 
-def _corners(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
-    """The vertices of a staircase: drop points that do not move it and the inside of straight runs."""
-    keep_x, keep_y = xs[:1], ys[:1]
-    for x, y in zip(xs[1:], ys[1:]):
-        if x == keep_x[-1] and (y == keep_y[-1] or (math.isnan(y) and math.isnan(keep_y[-1]))):
-            continue  # a point inside an object already hit: the curve does not move
-        if len(keep_x) >= 2 and ((x == keep_x[-1] == keep_x[-2]) or (y == keep_y[-1] == keep_y[-2])):
-            keep_x[-1], keep_y[-1] = x, y  # the same direction as the last segment: extend it
-        else:
-            keep_x.append(x)
-            keep_y.append(y)
-    return keep_x, keep_y
-
-
 def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[torch.Tensor], *,
          fps: Sequence[float] = DEFAULT_FPS,
          masks_per_image: Sequence[torch.Tensor | Callable[[], torch.Tensor] | None] | None = None) -> dict:
@@ -121,7 +109,8 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
 
     Returns:
         {"sensitivity": {fp_key(fp): float}, "mean": float, "fps": [...], "images": int,
-         "objects": int, "points": int, "curve": {"fps": [...], "sensitivity": [...]}}.
+         "objects": int, "points": int, "curve": {"fps": [...], "sensitivity": [...]},
+         "thresholds": {fp_key(fp): float | None}}.
         With no ground-truth object at all, sensitivities are NaN (nothing to find).
     """
     if len(points_per_image) != len(boxes_per_image):
@@ -163,6 +152,7 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
     hit_objects: set[int] = set()
     false_positives = 0
     recorded: list[float] = []
+    thresholds: list[float | None] = []
     curve_fps, curve_sens = [0.0], [sensitivity(0)]
     for k in order:
         if inside_ids[k]:
@@ -173,8 +163,9 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
         curve_sens.append(sensitivity(len(hit_objects)))
         if len(recorded) < len(fps) and false_positives / num_images >= fps[len(recorded)]:
             recorded.append(sensitivity(len(hit_objects)))
-    curve_fps, curve_sens = _corners(curve_fps, curve_sens)
+            thresholds.append(scores[k])
     fill = recorded[-1] if recorded else sensitivity(len(hit_objects))
+    thresholds += [None] * (len(fps) - len(recorded))
     recorded += [fill] * (len(fps) - len(recorded))
     return {
         "sensitivity": {fp_key(f): s for f, s in zip(fps, recorded)},
@@ -184,6 +175,7 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
         "objects": num_objects,
         "points": len(scores),
         "curve": {"fps": curve_fps, "sensitivity": curve_sens},
+        "thresholds": {fp_key(f): t for f, t in zip(fps, thresholds)},
     }
 
 

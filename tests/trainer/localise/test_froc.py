@@ -37,6 +37,10 @@ def test_hand_computed_eight_images():
     # the point inside an already hit box is no false positive: 6, not 7, in all
     assert out["curve"]["fps"][-1] == pytest.approx(6 / 8)
     assert out["curve"]["sensitivity"][:3] == pytest.approx([0, 1 / 3, 1 / 3])
+    assert len(out["curve"]["fps"]) == 11  # one entry per point, after (0, 0)
+    # the score of the point after which each operating point was recorded; padded ones None
+    assert out["thresholds"] == pytest.approx({"0.125": 0.8, "0.25": 0.7, "0.5": 0.3, "1": None, "2": None,
+                                               "4": None, "8": None})
 
 
 def test_image_without_objects_gives_only_false_positives():
