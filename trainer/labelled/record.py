@@ -22,6 +22,8 @@ import torch
 
 from trainer.labelled.errors import LabelError
 
+EDGE_SLACK_PX = 0.01
+
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class LabelledImage:
@@ -113,9 +115,11 @@ def image_size(path: str) -> tuple[int, int]:
 
 
 def check_inside(box: Sequence[float], height: int, width: int, file: str, where, what: str = "box") -> None:
-    """LabelError unless box xyxy lies within the (height, width) image."""
+    """LabelError unless box xyxy lies within the (height, width) image, give or take
+    `EDGE_SLACK_PX` (float round-off in files that store x + w, never a real overhang)."""
     x1, y1, x2, y2 = (float(v) for v in box)
-    if x1 < 0 or y1 < 0 or x2 > width or y2 > height:
+    e = EDGE_SLACK_PX
+    if x1 < -e or y1 < -e or x2 > width + e or y2 > height + e:
         raise LabelError(file, where, f"{what} [{x1:g}, {y1:g}, {x2:g}, {y2:g}] lies outside the "
                                       f"{width}x{height} image (x in [0, {width}], y in [0, {height}])")
 

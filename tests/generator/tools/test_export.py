@@ -107,3 +107,14 @@ def test_bad_format_and_a_used_folder_are_refused(tiny, tmp_path, capsys):
     with pytest.raises(ConfigError, match="new or empty folder"):
         export_build(root, str(tmp_path / "used"), fmt="coco")
     assert main(["export", str(tmp_path / "nothing"), str(tmp_path / "y"), "--format", "coco"]) == 1
+
+
+def test_export_to_an_fsspec_url(tiny):
+    import fsspec
+
+    root, _, samples = tiny
+    export_build(root, "memory://exported", fmt="yolo", progress=False)
+    fs = fsspec.filesystem("memory")
+    yaml_text = fs.cat_file("/exported/data.yaml").decode()
+    assert "path:" not in yaml_text and "train: images" in yaml_text  # no local path to give
+    assert fs.cat_file(f"/exported/images/{samples[0].key}.{samples[0].image_format}") == samples[0].image
