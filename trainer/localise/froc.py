@@ -16,9 +16,11 @@ The rule is the challenge's own scorer (jfhealthcare/object-CXR, `froc.py`, and 
    all objects and moves on to the next operating point. At most one operating point is
    recorded per predicted point: with fewer than 8 images one false positive can pass two
    operating points, and the second is then recorded after the following point.
-4. Operating points not reached when the points run out take the last recorded sensitivity.
-   When none was reached at all the official script fails (IndexError); here they take the
-   sensitivity after every point, the value the curve ends at.
+4. Operating points not reached when the points run out take the last recorded sensitivity,
+   so hits among the points after the last operating point reached do not count there (an
+   image-level threshold is not a FROC operating point). When none was reached at all the
+   official script fails (IndexError); here they take the sensitivity after every point, the
+   value the curve ends at.
 5. The FROC score ("mean") is the mean sensitivity over the operating points, by default
    0.125, 0.25, 0.5, 1, 2, 4 and 8 false positives per image.
 
