@@ -1,6 +1,7 @@
 """`radiopaque export BUILD OUT --format coco|yolo`: a build in the formats other detectors read.
 
-COCO (detectron2 `register_coco_instances(name, {}, OUT/annotations.json, OUT)`, mmdetection
+COCO (detectron2 `register_coco_instances(name, {}, OUT/annotations.json, OUT)`, with
+`INPUT.MASK_FORMAT bitmask` for the RLE masks, mmdetection
 `CocoDataset`, torchvision `CocoDetection(OUT, OUT/annotations.json)`):
 
     OUT/images/KEY.jpg|png          the build's image bytes, unchanged
