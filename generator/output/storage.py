@@ -67,14 +67,6 @@ def _write_local(tmp: str, final: str, data: bytes) -> None:
     os.replace(tmp, final)
 
 
-def _write_local_unsynced(tmp: str, final: str, data: bytes) -> None:
-    """`_write_local` without the fsync: atomic against a killed process, not a power cut."""
-    os.makedirs(os.path.dirname(final), exist_ok=True)
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, final)
-
-
 class Store:
     """A build's output location: a local directory or an fsspec URL.
 
@@ -148,11 +140,8 @@ class Store:
         with self._errors("reading", rel):
             return self._fs.cat_file(self._path(rel))
 
-    def write_atomic(self, rel: str, data: bytes, *, durable: bool = True) -> None:
+    def write_atomic(self, rel: str, data: bytes) -> None:
         """Write `data` to `rel` via a temporary name, replacing any previous `rel`.
-
-        durable=False skips the local fsync: for many small files that a re-run rewrites
-        anyway (an export), where one fsync per file would dominate the time.
 
         On any error (or interrupt) the temporary is removed and `rel` is left as it was;
         errors become StoreError naming the path and the cause, e.g. "no space left on
@@ -162,7 +151,7 @@ class Store:
         tmp = final + _tmp_suffix()
         try:
             if self._local:
-                (_write_local if durable else _write_local_unsynced)(tmp, final, data)
+                _write_local(tmp, final, data)
             else:
                 self._fs.pipe_file(tmp, data)
                 self._fs.mv(tmp, final)

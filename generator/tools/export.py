@@ -26,9 +26,9 @@ the map the build's masks are drawn from, where a later object covers an earlier
 from `bbox_xyxy` (x1, y1 exclusive: a box [x0, y0, x1, y1] is COCO [x0, y0, x1 - x0, y1 - y0]).
 An object with no pixel in the image (bbox_xyxy null) is left out and counted. Shards are read
 one at a time, in the order `Manifest.shards_to_read` gives; OUT may be a local folder or an
-fsspec URL, and must be new or empty. Image and label files are written without an fsync each
-(a killed export is simply run again into a new folder); annotations.json and data.yaml, the
-files that say an export is complete, are written last and durably.
+fsspec URL, and must be new or empty. In a local OUT, image and label files are written without
+an fsync each (a killed export is simply run again into a new folder); annotations.json and
+data.yaml, the files that say an export is complete, are written last and durably.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import numpy as np
 from generator.errors import ConfigError
 from generator.output.manifest import read_manifest
 from generator.output.sample import ShardSample
-from generator.output.storage import Store
+from generator.output.storage import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,30 @@ def _yolo_line(cls: int, box: list[float], height: int, width: int) -> str:
     return f"{cls} " + " ".join(f"{v:.6f}" for v in values)
 
 
+class _Writer:
+    """Writes export files under OUT: through `Store.write_atomic` (durable, any fsspec URL), or,
+    for the many image and label files of a local OUT, by a temporary name and a rename without
+    an fsync each (a killed export is run again; one fsync per small file would dominate)."""
+
+    def __init__(self, store: Store, out: str):
+        self.store = store
+        self.root = None if "://" in out else os.path.abspath(out)
+
+    def bulk(self, rel: str, data: bytes) -> None:
+        if self.root is None:
+            self.store.write_atomic(rel, data)
+            return
+        final = os.path.join(self.root, *rel.split("/"))
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        tmp = f"{final}.tmp-export"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, final)
+        except OSError as exc:
+            raise StoreError(f"{exc.strerror or exc} writing {final}") from exc
+
+
 def _data_yaml(out: str, local: bool, names: list[str]) -> str:
     # JSON strings are YAML scalars: names with ':' or quotes stay safe without a YAML writer.
     lines = [f"path: {json.dumps(os.path.abspath(out))}"] if local else []
@@ -114,12 +138,13 @@ def export_build(build: str, out: str, *, fmt: str, progress: bool = True) -> Ex
     store = Store(out)
     if store.listdir():
         raise ConfigError("OUT", out, "a new or empty folder (it holds files already)")
+    writer = _Writer(store, out)
     total = manifest.totals.samples if manifest.totals else None
     images, annotations, objects, skipped = [], [], 0, 0
     bar = tqdm(total=total, desc=f"export {fmt}", unit="img", disable=not progress)
     for sample in iter_build(build):
         name = f"images/{sample.key}.{sample.image_format}"
-        store.write_atomic(name, sample.image, durable=False)
+        writer.bulk(name, sample.image)
         image_id = len(images) + 1
         ids = instance_masks(sample) if sample.objects else None
         lines = []
@@ -141,8 +166,7 @@ def export_build(build: str, out: str, *, fmt: str, progress: bool = True) -> Ex
                                 "bbox": [x0, y0, x1 - x0, y1 - y0], "area": int(mask.sum()),
                                 "segmentation": coco_rle(mask), "iscrowd": 0})
         if fmt == "yolo":
-            store.write_atomic(f"labels/{sample.key}.txt", "".join(f"{line}\n" for line in lines).encode(),
-                               durable=False)
+            writer.bulk(f"labels/{sample.key}.txt", "".join(f"{line}\n" for line in lines).encode())
         images.append({"id": image_id, "file_name": name, "height": sample.height, "width": sample.width,
                        "key": sample.key, **({"group_id": sample.meta["group_id"]}
                                              if "group_id" in sample.meta else {})})
