@@ -48,9 +48,9 @@ def main(argv=None) -> int:
         print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except (StoreError, ShardFailed, ManifestError, LabelError) as exc:
-        # Output trouble (unwritable, out of space), a build that cannot be read, a shard
-        # that kept failing, or a labelled file (COCO, object-CXR, YOLO) that cannot be used:
-        # one clear line; completed shards stay listed for a resume.
+        # Output trouble (unwritable, out of space), a build that cannot be read, or a shard
+        # that kept failing: one clear line; completed shards stay listed for a resume.
+        # LabelError: a labelled file (COCO, object-CXR, YOLO) that cannot be used.
         print(f"radiopaque {args.command}: error: {exc}", file=sys.stderr)
         return 1
 
