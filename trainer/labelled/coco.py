@@ -82,6 +82,8 @@ def _images(doc: dict, file: str, root: str) -> tuple[dict, list]:
         if "height" in im and "width" in im:
             height, width = int(_number(im["height"], file, where, "height")), int(_number(im["width"], file,
                                                                                           where, "width"))
+            if height <= 0 or width <= 0:
+                raise LabelError(file, where, f"image size must be positive, got {height}x{width}")
             path = im["file_name"] if os.path.isabs(im["file_name"]) else os.path.join(root, im["file_name"])
             if not os.path.isfile(path):
                 raise LabelError(file, where, f"image not found: {path}")

@@ -13,7 +13,9 @@ one, has no objects. A line with more than 5 numbers is a segmentation polygon
 an image's `masks_rle` is None unless every one of its lines is a polygon.
 
 `path` is a folder (with classes.txt or data.yaml), a data.yaml, or a classes.txt. Images are
-every image file under DATASET/images (sorted), or, with `split`, those of data.yaml's entry.
+every image file under DATASET/images (sorted); without that folder, those of every split
+data.yaml lists (train, val, test: e.g. train/images, valid/images); with `split`, those of
+data.yaml's entry.
 YOLO class c gets label c + 1 (labels are 1-based, see `trainer.labelled.record`). Image sizes
 come from the image headers. Errors are `LabelError(label file, line, reason)`.
 """
@@ -32,6 +34,7 @@ from trainer.labelled.record import LabelledImage, LabelledSet, check_inside, en
 from trainer.labelled.shapes import shape_mask
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+YAML_SPLITS = ("train", "val", "test")
 
 
 def _names_from_yaml(path: Path) -> tuple[list[str], dict]:
@@ -122,15 +125,17 @@ def _parse_line(text: str, names: list[str], height: int, width: int, file: str,
 
 
 def _image_files(root: Path, doc: dict, split: str | None, where: str) -> list[str]:
-    if split is None:
-        folders = [root / "images"]
-    else:
-        entry = doc.get(split)
-        if entry is None:
+    if split is not None:
+        entries = doc.get(split)
+        if entries is None:
             raise LabelError(where, None, f"data.yaml has no {split!r} entry")
-        folders = [root / e for e in (entry if isinstance(entry, list) else [entry])]
+    elif (root / "images").is_dir() or not any(doc.get(k) for k in YAML_SPLITS):
+        entries = "images"
+    else:  # e.g. train/images, valid/images: every split data.yaml lists
+        entries = [e for k in YAML_SPLITS for e in ([doc[k]] if isinstance(doc.get(k), str) else doc.get(k) or [])]
     files = set()
-    for folder in folders:
+    for entry in entries if isinstance(entries, list) else [entries]:
+        folder = root / entry
         if not folder.is_dir():
             raise LabelError(where, None, f"image folder not found: {folder}")
         files.update(str(f) for f in folder.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)

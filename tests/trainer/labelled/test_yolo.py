@@ -54,3 +54,18 @@ def test_bad_lines_give_one_line_errors(tmp_path, line, message):
         read_labelled(root)
     text = str(info.value)
     assert "\n" not in text and text.startswith(str(tmp_path / "labels" / "train" / "a.txt")) and message in text
+
+
+def test_split_folders_listed_in_data_yaml(tmp_path):
+    for split in ("train", "valid"):
+        (tmp_path / split / "images").mkdir(parents=True)
+        (tmp_path / split / "labels").mkdir(parents=True)
+        Image.fromarray(np.zeros((H, W), dtype=np.uint8)).save(tmp_path / split / "images" / f"{split}.png")
+        (tmp_path / split / "labels" / f"{split}.txt").write_text("1 0.5 0.5 0.5 0.5\n")
+    (tmp_path / "data.yaml").write_text("train: train/images\nval: valid/images\nnames: [coin, bullet]\n")
+    got = read_labelled(str(tmp_path / "data.yaml"))
+    assert [im.name for im in got.images] == ["train/images/train.png", "valid/images/valid.png"]
+    assert all(im.labels.tolist() == [2] for im in got.images)
+    from trainer.labelled.yolo import read_yolo
+
+    assert [im.name for im in read_yolo(str(tmp_path), split="val").images] == ["valid/images/valid.png"]
