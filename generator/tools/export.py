@@ -63,13 +63,14 @@ class ExportReport:
 
 
 def instance_masks(sample: ShardSample) -> np.ndarray:
-    """(H, W) uint8 instance-id map of a sample: 0 background, k + 1 = object k."""
+    """(H, W) uint8 instance-id map of a sample: 0 background, k + 1 = object k. A map of
+    another size than the image is a StoreError (a build that cannot be read)."""
     from PIL import Image
 
     with Image.open(io.BytesIO(sample.mask_png)) as im:
         ids = np.asarray(im)
     if ids.shape != (sample.height, sample.width):
-        raise ValueError(f"sample {sample.key}: mask_png is {ids.shape}, the image {sample.height}x{sample.width}")
+        raise StoreError(f"sample {sample.key}: mask_png is {ids.shape}, the image {sample.height}x{sample.width}")
     return ids
 
 
@@ -124,7 +125,8 @@ def export_build(build: str, out: str, *, fmt: str, progress: bool = True) -> Ex
 
     Raises:
         ConfigError: an unknown format, or `out` holds files already.
-        StoreError, ManifestError: the build cannot be read, or `out` written.
+        StoreError, ManifestError: the build cannot be read (an object class or an instance map
+            that does not fit it included), or `out` cannot be written.
     """
     from tqdm import tqdm
 
@@ -153,8 +155,9 @@ def export_build(build: str, out: str, *, fmt: str, progress: bool = True) -> Ex
             if box is None:
                 skipped += 1
                 continue
-            if obj["class"] not in category:
-                raise ConfigError("BUILD", obj["class"], f"an object class of the manifest's {names}")
+            if obj.get("class") not in category:
+                raise StoreError(f"{build}: sample {sample.key} has an object of class {obj.get('class')!r}, "
+                                 f"not one of its manifest's classes {names}")
             cls = category[obj["class"]]
             objects += 1
             if fmt == "yolo":
