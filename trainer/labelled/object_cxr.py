@@ -41,8 +41,6 @@ PATH_COLUMNS = ("image_path", "image_name")
 
 def _parse_object(text: str, file: str, line: int) -> tuple[str, np.ndarray]:
     fields = text.split()
-    if not fields:
-        raise LabelError(file, line, f"empty object in {text!r} (objects are separated by ';')")
     kind = TYPES.get(fields[0])
     if kind is None:
         raise LabelError(file, line, f"unknown annotation type {fields[0]!r}; allowed: 0 (rectangle), "
@@ -74,7 +72,8 @@ def _box(kind: str, coords: np.ndarray) -> list[float]:
 def parse_row(rel: str, annotation: str, *, root: str, file: str, line: int) -> LabelledImage:
     """One CSV row -> LabelledImage (boxes, label 1, masks of the shapes)."""
     path, height, width = resolve_image(root, rel, file, line)
-    objects = [_parse_object(t, file, line) for t in annotation.split(";")] if annotation.strip() else []
+    # a trailing or doubled ";" separates nothing: skipped, not an object
+    objects = [_parse_object(t, file, line) for t in annotation.split(";") if t.strip()]
     boxes, rles = [], []
     for kind, coords in objects:
         box = _box(kind, coords)

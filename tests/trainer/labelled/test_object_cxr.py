@@ -24,7 +24,8 @@ def _csv(tmp_path, body: str):
 
 
 def test_rectangle_ellipse_polygon_and_an_empty_row(tmp_path):
-    path = _csv(tmp_path, "a.png,0 2 3 10 8;1 20 10 30 20;2 5 20 15 20 15 28 5 28\nsub/b.png,\n")
+    # a trailing ";" separates nothing
+    path = _csv(tmp_path, "a.png,0 2 3 10 8;1 20 10 30 20;2 5 20 15 20 15 28 5 28;\nsub/b.png,\n")
     out = read_labelled(path)
     assert out.format == "object-cxr" and out.class_names == ("foreign_object",)
     a, b = out.images
