@@ -37,14 +37,29 @@ def _format(fmt: str) -> ShardFormat:
     return FORMATS[fmt]
 
 
+SHARD_DIRS: dict[str, str] = {"wds": "wds", "parquet": "parquet"}
+"""The folder of each format's shards inside a build: one format per folder, so a directory
+reader (`pyarrow.dataset.dataset(BUILD/"parquet")`, `ray.data.read_webdataset(BUILD/"wds")`)
+finds only files it can read; `dataset.json` and `rejects.jsonl` stay at the top."""
+
+
 def shard_name(index: int, fmt: str) -> str:
     """File name of shard `index` in format `fmt`, e.g. `shard_name(12, "wds") == "shard-000012.tar"`.
 
-    Zero-padded so that names sort in shard order.
+    Zero-padded so that names sort in shard order. Where the file lives is `shard_path`'s.
     """
     if index < 0:
         raise ValueError(f"shard index must be >= 0, got {index}")
     return f"shard-{index:06d}.{_format(fmt).extension}"
+
+
+def shard_path(index: int, fmt: str) -> str:
+    """Path of shard `index` in format `fmt` relative to the build folder, as the manifest
+    records it: `shard_path(12, "wds") == "wds/shard-000012.tar"`. The one place a writer
+    takes shard locations from; readers take them from the manifest (builds made before the
+    format folders hold their shards at the top level and stay readable)."""
+    name = shard_name(index, fmt)  # checks index and fmt
+    return f"{SHARD_DIRS[fmt]}/{name}"
 
 
 def iter_build(root_url: str) -> Iterator[ShardSample]:

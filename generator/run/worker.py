@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from generator.config import BuildConfig
 from generator.device import resolve_device
-from generator.output.formats import FORMATS, shard_name
+from generator.output.formats import FORMATS, shard_path
 from generator.output.manifest import ShardFile, ShardPart
 from generator.output.storage import Store, sha256_bytes
 from generator.render.styles import get_style
@@ -42,7 +42,7 @@ def write_shard(store: Store, config: BuildConfig, result: ShardResult) -> Shard
     files = []
     for fmt in config.formats:
         data = FORMATS[fmt].encode(result.samples)
-        name = shard_name(result.index, fmt)
+        name = shard_path(result.index, fmt)
         store.write_atomic(name, data)
         files.append(ShardFile(path=name, format=fmt, count=len(result.samples), sha256=sha256_bytes(data),
                                bytes=len(data)))

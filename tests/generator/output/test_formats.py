@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from generator.output.formats import FORMATS, MANIFEST, iter_build, shard_name
+from generator.output.formats import FORMATS, MANIFEST, iter_build, shard_name, shard_path
 from generator.output.parquet import SCHEMA, decode_parquet, encode_parquet
 from generator.output.sample import ShardSample
 from generator.output.storage import Store, StoreError, sha256_bytes
@@ -203,31 +203,41 @@ def test_shard_name_and_registry():
         shard_name(-1, "wds")
 
 
-def _write_build(url: str, shards: dict[int, list[ShardSample]], formats: tuple[str, ...]) -> Store:
-    """Write shards and a manifest listing them in reverse completion order."""
+def test_shard_path_puts_each_format_in_its_folder():
+    assert shard_path(12, "wds") == "wds/shard-000012.tar"
+    assert shard_path(3, "parquet") == "parquet/shard-000003.parquet"
+    with pytest.raises(ValueError, match="got 'tfrecord'"):
+        shard_path(0, "tfrecord")
+
+
+def _write_build(url: str, shards: dict[int, list[ShardSample]], formats: tuple[str, ...], *,
+                 flat: bool = False) -> Store:
+    """Write shards and a manifest listing them in reverse completion order; `flat`: at the
+    top level, as builds made before the format folders."""
     store = Store(url)
     entries = []
     for index in sorted(shards, reverse=True):
         for fmt in formats:
             data = FORMATS[fmt].encode(shards[index])
-            path = shard_name(index, fmt)
+            path = shard_name(index, fmt) if flat else shard_path(index, fmt)
             store.write_atomic(path, data)
             entries.append({"path": path, "format": fmt, "count": len(shards[index]), "sha256": sha256_bytes(data)})
     store.write_atomic(MANIFEST, json.dumps({"shards": entries}).encode())
     return store
 
 
+@pytest.mark.parametrize("flat", [False, True], ids=["format-folders", "old-flat-build"])
 @pytest.mark.parametrize("formats", [("wds",), ("parquet",), ("parquet", "wds")])
-def test_iter_build_yields_all_samples_in_shard_order(tmp_path, formats):
+def test_iter_build_yields_all_samples_in_shard_order(tmp_path, formats, flat):
     shards = {0: [_sample(0), _sample(1, "jpg")], 1: [_sample(2)], 2: [_sample(3, "jpg")]}
-    _write_build(str(tmp_path / "build"), shards, formats)
+    _write_build(str(tmp_path / "build"), shards, formats, flat=flat)
     assert [s.key for s in iter_build(str(tmp_path / "build"))] == ["00000000", "00000001", "00000002", "00000003"]
     assert list(iter_build(str(tmp_path / "build"))) == [s for i in sorted(shards) for s in shards[i]]
 
 
 def test_iter_build_prefers_tar_when_both_formats_exist(tmp_path):
     store = _write_build(str(tmp_path / "build"), {0: [_sample(0)]}, ("parquet", "wds"))
-    store.remove(shard_name(0, "parquet"))  # would fail to read if iter_build chose Parquet
+    store.remove(shard_path(0, "parquet"))  # would fail to read if iter_build chose Parquet
     assert [s.key for s in iter_build(str(tmp_path / "build"))] == ["00000000"]
 
 
@@ -239,7 +249,7 @@ def test_iter_build_reads_fsspec_urls():
 
 def test_iter_build_rejects_a_shard_that_differs_from_the_manifest(tmp_path):
     store = _write_build(str(tmp_path / "build"), {0: [_sample(0)]}, ("wds",))
-    store.write_atomic(shard_name(0, "wds"), encode_tar([_sample(5)]))
+    store.write_atomic(shard_path(0, "wds"), encode_tar([_sample(5)]))
     with pytest.raises(StoreError, match="sha256 is .*dataset.json says"):
         list(iter_build(str(tmp_path / "build")))
 

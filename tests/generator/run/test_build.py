@@ -39,16 +39,17 @@ def test_manifest_totals_and_histogram(demo):
     assert m["totals"] == {"samples": 40, "expected_samples": 40, "shards": 3, "expected_shards": 3, "complete": True}
     assert sum(m["class_histogram"].values()) == 40
     assert [s["path"] for s in m["shards"]] == [
-        f"shard-{i:06d}.{ext}" for i in range(3) for ext in ("tar", "parquet")]
+        f"{fmt}/shard-{i:06d}.{ext}" for i in range(3) for fmt, ext in (("wds", "tar"), ("parquet", "parquet"))]
     assert [s["count"] for s in m["shards"] if s["format"] == "wds"] == [16, 16, 8]
     assert m["config"]["seed"] == 7 and m["classes"] == ["none", "coin", "magnets", "bullet"]
     assert (out / "rejects.jsonl").read_text() == ""
-    assert not list(out.glob("*.tmp-*"))
+    assert not list(out.rglob("*.tmp-*"))
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "parquet", "rejects.jsonl", "wds"]
 
 
 def test_webdataset_reads_tar_shards(demo):
     out, _ = demo
-    ds = wds.WebDataset(str(out / "shard-000000.tar"), shardshuffle=False)
+    ds = wds.WebDataset(str(out / "wds" / "shard-000000.tar"), shardshuffle=False)
     items = list(ds)
     assert len(items) == 16 and items[0]["__key__"] == "00000000"
     ann = json.loads(items[3]["json"])
@@ -58,7 +59,7 @@ def test_webdataset_reads_tar_shards(demo):
 
 def test_pyarrow_reads_parquet_shards(demo):
     out, _ = demo
-    table = pq.read_table(out / "shard-000002.parquet")
+    table = pq.read_table(out / "parquet" / "shard-000002.parquet")
     assert table.num_rows == 8
     for col in ("key", "image", "image_format", "height", "width", "label", "labels", "objects", "spec", "source_id"):
         assert col in table.column_names
@@ -105,13 +106,34 @@ def test_resume_rebuilds_only_missing_or_altered_shards(demo, tmp_path):
     _, reference = demo
     out = tmp_path / "resume"
     first = _build(out)
-    (out / "shard-000001.tar").unlink()
-    (out / "shard-000002.parquet").write_bytes(b"corrupted")
-    kept = (out / "shard-000000.tar").stat().st_mtime_ns
+    (out / "wds" / "shard-000001.tar").unlink()
+    (out / "parquet" / "shard-000002.parquet").write_bytes(b"corrupted")
+    kept = (out / "wds" / "shard-000000.tar").stat().st_mtime_ns
     second = _build(out)
     assert second.new_samples == 16 + 8
     assert _hashes(second) == _hashes(first) == _hashes(reference)
-    assert (out / "shard-000000.tar").stat().st_mtime_ns == kept
+    assert (out / "wds" / "shard-000000.tar").stat().st_mtime_ns == kept
+
+
+def test_a_build_made_before_the_format_folders_reads_and_resumes(demo, tmp_path):
+    """Old layout: shards at the top level, the manifest's paths saying so."""
+    import shutil
+
+    out = tmp_path / "old"
+    shutil.copytree(demo[0], out)
+    doc = json.loads((out / "dataset.json").read_text())
+    for entry in [*doc["shards"], *(f for part in doc["parts"].values() for f in part["files"])]:
+        name = entry["path"].split("/")[-1]
+        if (out / entry["path"]).exists() and name != entry["path"]:
+            (out / entry["path"]).rename(out / name)
+        entry["path"] = name
+    (out / "dataset.json").write_text(json.dumps(doc))
+    assert [s.key for s in iter_build(str(out))] == [s.key for s in iter_build(str(demo[0]))]
+    (out / "shard-000002.tar").unlink()
+    again = _build(out)
+    assert again.new_samples == 8  # the two kept shards are not rebuilt; the missing one goes to wds/
+    assert (out / "wds" / "shard-000002.tar").exists() and (out / "shard-000001.tar").exists()
+    assert [s.key for s in iter_build(str(out))] == [s.key for s in iter_build(str(demo[0]))]
 
 
 def test_resume_with_other_options_fails_fast(demo, tmp_path):
