@@ -1,13 +1,13 @@
 """Shard formats: one module per format behind a common interface, plus a build reader.
 
 A format is a file extension and a pair of pure functions:
-`encode(samples) -> bytes` and `decode(bytes) -> list[ShardSample]`. Writers hand the bytes
+`encode(samples, classes=...) -> bytes` and `decode(bytes) -> list[ShardSample]`. Writers hand the bytes
 to `generator.output.storage.Store.write_atomic`; nothing here touches files except `iter_build`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 from generator.output.manifest import MANIFEST, ManifestError, read_manifest
@@ -21,7 +21,7 @@ class ShardFormat(NamedTuple):
     """A shard format; unpacks as `(extension, encode, decode)`."""
 
     extension: str
-    encode: Callable[[Sequence[ShardSample]], bytes]
+    encode: Callable[..., bytes]  # (samples: Sequence[ShardSample], *, classes: Sequence[str] = ()) -> bytes
     decode: Callable[[bytes], list[ShardSample]]
 
 

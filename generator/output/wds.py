@@ -30,10 +30,12 @@ def _member(name: str, data: bytes) -> tarfile.TarInfo:
     return info
 
 
-def encode_tar(samples: Sequence[ShardSample]) -> bytes:
+def encode_tar(samples: Sequence[ShardSample], *, classes: Sequence[str] = ()) -> bytes:
     """Encode samples as one WebDataset tar shard, members in sample order.
 
     Returns the same bytes for the same samples, always (see the module docstring).
+    `classes` is not stored: each `{key}.json` names its class (`label_name`); the keyword
+    is there so that every format's encode is called the same way.
     """
     buf = io.BytesIO()
     # USTAR, not GNU or PAX: the most widely readable header, and it never adds pax

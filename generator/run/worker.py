@@ -41,7 +41,7 @@ def write_shard(store: Store, config: BuildConfig, result: ShardResult) -> Shard
     """Encode `result` in every format of the build and write each file atomically."""
     files = []
     for fmt in config.formats:
-        data = FORMATS[fmt].encode(result.samples)
+        data = FORMATS[fmt].encode(result.samples, classes=config.classes)
         name = shard_path(result.index, fmt)
         store.write_atomic(name, data)
         files.append(ShardFile(path=name, format=fmt, count=len(result.samples), sha256=sha256_bytes(data),

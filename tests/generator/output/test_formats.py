@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from generator.output.formats import FORMATS, MANIFEST, iter_build, shard_name, shard_path
-from generator.output.parquet import SCHEMA, decode_parquet, encode_parquet
+from generator.output.parquet import SCHEMA, decode_parquet, encode_parquet, shard_classes
 from generator.output.sample import ShardSample
 from generator.output.storage import Store, StoreError, sha256_bytes
 from generator.output.wds import decode_tar, encode_tar
@@ -44,6 +44,7 @@ def _sample(index: int, fmt: str = "png", *, bit16: bool = False) -> ShardSample
         height=height,
         width=width,
         label=1,
+        label_name="coin",
         labels=(0, 1, 0),
         # Tuples inside JSON fields, as dataclasses.asdict produces them: must round-trip.
         objects=({"class": "coin", "bbox_xyxy": (3, 2, 9, 6), "material": "copper", "pose": {"yaw_deg": 12.5}},),
@@ -65,8 +66,10 @@ def samples() -> list[ShardSample]:
 def test_annotation_holds_exactly_the_json_fields(samples):
     annotation = samples[0].annotation()
     assert sorted(annotation) == [
-        "height", "image_format", "key", "label", "labels", "meta", "objects", "source_id", "spec", "width",
+        "height", "image_format", "key", "label", "label_name", "labels", "meta", "objects", "source_id", "spec",
+        "width",
     ]  # fmt: skip
+    assert annotation["label_name"] == "coin"
     assert annotation["labels"] == [0, 1, 0]
     assert annotation["objects"][0]["bbox_xyxy"] == [3, 2, 9, 6]
     assert annotation["spec"]["spacing_mm"] == [0.5, 0.5]
@@ -160,18 +163,21 @@ def test_parquet_bytes_are_identical_on_every_encode(samples):
 
 def test_parquet_is_readable_by_pyarrow_with_the_expected_schema(samples, tmp_path):
     path = tmp_path / shard_name(0, "parquet")
-    path.write_bytes(encode_parquet(samples))
+    path.write_bytes(encode_parquet(samples, classes=("none", "coin", "magnets")))
     table = pq.read_table(path)
     assert table.schema.names == [
-        "key", "image", "image_format", "height", "width", "label", "labels",
+        "key", "image", "image_format", "height", "width", "label", "label_name", "labels",
         "objects", "spec", "source_id", "mask_png", "meta",
     ]  # fmt: skip
+    assert json.loads(table.schema.metadata[b"radiopaque.classes"]) == ["none", "coin", "magnets"]
+    assert shard_classes(path.read_bytes()) == ["none", "coin", "magnets"]
+    assert table.column("label_name").to_pylist() == ["coin"] * 3
     types = {field.name: field.type for field in table.schema}
     assert types["key"] == pa.string() and types["image"] == pa.binary() and types["mask_png"] == pa.binary()
     assert types["height"] == types["width"] == types["label"] == pa.int32()
     assert types["labels"] == pa.list_(pa.int8())
     assert types["objects"] == types["spec"] == types["meta"] == pa.string()
-    assert table.schema.equals(SCHEMA)
+    assert table.schema.equals(SCHEMA)  # metadata aside
     assert table.column("key").to_pylist() == ["00000000", "00000001", "00000002"]
     assert table.column("image_format").to_pylist() == ["png", "jpg", "png"]
     assert table.column("image").to_pylist()[1] == samples[1].image
@@ -187,6 +193,19 @@ def test_parquet_is_readable_by_pyarrow_with_the_expected_schema(samples, tmp_pa
 def test_parquet_round_trip(samples):
     assert decode_parquet(encode_parquet(samples)) == samples
     assert decode_parquet(encode_parquet([])) == []
+
+
+def test_shards_written_before_label_name_still_decode(samples):
+    import dataclasses
+
+    old = [dataclasses.replace(s, label_name=None) for s in samples]
+    assert "label_name" not in old[0].annotation() and samples[0].annotation()["label_name"] == "coin"
+    assert decode_tar(encode_tar(old)) == old
+    table = pq.read_table(pa.BufferReader(encode_parquet(old))).drop_columns(["label_name"])
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(None), sink)  # the old schema: no label_name, no classes
+    data = sink.getvalue().to_pybytes()
+    assert decode_parquet(data) == old and shard_classes(data) is None
 
 
 # --- registry and build reader -------------------------------------------------------------

@@ -86,6 +86,34 @@ def test_boxes_inside_image_and_match_masks(demo):
     assert positives > 10
 
 
+def test_labels_name_themselves_and_mask_png_keeps_the_last_object_where_they_overlap(demo, tmp_path):
+    fragments = tmp_path / "fragments"  # several shrapnel fragments per film: some overlap
+    _build(fragments, count=16, seed=1, style="physical", classes=("shrapnel",))
+    overlaps = 0
+    for out in (demo[0], fragments):
+        overlaps += _check_labels_and_overlaps(out)
+    assert overlaps > 0  # so the rule was exercised
+
+
+def _check_labels_and_overlaps(out) -> int:
+    classes = json.loads((out / "dataset.json").read_text())["classes"]
+    overlaps = 0
+    for s in iter_build(str(out)):
+        assert s.label_name == classes[s.label] == s.spec["label"]
+        ids = np.asarray(Image.open(io.BytesIO(s.mask_png)))
+        owner = np.zeros_like(ids)
+        for k, obj in enumerate(s.objects, start=1):
+            assert isinstance(obj["mask_rle"]["counts"], str)  # COCO compressed RLE
+            mask = rle_decode(obj["mask_rle"])
+            overlaps += int((owner[mask] > 0).sum())
+            owner[mask] = k  # the rule: later objects are drawn over earlier ones
+        np.testing.assert_array_equal(ids, owner)
+    table = pq.read_table(out / "parquet" / "shard-000000.parquet")
+    assert json.loads(table.schema.metadata[b"radiopaque.classes"]) == classes
+    assert table.column("label_name").to_pylist() == [classes[i] for i in table.column("label").to_pylist()]
+    return overlaps
+
+
 def test_objects_are_bright_where_masks_say(demo):
     out, _ = demo
     for s in iter_build(str(out)):
