@@ -16,9 +16,10 @@ from generator.config import (
 )
 from generator.errors import ConfigError
 from generator.inputs.splits import DEFAULT_FRACTIONS, format_fractions, parse_fractions
-from generator.render.encode import IMAGE_FORMATS
-from generator.render.styles import DEFAULT_STYLE, STYLES
-from generator.run.worker import CUDA_BATCH_SIZE
+from generator.names import CPU_BATCH_SIZES, CUDA_BATCH_SIZE, DEFAULT_STYLE, IMAGE_FORMATS, STYLE_NAMES
+
+# Building these parsers imports nothing heavy (no torch, numpy, PIL, pyarrow, Ray): `radiopaque
+# --help` and option errors answer at once. A command's modules are imported inside its cmd_*.
 
 
 def _csv_list(text: str) -> tuple[str, ...]:
@@ -61,7 +62,7 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--count", type=int, default=512, help="number of samples (default: 512)")
     p.add_argument("--seed", type=int, default=0, help="build seed; sample i uses (seed, i) alone (default: 0)")
     p.add_argument("--size", type=int, default=512, help="long side of output images in pixels (default: 512)")
-    p.add_argument("--style", default=DEFAULT_STYLE, help=f"{', '.join(sorted(STYLES))} (default: {DEFAULT_STYLE})")
+    p.add_argument("--style", default=DEFAULT_STYLE, help=f"{', '.join(STYLE_NAMES)} (default: {DEFAULT_STYLE})")
     p.add_argument("--classes", type=_csv_list, default=(),
                    help="comma-separated class mix (default: all of the style)")
     p.add_argument("--class-weights", type=_float_list, default=(), help="one weight per class (default: equal)")
@@ -75,7 +76,7 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default: auto = cuda if present)")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"images rendered per batch (default: {CUDA_BATCH_SIZE} on CUDA; on CPU "
-                        + ", ".join(f"{s.cpu_batch_size} {s.name}" for s in STYLES.values()) + ")")
+                        + ", ".join(f"{n} {style}" for style, n in CPU_BATCH_SIZES.items()) + ")")
     p.add_argument("--retries", type=int, default=2, help="retries of a failing shard (default: 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
@@ -150,8 +151,7 @@ def cmd_preview(args) -> int:
 
 
 def add_realism_parser(sub) -> None:
-    from generator.tools.discriminator import DiscriminatorConfig
-    from generator.tools.realism import CROP_MM
+    from generator.tools.realism_config import CROP_MM, DiscriminatorConfig
 
     d = DiscriminatorConfig()
     p = sub.add_parser("realism", help="real vs synthetic metal on cxr-nih: contrast, edge width and a "
@@ -174,8 +174,8 @@ def cmd_realism(args) -> int:
     import json
     from pathlib import Path
 
-    from generator.tools.discriminator import DiscriminatorConfig
-    from generator.tools.realism import RealismConfig, format_report, realism_report
+    from generator.tools.realism import format_report, realism_report
+    from generator.tools.realism_config import DiscriminatorConfig, RealismConfig
 
     folder = Path(args.data)
     if not folder.is_dir():

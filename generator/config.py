@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, check_out_folder
 from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions
-from generator.render.encode import IMAGE_FORMATS
-from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, STYLES
+from generator.names import DEFAULT_STYLE, IMAGE_FORMATS, NONE_CLASS, STYLE_NAMES
 
 SHARD_FORMATS = ("wds", "parquet")
 FORMAT_CHOICES = {"wds": ("wds",), "parquet": ("parquet",), "both": ("wds", "parquet")}
@@ -75,9 +74,11 @@ class BuildConfig:
             raise ConfigError("--seed", self.seed, "an integer >= 0")
         if not MIN_SIZE_PX <= self.size <= MAX_SIZE_PX:
             raise ConfigError("--size", self.size, f"{MIN_SIZE_PX}..{MAX_SIZE_PX} pixels")
-        if self.style not in STYLES:
-            raise ConfigError("--style", self.style, ", ".join(sorted(STYLES)))
-        allowed = STYLES[self.style].classes
+        if self.style not in STYLE_NAMES:
+            raise ConfigError("--style", self.style, ", ".join(STYLE_NAMES))
+        from generator.render.styles import get_style  # torch: after the options are parsed
+
+        allowed = get_style(self.style).classes
         classes = self.classes or allowed
         unknown = [c for c in classes if c not in allowed]
         if unknown:
@@ -153,6 +154,7 @@ class RunConfig:
     progress: bool = True
 
     def validate(self) -> RunConfig:
+        check_out_folder(self.out)
         if self.executor not in EXECUTORS:
             raise ConfigError("--executor", self.executor, ", ".join(EXECUTORS))
         if self.workers < 1:

@@ -19,6 +19,7 @@ from trainer.config import (
     MODELS,
     TASKS,
     EvalConfig,
+    ExperimentConfig,
     TrainConfig,
 )
 
@@ -139,8 +140,6 @@ def cmd_evaluate(args) -> int:
 
 
 def add_experiment_parser(sub) -> None:
-    from trainer.experiment import ExperimentConfig
-
     X = ExperimentConfig
     p = sub.add_parser("experiment", help="synthetic only / real only / synthetic then real, same budget")
     p.add_argument("--synthetic", required=True, help="synthetic build (required)")
@@ -162,7 +161,7 @@ def add_experiment_parser(sub) -> None:
 
 
 def cmd_experiment(args) -> int:
-    from trainer.experiment import ExperimentConfig, markdown_table, run_experiment
+    from trainer.experiment import markdown_table, run_experiment
 
     names = {f.name for f in fields(ExperimentConfig)}
     table = run_experiment(ExperimentConfig(**{k: v for k, v in vars(args).items() if k in names}))

@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from generator.config import BuildConfig
 from generator.device import resolve_device
+from generator.names import CUDA_BATCH_SIZE  # the CPU takes the style's own cpu_batch_size
 from generator.output.formats import FORMATS, shard_path
 from generator.output.manifest import ShardFile, ShardPart
 from generator.output.storage import Store, sha256_bytes
 from generator.render.styles import get_style
 from generator.run.executor import OnProgress, ShardJob
 from generator.run.shard import ShardRenderer, ShardResult
-
-# Images per render batch on CUDA when --batch-size is not given; the CPU takes the style's
-# own `cpu_batch_size` (small batches stay in cache, the GPU wants wide ones).
-CUDA_BATCH_SIZE = 64
 
 
 class ShardWorker:
