@@ -125,6 +125,8 @@ def add_preview_parser(sub) -> None:
     p.add_argument("--out", default=None, help="PNG to write (default: BUILD/preview.png)")
     p.add_argument("--per-class", action="store_true", help="one row per class instead of the first n samples")
     p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default: 256)")
+    p.add_argument("--no-boxes", dest="boxes", action="store_false",
+                   help="draw no boxes, to look at small objects unmarked (default: boxes drawn)")
     p.add_argument("--compare-legacy", action="store_true",
                    help="instead of reading BUILD, render the same sources and seeds with legacy and physical "
                         "side by side; BUILD is then the --input (folder, glob, CSV or image)")
@@ -145,7 +147,7 @@ def cmd_preview(args) -> int:
         print(f"legacy vs physical for {n} samples -> {out}")
         return 0
     out = args.out or f"{args.build.rstrip('/')}/preview.png"
-    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile)
+    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile, boxes=args.boxes)
     print(f"preview of {n} samples -> {out}")
     return 0
 
