@@ -62,6 +62,13 @@ def shard_path(index: int, fmt: str) -> str:
     return f"{SHARD_DIRS[fmt]}/{name}"
 
 
+def known_shard_paths(index: int, fmt: str) -> tuple[str, str]:
+    """Every path a manifest may rightly record for shard `index` in format `fmt`: its format
+    folder's (`shard_path`, what builds write now) and the top level's (`shard_name`, builds
+    made before the folders). For checks of a manifest's consistency."""
+    return shard_path(index, fmt), shard_name(index, fmt)
+
+
 def iter_build(root_url: str) -> Iterator[ShardSample]:
     """Yield every sample of the build at `root_url`, in shard order then sample order.
 

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from generator.output.formats import FORMATS, MANIFEST, iter_build, shard_name, shard_path
+from generator.output.formats import FORMATS, MANIFEST, iter_build, known_shard_paths, shard_name, shard_path
 from generator.output.parquet import SCHEMA, decode_parquet, encode_parquet, shard_classes
 from generator.output.sample import ShardSample
 from generator.output.storage import Store, StoreError, sha256_bytes
@@ -227,6 +227,7 @@ def test_shard_path_puts_each_format_in_its_folder():
     assert shard_path(3, "parquet") == "parquet/shard-000003.parquet"
     with pytest.raises(ValueError, match="got 'tfrecord'"):
         shard_path(0, "tfrecord")
+    assert known_shard_paths(3, "wds") == ("wds/shard-000003.tar", "shard-000003.tar")
 
 
 def _write_build(url: str, shards: dict[int, list[ShardSample]], formats: tuple[str, ...], *,
