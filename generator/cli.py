@@ -103,13 +103,14 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
     run = RunConfig(out=args.out, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
                     device=args.device, batch_size=args.batch_size, retries=args.retries,
                     progress=not args.no_progress)
-    return config.validate(), run.validate()
+    run = run.validate()  # before the build config, whose class check imports torch
+    return config.validate(), run
 
 
 def cmd_generate(args) -> int:
+    config, run = configs_from_args(args)  # option errors first: build imports torch
     from generator.run.build import build
 
-    config, run = configs_from_args(args)
     report = build(config, run)
     rejects = len(report.manifest.all_rejects())
     if rejects:
