@@ -52,6 +52,8 @@ def test_help_imports_nothing_heavy(argv):
     ("experiment", "--synthetic", "s", "--real", "r", "--out", "o", "--steps", "1"),
     ("evaluate", "--checkpoint", "c"),
     ("bench", "generate", "--bogus"),
+    ("bench", "nope"),
+    ("bench", "generate", "--device", "tpu"),
     ("frobnicate",),
 ], ids=lambda a: " ".join(a))
 def test_option_errors_exit_2_and_import_nothing_heavy(argv):
