@@ -16,9 +16,10 @@ from generator.config import (
 )
 from generator.errors import ConfigError
 from generator.inputs.splits import DEFAULT_FRACTIONS, format_fractions, parse_fractions
-from generator.render.encode import IMAGE_FORMATS
-from generator.render.styles import DEFAULT_STYLE, STYLES
-from generator.run.worker import CUDA_BATCH_SIZE
+from generator.names import CPU_BATCH_SIZES, CUDA_BATCH_SIZE, DEFAULT_STYLE, IMAGE_FORMATS, STYLE_NAMES
+
+# Building these parsers imports nothing heavy (no torch, numpy, PIL, pyarrow, Ray): `radiopaque
+# --help` and option errors answer at once. A command's modules are imported inside its cmd_*.
 
 
 def _csv_list(text: str) -> tuple[str, ...]:
@@ -64,7 +65,7 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--count", type=int, default=512, help="number of samples (default: 512)")
     p.add_argument("--seed", type=int, default=0, help="build seed; sample i uses (seed, i) alone (default: 0)")
     p.add_argument("--size", type=int, default=512, help="long side of output images in pixels (default: 512)")
-    p.add_argument("--style", default=DEFAULT_STYLE, help=f"{', '.join(sorted(STYLES))} (default: {DEFAULT_STYLE})")
+    p.add_argument("--style", default=DEFAULT_STYLE, help=f"{', '.join(STYLE_NAMES)} (default: {DEFAULT_STYLE})")
     p.add_argument("--classes", type=_csv_list, default=(),
                    help="comma-separated class mix (default: all of the style)")
     p.add_argument("--class-weights", type=_float_list, default=(), help="one weight per class (default: equal)")
@@ -78,7 +79,7 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default: auto = cuda if present)")
     p.add_argument("--batch-size", type=int, default=None,
                    help=f"images rendered per batch (default: {CUDA_BATCH_SIZE} on CUDA; on CPU "
-                        + ", ".join(f"{s.cpu_batch_size} {s.name}" for s in STYLES.values()) + ")")
+                        + ", ".join(f"{n} {style}" for style, n in CPU_BATCH_SIZES.items()) + ")")
     p.add_argument("--retries", type=int, default=2, help="retries of a failing shard (default: 2)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_generate)
@@ -105,13 +106,14 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
     run = RunConfig(out=args.out, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
                     device=args.device, batch_size=args.batch_size, retries=args.retries,
                     progress=not args.no_progress)
-    return config.validate(), run.validate()
+    run = run.validate()  # before the build config, whose class check imports torch
+    return config.validate(), run
 
 
 def cmd_generate(args) -> int:
+    config, run = configs_from_args(args)  # option errors first: build imports torch
     from generator.run.build import build
 
-    config, run = configs_from_args(args)
     report = build(config, run)
     rejects = len(report.manifest.all_rejects())
     if rejects:
@@ -127,6 +129,8 @@ def add_preview_parser(sub) -> None:
     p.add_argument("--out", default=None, help="PNG to write (default: BUILD/preview.png)")
     p.add_argument("--per-class", action="store_true", help="one row per class instead of the first n samples")
     p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default: 256)")
+    p.add_argument("--no-boxes", dest="boxes", action="store_false",
+                   help="draw no boxes, to look at small objects unmarked (default: boxes drawn)")
     p.add_argument("--compare-legacy", action="store_true",
                    help="instead of reading BUILD, render the same sources and seeds with legacy and physical "
                         "side by side; BUILD is then the --input (folder, glob, CSV or image)")
@@ -147,14 +151,13 @@ def cmd_preview(args) -> int:
         print(f"legacy vs physical for {n} samples -> {out}")
         return 0
     out = args.out or f"{args.build.rstrip('/')}/preview.png"
-    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile)
+    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile, boxes=args.boxes)
     print(f"preview of {n} samples -> {out}")
     return 0
 
 
 def add_realism_parser(sub) -> None:
-    from generator.tools.discriminator import DiscriminatorConfig
-    from generator.tools.realism import CROP_MM
+    from generator.tools.realism_config import CROP_MM, DiscriminatorConfig
 
     d = DiscriminatorConfig()
     p = sub.add_parser("realism", help="real vs synthetic metal on cxr-nih: contrast, edge width and a "
@@ -177,8 +180,8 @@ def cmd_realism(args) -> int:
     import json
     from pathlib import Path
 
-    from generator.tools.discriminator import DiscriminatorConfig
-    from generator.tools.realism import RealismConfig, format_report, realism_report
+    from generator.tools.realism import format_report, realism_report
+    from generator.tools.realism_config import DiscriminatorConfig, RealismConfig
 
     folder = Path(args.data)
     if not folder.is_dir():

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, check_out_folder
 from generator.inputs.plausible import SPACING_RANGE, spacing_problem
 from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions
-from generator.render.encode import IMAGE_FORMATS
-from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, STYLES
+from generator.names import DEFAULT_STYLE, IMAGE_FORMATS, NONE_CLASS, STYLE_NAMES
 
 SHARD_FORMATS = ("wds", "parquet")
 FORMAT_CHOICES = {"wds": ("wds",), "parquet": ("parquet",), "both": ("wds", "parquet")}
@@ -80,20 +79,8 @@ class BuildConfig:
             raise ConfigError("--seed", self.seed, "an integer >= 0")
         if not MIN_SIZE_PX <= self.size <= MAX_SIZE_PX:
             raise ConfigError("--size", self.size, f"{MIN_SIZE_PX}..{MAX_SIZE_PX} pixels")
-        if self.style not in STYLES:
-            raise ConfigError("--style", self.style, ", ".join(sorted(STYLES)))
-        allowed = STYLES[self.style].classes
-        classes = self.classes or allowed
-        unknown = [c for c in classes if c not in allowed]
-        if unknown:
-            raise ConfigError("--classes", ",".join(unknown), f"{', '.join(allowed)} (style {self.style})")
-        if len(set(classes)) != len(classes):
-            raise ConfigError("--classes", ",".join(classes), "each class at most once")
-        weights = self.class_weights or tuple(1.0 for _ in classes)
-        if len(weights) != len(classes):
-            raise ConfigError("--class-weights", weights, f"{len(classes)} numbers, one per class {classes}")
-        if any(w < 0 for w in weights) or sum(weights) <= 0:
-            raise ConfigError("--class-weights", weights, "non-negative numbers with a positive sum")
+        if self.style not in STYLE_NAMES:
+            raise ConfigError("--style", self.style, ", ".join(STYLE_NAMES))
         if not self.formats or any(f not in SHARD_FORMATS for f in self.formats):
             raise ConfigError("--format", self.formats, "wds, parquet or both")
         if self.shard_size < 1:
@@ -108,6 +95,22 @@ class BuildConfig:
             raise ConfigError("--split", self.split, f"one of the --split-fractions names: {', '.join(names)}")
         if self.split_seed < 0:
             raise ConfigError("--split-seed", self.split_seed, "an integer >= 0")
+        # Last: the class list is the style's, and importing the style imports torch; every other
+        # option error has been answered at once.
+        from generator.render.styles import get_style  # torch: after the options are parsed
+
+        allowed = get_style(self.style).classes
+        classes = self.classes or allowed
+        unknown = [c for c in classes if c not in allowed]
+        if unknown:
+            raise ConfigError("--classes", ",".join(unknown), f"{', '.join(allowed)} (style {self.style})")
+        if len(set(classes)) != len(classes):
+            raise ConfigError("--classes", ",".join(classes), "each class at most once")
+        weights = self.class_weights or tuple(1.0 for _ in classes)
+        if len(weights) != len(classes):
+            raise ConfigError("--class-weights", weights, f"{len(classes)} numbers, one per class {classes}")
+        if any(w < 0 for w in weights) or sum(weights) <= 0:
+            raise ConfigError("--class-weights", weights, "non-negative numbers with a positive sum")
         total = float(sum(weights))
         return BuildConfig(
             **{
@@ -160,6 +163,7 @@ class RunConfig:
     progress: bool = True
 
     def validate(self) -> RunConfig:
+        check_out_folder(self.out)
         if self.executor not in EXECUTORS:
             raise ConfigError("--executor", self.executor, ", ".join(EXECUTORS))
         if self.workers < 1:

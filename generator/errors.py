@@ -19,3 +19,13 @@ class ShardError(ValueError):
         self.path, self.key, self.reason = path, key, reason
         where = f"{path}:{key}" if key else path
         super().__init__(f"{where}: {reason}")
+
+
+def check_out_folder(value: str, option: str = "--out") -> None:
+    """Refuse an output folder option that names an existing local file (a usage error, exit 2,
+    caught before any work); URLs other than file:// are left to their filesystem."""
+    import os
+
+    path = value[len("file://"):] if value.startswith("file://") else value
+    if "://" not in path and os.path.isfile(path):
+        raise ConfigError(option, value, "a folder (new, or one this command wrote) or an fsspec URL, not a file")

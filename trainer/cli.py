@@ -19,6 +19,7 @@ from trainer.config import (
     MODELS,
     TASKS,
     EvalConfig,
+    ExperimentConfig,
     TrainConfig,
 )
 
@@ -88,10 +89,10 @@ def add_train_parser(sub) -> None:
 
 
 def cmd_train(args) -> int:
+    names = {f.name for f in fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names}).validate()  # before torch is imported
     from trainer.distributed import train
 
-    names = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in names}).validate()
     result = train(cfg)
     print(result.line())
     return 0
@@ -125,10 +126,11 @@ def add_evaluate_parser(sub) -> None:
 
 
 def cmd_evaluate(args) -> int:
+    names = {f.name for f in fields(EvalConfig)}
+    cfg = EvalConfig(**{k: v for k, v in vars(args).items() if k in names}).validate()  # before torch is imported
     from trainer.evaluate import evaluate_checkpoint
 
-    names = {f.name for f in fields(EvalConfig)}
-    report = evaluate_checkpoint(EvalConfig(**{k: v for k, v in vars(args).items() if k in names}))
+    report = evaluate_checkpoint(cfg)
     any_fb = (report.get("any_foreign_body") or {}).get("auroc")
     summary = {"n": report["n"], "accuracy": report.get("accuracy"), "auroc_any": any_fb,
                "macro_auroc": report.get("macro_auroc")}
@@ -139,8 +141,6 @@ def cmd_evaluate(args) -> int:
 
 
 def add_experiment_parser(sub) -> None:
-    from trainer.experiment import ExperimentConfig
-
     X = ExperimentConfig
     p = sub.add_parser("experiment", help="synthetic only / real only / synthetic then real, same budget")
     p.add_argument("--synthetic", required=True, help="synthetic build (required)")
@@ -162,9 +162,10 @@ def add_experiment_parser(sub) -> None:
 
 
 def cmd_experiment(args) -> int:
-    from trainer.experiment import ExperimentConfig, markdown_table, run_experiment
-
     names = {f.name for f in fields(ExperimentConfig)}
-    table = run_experiment(ExperimentConfig(**{k: v for k, v in vars(args).items() if k in names}))
+    cfg = ExperimentConfig(**{k: v for k, v in vars(args).items() if k in names}).validate()  # before torch
+    from trainer.experiment import markdown_table, run_experiment
+
+    table = run_experiment(cfg)
     print(markdown_table(table))
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from generator.errors import ConfigError
+from generator.errors import ConfigError, check_out_folder
 from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions, format_fractions
 
 MODELS = ("resnet18", "resnet34", "resnet50", "densenet121",
@@ -69,6 +69,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Check every field and return self. Raises ConfigError naming the option."""
+        check_out_folder(self.out)
         _choice("--model", self.model, MODELS)
         _choice("--task", self.task, TASKS)
         _choice("--balance", self.balance, BALANCES)
@@ -153,6 +154,7 @@ class EvalConfig:
         for option, value in (("--checkpoint", self.checkpoint), ("--data", self.data), ("--out", self.out)):
             if not value:
                 raise ConfigError(option, value, "a path")
+        check_out_folder(self.out)
         _at_least("--batch-size", self.batch_size, 1)
         _at_least("--loader-workers", self.loader_workers, 0)
         _at_least("--top-losses", self.top_losses, 0)
@@ -178,3 +180,38 @@ def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
 def _at_least(option: str, value: int, low: int) -> None:
     if not isinstance(value, int) or value < low:
         raise ConfigError(option, value, f"an integer >= {low}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentConfig:
+    synthetic: str
+    real: str
+    out: str
+    test: str | None = None
+    steps: int = 200
+    pretrain_fraction: float = 0.5
+    val_fraction: float = 0.2
+    model: str = "resnet18"
+    image_size: int = 224
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    loader_workers: int = 2
+    device: str = "auto"
+    progress: bool = True
+
+    def validate(self) -> ExperimentConfig:
+        check_out_folder(self.out)
+        if self.steps < 2:
+            raise ConfigError("--steps", self.steps, "an integer >= 2 (synthetic+real needs a step of each)")
+        if not 0.0 < self.pretrain_fraction < 1.0:
+            raise ConfigError("--pretrain-fraction", self.pretrain_fraction, "0 < f < 1")
+        if self.test is None and not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError("--val-fraction", self.val_fraction, "0 < f < 1 when there is no --test")
+        self.base(self.synthetic, "unused").validate()
+        return self
+
+    def base(self, data: str, out: str, **changes) -> TrainConfig:
+        return TrainConfig(data=data, out=out, model=self.model, image_size=self.image_size,
+                           batch_size=self.batch_size, lr=self.lr, seed=self.seed, loader_workers=self.loader_workers,
+                           device=self.device, progress=self.progress, epochs=10_000, **changes)

@@ -167,9 +167,24 @@ def _plot(result: dict, report: dict, classes: list[str], task: str, out: Path) 
             pred = ",".join(classes[k] for k in np.flatnonzero(p >= 0.5)) or "-"
         else:
             true, pred = classes[int(target)], f"{classes[int(np.argmax(p))]} {float(np.max(p)):.2f}"
-        entries.append((image, f"{key.rsplit('/', 1)[-1][-24:]}\ntrue {true} / pred {pred}\nloss {loss:.2f}"))
+        entries.append((image, f"{sample_title(key)}\ntrue {true} / pred {pred}\nloss {loss:.2f}"))
     if entries:
         _sheet(entries, out / "top_losses.png")
+
+
+def sample_title(key: str, width: int = 28) -> str:
+    """The first line of a top-loss tile: a build's sample as "sample 00000042" (sample keys are
+    unique in a build, whatever the shard: `radiopaque preview` and the shards use the same
+    key); a file of a folder or CSV by its name, shortened in the middle to `width` characters
+    so that both its start and its distinguishing end stay readable."""
+    shard, sep, sample = key.rpartition(":")
+    if sep and shard.endswith((".tar", ".parquet")):
+        return f"sample {sample}"
+    name = key.rsplit("/", 1)[-1]
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return f"{name[:head]}…{name[-(width - 1 - head):]}"
 
 
 def _sheet(entries: list, path: Path) -> None:

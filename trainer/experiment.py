@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from generator.device import resolve_device
-from generator.errors import ConfigError
 from trainer.checkpoint import load_checkpoint, model_from_checkpoint
-from trainer.config import TrainConfig
+from trainer.config import ExperimentConfig as ExperimentConfig  # re-exported
 from trainer.data import data_classes, open_data
 from trainer.distributed import train
 from trainer.train import headline, predict, report_for
@@ -28,40 +27,6 @@ from trainer.train import headline, predict, report_for
 log = logging.getLogger(__name__)
 
 ARMS = ("synthetic", "real", "synthetic+real")
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExperimentConfig:
-    synthetic: str
-    real: str
-    out: str
-    test: str | None = None
-    steps: int = 200
-    pretrain_fraction: float = 0.5
-    val_fraction: float = 0.2
-    model: str = "resnet18"
-    image_size: int = 224
-    batch_size: int = 32
-    lr: float = 1e-3
-    seed: int = 0
-    loader_workers: int = 2
-    device: str = "auto"
-    progress: bool = True
-
-    def validate(self) -> ExperimentConfig:
-        if self.steps < 2:
-            raise ConfigError("--steps", self.steps, "an integer >= 2 (synthetic+real needs a step of each)")
-        if not 0.0 < self.pretrain_fraction < 1.0:
-            raise ConfigError("--pretrain-fraction", self.pretrain_fraction, "0 < f < 1")
-        if self.test is None and not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError("--val-fraction", self.val_fraction, "0 < f < 1 when there is no --test")
-        self.base(self.synthetic, "unused").validate()
-        return self
-
-    def base(self, data: str, out: str, **changes) -> TrainConfig:
-        return TrainConfig(data=data, out=out, model=self.model, image_size=self.image_size,
-                           batch_size=self.batch_size, lr=self.lr, seed=self.seed, loader_workers=self.loader_workers,
-                           device=self.device, progress=self.progress, epochs=10_000, **changes)
 
 
 def run_experiment(cfg: ExperimentConfig) -> dict:

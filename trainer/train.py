@@ -31,6 +31,7 @@ from generator.errors import ConfigError
 from trainer.augment import AugmentConfig, build_augment, mixup
 from trainer.checkpoint import load_option, save_checkpoint
 from trainer.config import TrainConfig
+from trainer.curves import Curves
 from trainer.dali_stream import dali_unusable, use_dali
 from trainer.data import Data, check_val_disjoint, data_classes, open_data
 from trainer.errors import DataError
@@ -106,10 +107,12 @@ def _prepare(batch, device: torch.device, decoder: BatchDecoder | None, channels
 def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_fn, device: torch.device,
                     augment: nn.Module | None, cfg: TrainConfig, epoch: int, step: int, max_step: int,
                     decoder: BatchDecoder | None, generator: torch.Generator, rank: int = 0,
-                    channels_last: bool = False, bar=None) -> tuple[EpochStats, int]:
+                    channels_last: bool = False, bar=None,
+                    on_step: Callable[[int, float, float], None] | None = None) -> tuple[EpochStats, int]:
     """One pass over `data` (stops at global step `max_step`); returns stats and the new step.
     `generator` draws MixUp; Kornia and dropout draw from a fork seeded by (cfg.seed, epoch,
-    rank, step), so torch's global RNG is neither read nor changed."""
+    rank, step), so torch's global RNG is neither read nor changed. `on_step(step, loss, lr)`
+    follows every optimiser step (trainer.curves)."""
     model.train()
     stats = EpochStats()
     use_bf16 = device.type == "cuda"
@@ -150,6 +153,8 @@ def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_
         stats.images += images.shape[0]
         stats.loss_sum += loss_value
         step += 1
+        if on_step is not None:
+            on_step(step, loss_value, lr)
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}")
@@ -365,6 +370,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
         bar = tqdm(total=total_steps, initial=step, unit="step", desc="train", dynamic_ncols=True)
     metric_name, images, seconds = "none", 0, 0.0
     ckpt_path = out / "last.pt"
+    curves = Curves(out, history) if dist.is_main else None  # TensorBoard events + metrics.csv in RUN_DIR
     try:
         for epoch in range(start_epoch, epochs):
             train_data.set_epoch(epoch)
@@ -372,7 +378,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
             stats, step = train_one_epoch(train_model, train_data, optimizer=optimizer, scheduler=scheduler,
                                           loss_fn=loss_fn, device=device, augment=augment, cfg=cfg, epoch=epoch,
                                           step=step, max_step=total_steps, decoder=decoder, generator=generator,
-                                          rank=dist.rank, channels_last=channels_last, bar=bar)
+                                          rank=dist.rank, channels_last=channels_last, bar=bar,
+                                          on_step=curves.step if curves else None)
             images += stats.images
             seconds += stats.seconds
             entry = {"epoch": epoch, "step": step, "train_loss": stats.loss, "images": stats.images,
@@ -387,6 +394,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
             else:
                 value = None
             history.append(entry)
+            if curves is not None:
+                curves.epoch(entry)
             if dist.is_main:
                 log.info("epoch %d: %s", epoch, json.dumps(entry))
                 improved = value is not None and (best is None or value > best)
@@ -405,6 +414,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     finally:
         if bar is not None:
             bar.close()
+        if curves is not None:
+            curves.close()
     best_path = out / "best.pt"
     return TrainResult(epochs=epochs - start_epoch, seconds=seconds, images_per_s=images / seconds if seconds else 0.0,
                        best_metric_name=metric_name, best_metric=best,

@@ -1,8 +1,9 @@
 """A manifest that cannot lie: what `verify` and a resume check beyond sha256.
 
 A dataset.json is user input (copied, edited, merged by hand). Parsed (`read_manifest`), it
-must also be consistent: each part's files are exactly `shard_name(index, format)` (one
-naming function, `generator.output.formats`), each part's count is its shard's planned range
+must also be consistent: each part's files are exactly `shard_path(index, format)` (one
+naming function, `generator.output.formats`; `known_shard_paths` also accepts the top-level
+name of a build made before the format folders), each part's count is its shard's planned range
 (`count`, `shard_size` of the config), histogram and groups add up to it, no path appears
 twice, the totals are non-negative and equal what the parts add up to, and `classes` is the
 config's class list (a permuted or duplicated list would silently remap labels).
@@ -20,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from generator.output.formats import shard_name
+from generator.output.formats import known_shard_paths
 from generator.output.manifest import Manifest, ShardPart
 
 
@@ -47,12 +48,12 @@ def part_problems(manifest: Manifest, part: ShardPart) -> list[str]:
         out.append(f"{where}: lists format(s) {sorted(k for k, n in Counter(formats).items() if n > 1)} twice")
     for f in part.files:
         try:
-            expected = shard_name(part.index, f.format)
+            expected = known_shard_paths(part.index, f.format)
         except ValueError as exc:
             out.append(f"{where}: {exc}")
             continue
-        if f.path != expected:
-            out.append(f"{where}: file {f.path!r} ({f.format}), expected {expected!r}")
+        if f.path not in expected:
+            out.append(f"{where}: file {f.path!r} ({f.format}), expected {expected[0]!r}")
         if f.count != part.count:
             out.append(f"{where}: file {f.path!r} holds {f.count} samples, the part {part.count}")
     if any(v < 0 for v in part.histogram.values()) or sum(part.histogram.values()) != part.count:

@@ -1,5 +1,9 @@
 """Parquet shards: one row per sample, JSON fields stored as canonical JSON strings.
 
+Self-describing: `label_name` stands beside `label`, and the schema metadata holds the
+build's class list under `radiopaque.classes` (a JSON list; `label` indexes it), so
+`pq.read_schema(path).metadata[b"radiopaque.classes"]` names every class without dataset.json.
+
 The bytes are a pure function of the samples and the pyarrow version: the schema is
 fixed (no schema inference, no pandas metadata), rows per row group, codec and encodings
 are fixed, and Parquet files carry no creation time. The footer's `created_by` names the
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,6 +29,7 @@ SCHEMA = pa.schema(
         pa.field("height", pa.int32(), nullable=False),
         pa.field("width", pa.int32(), nullable=False),
         pa.field("label", pa.int32(), nullable=False),
+        pa.field("label_name", pa.string()),  # classes[label]; null only if a sample lacks it
         pa.field("labels", pa.list_(pa.int8()), nullable=False),  # multi-hot, 0 or 1
         pa.field("objects", pa.string(), nullable=False),  # JSON list of per-object dicts
         pa.field("spec", pa.string(), nullable=False),  # JSON
@@ -33,6 +39,12 @@ SCHEMA = pa.schema(
     ]
 )
 """Column names and types of every Parquet shard."""
+
+CLASSES_KEY = b"radiopaque.classes"
+"""Schema metadata key of the class list (JSON), the names `label` indexes."""
+
+# Columns that shards written before them lack; a reader fills them with None.
+_OPTIONAL = ("label_name",)
 
 ROWS_PER_ROW_GROUP = 64
 """Fixed so the layout never depends on data size; 64 images keep a row group (the unit a
@@ -50,9 +62,12 @@ def _row(sample: ShardSample) -> dict:
     return row
 
 
-def encode_parquet(samples: Sequence[ShardSample]) -> bytes:
-    """Encode samples as one Parquet file, rows in sample order. Same samples, same bytes."""
-    table = pa.Table.from_pylist([_row(sample) for sample in samples], schema=SCHEMA)
+def encode_parquet(samples: Sequence[ShardSample], *, classes: Sequence[str] = ()) -> bytes:
+    """Encode samples as one Parquet file, rows in sample order. Same samples, same bytes.
+
+    classes: the build's class list, written into the schema metadata (`CLASSES_KEY`)."""
+    schema = SCHEMA.with_metadata({CLASSES_KEY: json.dumps(list(classes)).encode()})
+    table = pa.Table.from_pylist([_row(sample) for sample in samples], schema=schema)
     sink = pa.BufferOutputStream()
     pq.write_table(
         table,
@@ -77,11 +92,18 @@ def decode_parquet(data: bytes) -> list[ShardSample]:
     Raises ValueError naming the columns when the file lacks some of `SCHEMA`'s columns.
     """
     table = pq.read_table(pa.BufferReader(data))
-    missing = [name for name in SCHEMA.names if name not in table.column_names]
+    missing = [name for name in SCHEMA.names if name not in table.column_names and name not in _OPTIONAL]
     if missing:
         raise ValueError(f"parquet shard lacks columns {missing}; expected {SCHEMA.names}")
-    rows = table.select(SCHEMA.names).to_pylist()
+    rows = table.select([n for n in SCHEMA.names if n in table.column_names]).to_pylist()
     for row in rows:
         for name in _JSON_COLUMNS:
             row[name] = json.loads(row[name])
     return [ShardSample(**row) for row in rows]
+
+
+def shard_classes(data: bytes) -> list[str] | None:
+    """The class list in a Parquet shard's schema metadata; None when it holds none (a shard
+    written before the list was)."""
+    metadata: dict[Any, Any] = pq.read_schema(pa.BufferReader(data)).metadata or {}
+    return json.loads(metadata[CLASSES_KEY]) if CLASSES_KEY in metadata else None

@@ -31,6 +31,7 @@ _ANNOTATION_FIELDS = (
     "image_format",
     "key",
     "label",
+    "label_name",
     "labels",
     "meta",
     "objects",
@@ -38,6 +39,8 @@ _ANNOTATION_FIELDS = (
     "spec",
     "width",
 )
+# Fields that builds made before them lack.
+_OPTIONAL_FIELDS = ("label_name",)
 
 
 def canonical_json(value: Any) -> str:
@@ -68,13 +71,19 @@ class ShardSample:
         image: encoded image bytes (JPEG or PNG, 8- or 16-bit grey).
         image_format: one of `IMAGE_EXTENSIONS`.
         height, width: image size in pixels.
-        label: class index of the sample.
+        label: class index of the sample: its position in the build's class list
+            (dataset.json "classes"), so the same index names different classes in different
+            styles (2 is "magnets" in legacy, "button_battery" in physical); map by name.
+        label_name: the class name of `label`, so a sample explains itself. None only in
+            samples read from builds made before it was written.
         labels: multi-hot vector over the classes (0 or 1 each), length = number of classes.
-        objects: per object a JSON dict ("class", "bbox_xyxy" in pixels with origin
-            top-left, "rbox", "mask_rle", "material", "pose", ...).
+        objects: per object a JSON dict ("class" (a name), "bbox_xyxy" in pixels with origin
+            top-left, "rbox", "mask_rle" (COCO compressed RLE of the object's whole mask),
+            "area_px", "material", "pose", ...).
         spec: the sample spec as JSON data; re-renders the sample exactly.
         source_id: stable id of the source image.
-        mask_png: instance-id map PNG, (H, W): 0 = background, k = object k (1-based).
+        mask_png: instance-id map PNG, (H, W) uint8: 0 = background, k = objects[k - 1];
+            where objects overlap, the pixel holds the highest k (the object listed last).
         meta: de-identified image metadata (view, sex, age_years, spacing_mm, ...).
     """
 
@@ -90,6 +99,7 @@ class ShardSample:
     source_id: str
     mask_png: bytes
     meta: dict
+    label_name: str | None = None
 
     def __post_init__(self) -> None:
         if not _KEY_RE.fullmatch(self.key):
@@ -100,6 +110,8 @@ class ShardSample:
             raise ValueError(f"height and width must be positive, got {self.height}x{self.width}")
         if self.label < 0:
             raise ValueError(f"label must be a class index >= 0, got {self.label}")
+        if self.label_name is not None and not isinstance(self.label_name, str):
+            raise ValueError(f"label_name must be a class name (str), got {self.label_name!r}")
         labels = tuple(int(v) for v in self.labels)
         if any(v not in (0, 1) for v in labels):
             raise ValueError(f"labels must be a multi-hot vector of 0 and 1, got {labels}")
@@ -119,6 +131,7 @@ class ShardSample:
             "image_format": self.image_format,
             "key": self.key,
             "label": self.label,
+            **({"label_name": self.label_name} if self.label_name is not None else {}),
             "labels": list(self.labels),
             "meta": self.meta,
             "objects": list(self.objects),
@@ -130,8 +143,8 @@ class ShardSample:
     @classmethod
     def from_annotation(cls, annotation: dict[str, Any], *, image: bytes, mask_png: bytes) -> ShardSample:
         """Inverse of `annotation()`, given the image and mask bytes stored beside it."""
-        missing = sorted(set(_ANNOTATION_FIELDS) - set(annotation))
+        missing = sorted(set(_ANNOTATION_FIELDS) - set(annotation) - set(_OPTIONAL_FIELDS))
         if missing:
             raise ValueError(f"annotation of {annotation.get('key')!r} lacks fields {missing}")
-        fields = {name: annotation[name] for name in _ANNOTATION_FIELDS}
+        fields = {name: annotation[name] for name in _ANNOTATION_FIELDS if name in annotation}
         return cls(**fields, image=image, mask_png=mask_png)

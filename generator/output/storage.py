@@ -57,7 +57,6 @@ def _cause(exc: BaseException) -> str:
 
 
 def _write_local(tmp: str, final: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(final), exist_ok=True)
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -151,6 +150,7 @@ class Store:
         tmp = final + _tmp_suffix()
         try:
             if self._local:
+                os.makedirs(os.path.dirname(final), exist_ok=True)  # a format folder (wds/, parquet/)
                 _write_local(tmp, final, data)
             else:
                 self._fs.pipe_file(tmp, data)

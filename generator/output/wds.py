@@ -1,5 +1,10 @@
 """WebDataset tar shards: `{key}.{jpg|png}`, `{key}.json`, `{key}.mask.png` per sample.
 
+`{key}.mask.png` is the instance map, (H, W) uint8: 0 background, k the object
+`objects[k - 1]` of the JSON; where objects overlap, the pixel is the object listed last's
+(`generator.render.annotate`). Each object's own whole mask is its `mask_rle` (COCO
+compressed RLE).
+
 The bytes are a pure function of the samples: every member header has mtime 0, uid and gid
 0, empty user and group names and mode 0o644, and the archive is plain POSIX USTAR (no pax
 headers, which would carry times). So a resumed or re-run build writes the very same
@@ -32,10 +37,12 @@ def _member(name: str, data: bytes) -> tarfile.TarInfo:
     return info
 
 
-def encode_tar(samples: Sequence[ShardSample]) -> bytes:
+def encode_tar(samples: Sequence[ShardSample], *, classes: Sequence[str] = ()) -> bytes:
     """Encode samples as one WebDataset tar shard, members in sample order.
 
     Returns the same bytes for the same samples, always (see the module docstring).
+    `classes` is not stored: each `{key}.json` names its class (`label_name`); the keyword
+    is there so that every format's encode is called the same way.
     """
     buf = io.BytesIO()
     # USTAR, not GNU or PAX: the most widely readable header, and it never adds pax

@@ -2,6 +2,17 @@
 
 Boxes and masks come from the same rasterised field, so they always agree. Host-side
 numpy on small windows; the full-image work is one RLE pass per object.
+
+Masks are COCO compressed RLE, `{"size": [H, W], "counts": str}`: run lengths over the
+column-major (Fortran order) pixels, starting with a run of zeros, written as the ASCII
+string pycocotools writes (`rleToString` in COCO's maskApi.c: each count, less the count two
+before it from the fourth on, in 5-bit groups + 48, bit 0x20 meaning "more groups follow"),
+so `pycocotools.mask.decode(obj["mask_rle"])` reads it as it is. Encoded here in plain
+Python, not through pycocotools, so the generator needs no compiled extension; the tests
+check it against pycocotools. Each object's RLE is its whole mask, also where another object
+covers it; the instance map `{key}.mask.png` holds one id per pixel, and where objects overlap
+the pixel belongs to the object listed LAST in `objects[]` (later objects are drawn over
+earlier ones; see `generator.run.shard`).
 """
 
 from __future__ import annotations
@@ -76,13 +87,12 @@ def _rbox(ys: np.ndarray, xs: np.ndarray, row0: int, col0: int, angle_deg: float
 
 
 def rle_encode(mask: np.ndarray) -> dict:
-    """COCO uncompressed RLE of a full (H, W) bool mask: column-major run lengths, starting
-    with the count of zeros."""
+    """COCO compressed RLE of a full (H, W) bool mask (see the module docstring)."""
     return rle_encode_window(np.asarray(mask, dtype=bool), 0, 0, mask.shape[0], mask.shape[1])
 
 
 def rle_encode_window(window: np.ndarray, row0: int, col0: int, height: int, width: int) -> dict:
-    """COCO RLE of an (H, W) mask that is zero outside `window` placed at (row0, col0).
+    """COCO compressed RLE of an (H, W) mask that is zero outside `window` placed at (row0, col0).
 
     Works on the window alone (cost ~ object area, not image area): the column-major flat
     positions of its pixels are sorted, so runs are the breaks in consecutive positions.
@@ -92,11 +102,16 @@ def rle_encode_window(window: np.ndarray, row0: int, col0: int, height: int, wid
 
 
 def _rle(rows: np.ndarray, cols: np.ndarray, row0: int, col0: int, height: int, width: int) -> dict:
-    """RLE from a window's pixel coordinates in column-major order."""
+    """Compressed RLE from a window's pixel coordinates in column-major order."""
+    return {"size": [height, width], "counts": counts_to_string(_runs(rows, cols, row0, col0, height, width))}
+
+
+def _runs(rows: np.ndarray, cols: np.ndarray, row0: int, col0: int, height: int, width: int) -> list[int]:
+    """Run lengths (zeros first) from a window's pixel coordinates in column-major order."""
     pos = (cols + col0).astype(np.int64) * height + (rows + row0)
     total = height * width
     if pos.size == 0:
-        return {"size": [height, width], "counts": [total]}
+        return [total]
     breaks = np.flatnonzero(np.diff(pos) != 1) + 1
     starts = pos[np.concatenate(([0], breaks))]
     ends = pos[np.concatenate((breaks - 1, [pos.size - 1]))] + 1
@@ -107,15 +122,49 @@ def _rle(rows: np.ndarray, cols: np.ndarray, row0: int, col0: int, height: int, 
     counts = np.diff(bounds)
     if counts[-1] == 0:
         counts = counts[:-1]
-    return {"size": [height, width], "counts": counts.tolist()}
+    return counts.tolist()
+
+
+def counts_to_string(counts: list[int]) -> str:
+    """Run lengths -> COCO's compressed counts string (maskApi.c `rleToString`)."""
+    out = []
+    for i, count in enumerate(counts):
+        x = int(count) - (int(counts[i - 2]) if i > 2 else 0)  # may be negative
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5  # arithmetic shift, as on C's signed long
+            more = x != -1 if c & 0x10 else x != 0
+            out.append(chr(48 + (c | 0x20 if more else c)))
+    return "".join(out)
+
+
+def string_to_counts(text: str) -> list[int]:
+    """COCO's compressed counts string -> run lengths (maskApi.c `rleFrString`)."""
+    counts: list[int] = []
+    p = 0
+    while p < len(text):
+        x, k, more = 0, 0, True
+        while more:
+            c = ord(text[p]) - 48
+            x |= (c & 0x1F) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
+            if not more and c & 0x10:
+                x |= -1 << (5 * k)  # sign-extend
+        counts.append(x + (counts[-2] if len(counts) > 2 else 0))
+    return counts
 
 
 def rle_decode(rle: dict) -> np.ndarray:
-    """Inverse of rle_encode: (H, W) bool."""
+    """Inverse of rle_encode: (H, W) bool. Also reads uncompressed RLE (`counts` a list of
+    run lengths), which builds made before compressed RLE hold."""
     h, w = rle["size"]
-    values = np.zeros(len(rle["counts"]), dtype=bool)
+    counts = string_to_counts(rle["counts"]) if isinstance(rle["counts"], str) else list(rle["counts"])
+    values = np.zeros(len(counts), dtype=bool)
     values[1::2] = True
-    flat = np.repeat(values, rle["counts"])
+    flat = np.repeat(values, counts)
     return flat.reshape((w, h)).T
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-IMAGE_FORMATS = ("jpg", "png", "png16")
+from generator.names import IMAGE_FORMATS
 
 
 def quantise(pixels: np.ndarray, image_format: str) -> np.ndarray:

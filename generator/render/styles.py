@@ -16,10 +16,10 @@ import torch
 from generator.bodies import legacy
 from generator.bodies import physical as physical_bodies
 from generator.bodies.context import PlacementContext, Sampler
+from generator.names import CPU_BATCH_SIZES, NONE_CLASS
+from generator.names import DEFAULT_STYLE as DEFAULT_STYLE  # re-exported
 from generator.render import physical
 from generator.render.rasterise import ObjectWindows, accumulate
-
-NONE_CLASS = "none"
 
 # images (B, 1, H, W) float32 [0, 1], the renderer's own fresh batch, which a compositor may
 # write into (a new image-size buffer per batch costs more than some compositing steps);
@@ -40,10 +40,7 @@ class Style:
     # Whether samplers read PlacementContext.anatomy and display_levels; estimating them costs
     # more than a legacy render on CPU, so styles that place by image fractions skip them.
     needs_anatomy: bool = True
-    # Images per render batch on CPU (chosen by `radiopaque bench generate`): physical runs a
-    # few hundred small operations per shape kind and batch, which wide batches amortise;
-    # legacy's whole-image passes stay in cache at small batches.
-    cpu_batch_size: int = 64
+    cpu_batch_size: int = 64  # images per render batch on CPU: generator.names.CPU_BATCH_SIZES
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -68,7 +65,7 @@ LEGACY = Style(
     composite=_paint_white,
     sample_imaging=_no_imaging,
     needs_anatomy=False,
-    cpu_batch_size=16,
+    cpu_batch_size=CPU_BATCH_SIZES["legacy"],
 )
 
 PHYSICAL = Style(
@@ -77,10 +74,10 @@ PHYSICAL = Style(
     mask_threshold=physical.MASK_THRESHOLD,
     composite=physical.composite,
     sample_imaging=physical.sample_imaging,
+    cpu_batch_size=CPU_BATCH_SIZES["physical"],
 )
 
 STYLES: dict[str, Style] = {LEGACY.name: LEGACY, PHYSICAL.name: PHYSICAL}
-DEFAULT_STYLE = "physical"
 
 
 def get_style(name: str) -> Style:

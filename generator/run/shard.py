@@ -227,7 +227,8 @@ class ShardRenderer:
             window, row0, col0, _ = masks[(b, k)]
             shape, clipped, r0, c0 = annotate.object_annotation(window, row0, col0, h, w,
                                                                 obj.params.get("angle_deg", 0.0))
-            # Later objects are drawn over earlier ones in the instance-id map.
+            # Later objects are drawn over earlier ones in the instance-id map: where objects
+            # overlap, the pixel is the last one's (README, generator.render.annotate).
             instance_ids[r0 : r0 + clipped.shape[0], c0 : c0 + clipped.shape[1]][clipped] = k + 1
             objects.append({
                 "class": obj.cls,
@@ -247,6 +248,7 @@ class ShardRenderer:
             height=h,
             width=w,
             label=cfg.classes.index(spec.label),
+            label_name=spec.label,
             labels=tuple(labels),
             objects=tuple(objects),
             spec=spec.to_dict(),

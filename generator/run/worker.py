@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from generator.config import BuildConfig
 from generator.device import device_record, resolve_device
-from generator.output.formats import FORMATS, shard_name
+from generator.names import CUDA_BATCH_SIZE  # the CPU takes the style's own cpu_batch_size
+from generator.output.formats import FORMATS, shard_path
 from generator.output.manifest import ShardFile, ShardPart
 from generator.output.storage import Store, sha256_bytes
 from generator.render.styles import get_style
 from generator.run.executor import OnProgress, ShardJob
 from generator.run.shard import ShardRenderer, ShardResult
-
-# Images per render batch on CUDA when --batch-size is not given; the CPU takes the style's
-# own `cpu_batch_size` (small batches stay in cache, the GPU wants wide ones).
-CUDA_BATCH_SIZE = 64
 
 
 class ShardWorker:
@@ -43,8 +40,8 @@ def write_shard(store: Store, config: BuildConfig, result: ShardResult,
     """Encode `result` in every format of the build and write each file atomically."""
     files = []
     for fmt in config.formats:
-        data = FORMATS[fmt].encode(result.samples)
-        name = shard_name(result.index, fmt)
+        data = FORMATS[fmt].encode(result.samples, classes=config.classes)
+        name = shard_path(result.index, fmt)
         store.write_atomic(name, data)
         files.append(ShardFile(path=name, format=fmt, count=len(result.samples), sha256=sha256_bytes(data),
                                bytes=len(data)))

@@ -24,7 +24,7 @@ alone; the report adds a shape-matched variant restricted to wire-like classes.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -32,28 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from generator.inputs.groups import group_key
+from generator.tools.realism_config import DiscriminatorConfig as DiscriminatorConfig  # re-exported
 
 RING_FRACTION = (0.375, 0.5)  # background ring of a crop: this fraction of its side from the centre
 MIN_SPREAD = 1.0 / 255.0  # one 8-bit grey level: noise-free synthetic backgrounds have none
-
-
-@dataclass(frozen=True, kw_only=True)
-class DiscriminatorConfig:
-    epochs: int = 40
-    folds: int = 5
-    repeats: int = 3  # seeds seed, seed + 1, ...: spread of the AUROC
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    width: int = 16  # channels of the first conv layer (then 2x, 4x)
-    bootstrap: int = 1000  # patient-bootstrap resamples for the 95 % interval
-
-    def __post_init__(self):
-        for name in ("epochs", "folds", "repeats", "batch_size", "width"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
-        if self.folds < 2:
-            raise ValueError(f"folds: expected >= 2, got {self.folds}")
 
 
 def patient_id(file_name: str) -> str:

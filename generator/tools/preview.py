@@ -21,8 +21,10 @@ def _colour(name: str, classes: Sequence[str]) -> tuple[int, int, int]:
     return _COLOURS[classes.index(name) % len(_COLOURS)] if name in classes else _COLOURS[-1]
 
 
-def tile(sample, tile_px: int, classes: Sequence[str], caption: str | None = None) -> Image.Image:
-    """One sample as an RGB tile_px x tile_px tile: image letterboxed, boxes and label drawn."""
+def tile(sample, tile_px: int, classes: Sequence[str], caption: str | None = None, *,
+         boxes: bool = True) -> Image.Image:
+    """One sample as an RGB tile_px x tile_px tile: image letterboxed, label drawn above it, and
+    the objects' boxes unless `boxes` is False (to see small objects unmarked)."""
     img = Image.open(io.BytesIO(sample.image))
     arr = np.asarray(img)
     if arr.dtype == np.uint16:
@@ -35,7 +37,7 @@ def tile(sample, tile_px: int, classes: Sequence[str], caption: str | None = Non
     ox, oy = (tile_px - size[0]) // 2, (tile_px - size[1]) // 2
     canvas.paste(rgb, (ox, oy))
     draw = ImageDraw.Draw(canvas)
-    for obj in sample.objects:
+    for obj in sample.objects if boxes else ():
         if obj.get("bbox_xyxy"):
             x0, y0, x1, y1 = obj["bbox_xyxy"]
             draw.rectangle([ox + x0 * scale - 1, oy + y0 * scale - 1, ox + x1 * scale, oy + y1 * scale],
@@ -78,8 +80,10 @@ def _pick(samples: Iterable, n: int, per_class: bool, num_classes: int) -> list:
     return [s for c in range(num_classes) for s in rows[c]]
 
 
-def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False, tile_px: int = 256) -> int:
-    """Write a contact sheet PNG of `build` to `out`; returns the number of samples shown."""
+def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False, tile_px: int = 256,
+                  boxes: bool = True) -> int:
+    """Write a contact sheet PNG of `build` to `out` (boxes drawn unless `boxes` is False);
+    returns the number of samples shown."""
     manifest = read_manifest(Store(build, create=False))
     classes = list(manifest.classes)
     picked = _pick(iter_build(build), n, per_class, len(classes))
@@ -88,7 +92,7 @@ def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False,
     columns = max(1, n // len(classes)) if per_class else math.ceil(math.sqrt(len(picked)))
     samples = manifest.totals.samples if manifest.totals else sum(s.count for s in manifest.shards)
     title = f"{manifest.config.get('style', '?')} style, seed {manifest.seed}, {samples} samples"
-    sheet([tile(s, tile_px, classes) for s in picked], columns, title).save(out)
+    sheet([tile(s, tile_px, classes, boxes=boxes) for s in picked], columns, title).save(out)
     return len(picked)
 
 

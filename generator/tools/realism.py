@@ -49,7 +49,8 @@ from generator.render.calibrate import display_levels_np
 from generator.render.styles import get_style
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
-from generator.tools.discriminator import DiscriminatorConfig, crop, discriminate, patient_id
+from generator.tools.discriminator import crop, discriminate, patient_id
+from generator.tools.realism_config import RealismConfig
 
 WORK_PX = 512
 TOPHAT_MM = 8.0
@@ -61,32 +62,10 @@ SYNTHETIC_CLASSES = ("coin", "button_battery", "magnets", "bullet", "shrapnel", 
                      "jewellery_clothing")
 SHAPE_MATCHED_CLASSES = ("jewellery_clothing", "pin_needle")
 DEFAULT_SPACING_MM = (0.143 * 2.5, 0.143 * 2.5)
-CROP_MM = 24.0
-CROP_PX = 32
 # Streams of `sample_rng` apart from the per-class objects' (stream 0, index n * classes + k),
 # so adding the discriminator's renders moved no object of the contrast and edge figures.
 _STREAM_EXTRA = 2
 _STREAM_SELECT = 3
-
-
-@dataclass(frozen=True, kw_only=True)
-class RealismConfig:
-    data: str
-    n_images: int = 60
-    seed: int = 0
-    crop_mm: float = CROP_MM  # side of every crop, real and synthetic alike
-    crop_px: int = CROP_PX
-    discriminator: DiscriminatorConfig = DiscriminatorConfig()
-
-    def __post_init__(self):
-        if self.n_images < 1:
-            raise ValueError(f"n_images: expected >= 1, got {self.n_images}")
-        if self.seed < 0:
-            raise ValueError(f"seed: expected >= 0, got {self.seed}")
-        if not self.crop_mm > 0:
-            raise ValueError(f"crop_mm: expected > 0, got {self.crop_mm}")
-        if self.crop_px < 8 or self.crop_px % 4:
-            raise ValueError(f"crop_px: expected a multiple of 4 >= 8, got {self.crop_px}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from generator.output.formats import FORMATS, MANIFEST, shard_name
+from generator.output.formats import FORMATS, MANIFEST, shard_name, shard_path
 from generator.output.sample import ShardSample
 from generator.output.storage import sha256_bytes
 
@@ -33,10 +33,11 @@ def group_id(patient: int) -> str:
 
 
 def write_fake_build(root: Path, shard_counts: list[int], formats=("wds", "parquet"), *, patients: int | None = 12,
-                     first_patient: int = 0) -> list[str]:
+                     first_patient: int = 0, flat: bool = False) -> list[str]:
     """A build of len(shard_counts) shards; sample i has label i % 3, image value i % 256 and
     patient first_patient + i % patients, so a patient's samples spread over the shards.
     `patients=None`: a build made before groups (no group_id, no part groups; film i % 10).
+    `flat`: shards at the top level, as builds made before the wds/ and parquet/ folders.
     Returns the keys in shard order."""
     root.mkdir(parents=True, exist_ok=True)
     mask = _png(0)
@@ -55,7 +56,8 @@ def write_fake_build(root: Path, shard_counts: list[int], formats=("wds", "parqu
         files = []
         for fmt in formats:
             data = FORMATS[fmt].encode(samples)
-            name = shard_name(s, fmt)
+            name = shard_name(s, fmt) if flat else shard_path(s, fmt)
+            (root / name).parent.mkdir(exist_ok=True)
             (root / name).write_bytes(data)
             files.append({"path": name, "format": fmt, "count": count, "sha256": sha256_bytes(data)})
         entries += files
@@ -73,7 +75,7 @@ def write_fake_build(root: Path, shard_counts: list[int], formats=("wds", "parqu
 def sample_groups(root: Path) -> dict[str, str | None]:
     """key -> meta group_id of every sample of a fake build, read from its tar shards."""
     out = {}
-    for path in sorted(root.glob("*.tar")):
+    for path in sorted(root.rglob("*.tar")):
         for sample in FORMATS["wds"].decode(path.read_bytes()):
             out[sample.key] = sample.meta.get("group_id")
     return out

@@ -17,7 +17,7 @@ from PIL import Image
 
 from generator.errors import ConfigError
 from generator.inputs.raster import dali_available
-from generator.output.formats import FORMATS, MANIFEST, shard_name
+from generator.output.formats import FORMATS, MANIFEST, shard_name, shard_path
 from generator.output.sample import ShardSample
 from generator.output.storage import sha256_bytes
 from trainer import dali_stream
@@ -63,7 +63,7 @@ def test_ranks_read_the_train_subset_once_except_the_remainder(fake_build, tmp_p
     assert max(counts.values()) == 1
     assert set(seen) <= set(train) and not set(seen) & set(val)
     assert len(set(train) - set(seen)) == len(train) % world_size  # the documented remainder
-    assert sorted((tmp_path / "cache").glob("*.idx")) and not list(root.glob("*.idx"))  # cached outside the build
+    assert sorted((tmp_path / "cache").glob("*.idx")) and not list(root.rglob("*.idx"))  # cached outside the build
 
 
 @needs_dali
@@ -104,6 +104,14 @@ def test_labels_equal_shard_stream_targets(fake_build, tmp_path, device, task):
                 assert int(target) == want, key
             n += 1
     assert n == len(expected) == 30
+
+
+@needs_dali
+def test_a_build_made_before_the_format_folders_reads_with_dali(tmp_path, device):
+    keys = write_fake_build(tmp_path / "old", [4, 3], flat=True)
+    ds = _dali(tmp_path / "old", tmp_path / "cache", seed=0, image_size=16, batch_size=4, device=device)
+    got = {key: int(t) for _, targets, batch_keys in ds for t, key in zip(targets, batch_keys)}
+    assert got == {f"shard-00000{0 if i < 4 else 1}.tar:{k}": i % 3 for i, k in enumerate(keys)}
 
 
 def _smooth_image(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -194,7 +202,7 @@ def test_decoder_choice_and_errors(fake_build, tmp_path, monkeypatch):
 def test_corrupt_image_fails_with_a_pointer_to_the_cpu_decoder(fake_build, tmp_path):
     root = tmp_path / "bad"
     write_fake_build(root, [4], formats=("wds",))
-    tar = root / shard_name(0, "wds")
+    tar = root / shard_path(0, "wds")
     data = bytearray(tar.read_bytes())
     start = data.index(b"\x89PNG")  # first sample's image: keep its length, break its header
     data[start:start + 8] = b"notapng!"

@@ -68,3 +68,13 @@ def test_classification_report_any_foreign_body():
     assert any_fb["sensitivity"] == pytest.approx(2 / 3)  # sample 2 predicted "none"
     assert report["per_class"]["coin"]["auroc"] == pytest.approx(1.0)
     assert report["confusion_matrix"] == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
+
+
+def test_top_loss_titles_name_the_sample_not_a_cut_shard_path():
+    from trainer.evaluate import sample_title
+
+    assert sample_title("wds/shard-000003.tar:00000042") == "sample 00000042"
+    assert sample_title("shard-000000.parquet:00000007") == "sample 00000007"  # a build made before wds/
+    assert sample_title("coin/film_001.png") == "film_001.png"
+    long = sample_title("folder/an_unusually_long_file_name_of_a_film_0123.png")
+    assert len(long) == 28 and long.startswith("an_unusually") and long.endswith("film_0123.png")

@@ -73,6 +73,18 @@ def test_train_val_split_is_disjoint_fixed_and_complete(fake_build):
     assert 0 < len(parts["val"]) < len(keys)
 
 
+@pytest.mark.parametrize("fmt", ["wds", "parquet"])
+def test_a_build_made_before_the_format_folders_still_streams(tmp_path, fmt):
+    from _builds import write_fake_build
+
+    keys = write_fake_build(tmp_path / "old", [4, 3], flat=True)
+    assert not (tmp_path / "old" / "wds").exists() and (tmp_path / "old" / "shard-000000.tar").exists()
+    ds = ShardStream(str(tmp_path / "old"), fmt=fmt, shuffle=False, drop_remainder=False, image_size=16)
+    got = list(ds)
+    assert [k for _, _, k in got][:2] == [f"shard-000000.{'tar' if fmt == 'wds' else 'parquet'}:{k}" for k in keys[:2]]
+    assert [t for _, t, _ in got] == [i % 3 for i in range(7)]
+
+
 def test_parquet_and_tar_give_the_same_samples(fake_build):
     root, _ = fake_build
     wds = ShardStream(str(root), fmt="wds", shuffle=False, drop_remainder=False, image_size=16)
@@ -91,7 +103,7 @@ def test_samples_have_values_shapes_and_mapped_labels(fake_build):
     assert image.shape == (1, 8, 8) and image.dtype == torch.float32
     assert torch.allclose(image, torch.zeros_like(image))  # sample 0 is black
     assert target.tolist() == [0.0, 0.0, 1.0, 0.0]  # label "none" -> index 2 of the model's classes
-    assert key == "shard-000000.tar:00000000"
+    assert key == "wds/shard-000000.tar:00000000"
     with pytest.raises(ValueError, match="lack"):
         ShardStream(str(root), classes=["none", "coin"])
 

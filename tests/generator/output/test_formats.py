@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from generator.output.formats import FORMATS, MANIFEST, iter_build, shard_name
-from generator.output.parquet import SCHEMA, decode_parquet, encode_parquet
+from generator.output.formats import FORMATS, MANIFEST, iter_build, known_shard_paths, shard_name, shard_path
+from generator.output.parquet import SCHEMA, decode_parquet, encode_parquet, shard_classes
 from generator.output.sample import ShardSample
 from generator.output.storage import Store, StoreError, sha256_bytes
 from generator.output.wds import decode_tar, encode_tar
@@ -44,6 +44,7 @@ def _sample(index: int, fmt: str = "png", *, bit16: bool = False) -> ShardSample
         height=height,
         width=width,
         label=1,
+        label_name="coin",
         labels=(0, 1, 0),
         # Tuples inside JSON fields, as dataclasses.asdict produces them: must round-trip.
         objects=({"class": "coin", "bbox_xyxy": (3, 2, 9, 6), "material": "copper", "pose": {"yaw_deg": 12.5}},),
@@ -65,8 +66,10 @@ def samples() -> list[ShardSample]:
 def test_annotation_holds_exactly_the_json_fields(samples):
     annotation = samples[0].annotation()
     assert sorted(annotation) == [
-        "height", "image_format", "key", "label", "labels", "meta", "objects", "source_id", "spec", "width",
+        "height", "image_format", "key", "label", "label_name", "labels", "meta", "objects", "source_id", "spec",
+        "width",
     ]  # fmt: skip
+    assert annotation["label_name"] == "coin"
     assert annotation["labels"] == [0, 1, 0]
     assert annotation["objects"][0]["bbox_xyxy"] == [3, 2, 9, 6]
     assert annotation["spec"]["spacing_mm"] == [0.5, 0.5]
@@ -160,18 +163,21 @@ def test_parquet_bytes_are_identical_on_every_encode(samples):
 
 def test_parquet_is_readable_by_pyarrow_with_the_expected_schema(samples, tmp_path):
     path = tmp_path / shard_name(0, "parquet")
-    path.write_bytes(encode_parquet(samples))
+    path.write_bytes(encode_parquet(samples, classes=("none", "coin", "magnets")))
     table = pq.read_table(path)
     assert table.schema.names == [
-        "key", "image", "image_format", "height", "width", "label", "labels",
+        "key", "image", "image_format", "height", "width", "label", "label_name", "labels",
         "objects", "spec", "source_id", "mask_png", "meta",
     ]  # fmt: skip
+    assert json.loads(table.schema.metadata[b"radiopaque.classes"]) == ["none", "coin", "magnets"]
+    assert shard_classes(path.read_bytes()) == ["none", "coin", "magnets"]
+    assert table.column("label_name").to_pylist() == ["coin"] * 3
     types = {field.name: field.type for field in table.schema}
     assert types["key"] == pa.string() and types["image"] == pa.binary() and types["mask_png"] == pa.binary()
     assert types["height"] == types["width"] == types["label"] == pa.int32()
     assert types["labels"] == pa.list_(pa.int8())
     assert types["objects"] == types["spec"] == types["meta"] == pa.string()
-    assert table.schema.equals(SCHEMA)
+    assert table.schema.equals(SCHEMA)  # metadata aside
     assert table.column("key").to_pylist() == ["00000000", "00000001", "00000002"]
     assert table.column("image_format").to_pylist() == ["png", "jpg", "png"]
     assert table.column("image").to_pylist()[1] == samples[1].image
@@ -189,6 +195,19 @@ def test_parquet_round_trip(samples):
     assert decode_parquet(encode_parquet([])) == []
 
 
+def test_shards_written_before_label_name_still_decode(samples):
+    import dataclasses
+
+    old = [dataclasses.replace(s, label_name=None) for s in samples]
+    assert "label_name" not in old[0].annotation() and samples[0].annotation()["label_name"] == "coin"
+    assert decode_tar(encode_tar(old)) == old
+    table = pq.read_table(pa.BufferReader(encode_parquet(old))).drop_columns(["label_name"])
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(None), sink)  # the old schema: no label_name, no classes
+    data = sink.getvalue().to_pybytes()
+    assert decode_parquet(data) == old and shard_classes(data) is None
+
+
 # --- registry and build reader -------------------------------------------------------------
 
 
@@ -203,31 +222,42 @@ def test_shard_name_and_registry():
         shard_name(-1, "wds")
 
 
-def _write_build(url: str, shards: dict[int, list[ShardSample]], formats: tuple[str, ...]) -> Store:
-    """Write shards and a manifest listing them in reverse completion order."""
+def test_shard_path_puts_each_format_in_its_folder():
+    assert shard_path(12, "wds") == "wds/shard-000012.tar"
+    assert shard_path(3, "parquet") == "parquet/shard-000003.parquet"
+    with pytest.raises(ValueError, match="got 'tfrecord'"):
+        shard_path(0, "tfrecord")
+    assert known_shard_paths(3, "wds") == ("wds/shard-000003.tar", "shard-000003.tar")
+
+
+def _write_build(url: str, shards: dict[int, list[ShardSample]], formats: tuple[str, ...], *,
+                 flat: bool = False) -> Store:
+    """Write shards and a manifest listing them in reverse completion order; `flat`: at the
+    top level, as builds made before the format folders."""
     store = Store(url)
     entries = []
     for index in sorted(shards, reverse=True):
         for fmt in formats:
             data = FORMATS[fmt].encode(shards[index])
-            path = shard_name(index, fmt)
+            path = shard_name(index, fmt) if flat else shard_path(index, fmt)
             store.write_atomic(path, data)
             entries.append({"path": path, "format": fmt, "count": len(shards[index]), "sha256": sha256_bytes(data)})
     store.write_atomic(MANIFEST, json.dumps({"shards": entries}).encode())
     return store
 
 
+@pytest.mark.parametrize("flat", [False, True], ids=["format-folders", "old-flat-build"])
 @pytest.mark.parametrize("formats", [("wds",), ("parquet",), ("parquet", "wds")])
-def test_iter_build_yields_all_samples_in_shard_order(tmp_path, formats):
+def test_iter_build_yields_all_samples_in_shard_order(tmp_path, formats, flat):
     shards = {0: [_sample(0), _sample(1, "jpg")], 1: [_sample(2)], 2: [_sample(3, "jpg")]}
-    _write_build(str(tmp_path / "build"), shards, formats)
+    _write_build(str(tmp_path / "build"), shards, formats, flat=flat)
     assert [s.key for s in iter_build(str(tmp_path / "build"))] == ["00000000", "00000001", "00000002", "00000003"]
     assert list(iter_build(str(tmp_path / "build"))) == [s for i in sorted(shards) for s in shards[i]]
 
 
 def test_iter_build_prefers_tar_when_both_formats_exist(tmp_path):
     store = _write_build(str(tmp_path / "build"), {0: [_sample(0)]}, ("parquet", "wds"))
-    store.remove(shard_name(0, "parquet"))  # would fail to read if iter_build chose Parquet
+    store.remove(shard_path(0, "parquet"))  # would fail to read if iter_build chose Parquet
     assert [s.key for s in iter_build(str(tmp_path / "build"))] == ["00000000"]
 
 
@@ -239,7 +269,7 @@ def test_iter_build_reads_fsspec_urls():
 
 def test_iter_build_rejects_a_shard_that_differs_from_the_manifest(tmp_path):
     store = _write_build(str(tmp_path / "build"), {0: [_sample(0)]}, ("wds",))
-    store.write_atomic(shard_name(0, "wds"), encode_tar([_sample(5)]))
+    store.write_atomic(shard_path(0, "wds"), encode_tar([_sample(5)]))
     with pytest.raises(StoreError, match="sha256 is .*dataset.json says"):
         list(iter_build(str(tmp_path / "build")))
 

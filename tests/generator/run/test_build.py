@@ -39,16 +39,17 @@ def test_manifest_totals_and_histogram(demo):
     assert m["totals"] == {"samples": 40, "expected_samples": 40, "shards": 3, "expected_shards": 3, "complete": True}
     assert sum(m["class_histogram"].values()) == 40
     assert [s["path"] for s in m["shards"]] == [
-        f"shard-{i:06d}.{ext}" for i in range(3) for ext in ("tar", "parquet")]
+        f"{fmt}/shard-{i:06d}.{ext}" for i in range(3) for fmt, ext in (("wds", "tar"), ("parquet", "parquet"))]
     assert [s["count"] for s in m["shards"] if s["format"] == "wds"] == [16, 16, 8]
     assert m["config"]["seed"] == 7 and m["classes"] == ["none", "coin", "magnets", "bullet"]
     assert (out / "rejects.jsonl").read_text() == ""
-    assert not list(out.glob("*.tmp-*"))
+    assert not list(out.rglob("*.tmp-*"))
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "parquet", "rejects.jsonl", "wds"]
 
 
 def test_webdataset_reads_tar_shards(demo):
     out, _ = demo
-    ds = wds.WebDataset(str(out / "shard-000000.tar"), shardshuffle=False)
+    ds = wds.WebDataset(str(out / "wds" / "shard-000000.tar"), shardshuffle=False)
     items = list(ds)
     assert len(items) == 16 and items[0]["__key__"] == "00000000"
     ann = json.loads(items[3]["json"])
@@ -58,7 +59,7 @@ def test_webdataset_reads_tar_shards(demo):
 
 def test_pyarrow_reads_parquet_shards(demo):
     out, _ = demo
-    table = pq.read_table(out / "shard-000002.parquet")
+    table = pq.read_table(out / "parquet" / "shard-000002.parquet")
     assert table.num_rows == 8
     for col in ("key", "image", "image_format", "height", "width", "label", "labels", "objects", "spec", "source_id"):
         assert col in table.column_names
@@ -85,6 +86,34 @@ def test_boxes_inside_image_and_match_masks(demo):
     assert positives > 10
 
 
+def test_labels_name_themselves_and_mask_png_keeps_the_last_object_where_they_overlap(demo, tmp_path):
+    fragments = tmp_path / "fragments"  # several shrapnel fragments per film: some overlap
+    _build(fragments, count=16, seed=1, style="physical", classes=("shrapnel",))
+    overlaps = 0
+    for out in (demo[0], fragments):
+        overlaps += _check_labels_and_overlaps(out)
+    assert overlaps > 0  # so the rule was exercised
+
+
+def _check_labels_and_overlaps(out) -> int:
+    classes = json.loads((out / "dataset.json").read_text())["classes"]
+    overlaps = 0
+    for s in iter_build(str(out)):
+        assert s.label_name == classes[s.label] == s.spec["label"]
+        ids = np.asarray(Image.open(io.BytesIO(s.mask_png)))
+        owner = np.zeros_like(ids)
+        for k, obj in enumerate(s.objects, start=1):
+            assert isinstance(obj["mask_rle"]["counts"], str)  # COCO compressed RLE
+            mask = rle_decode(obj["mask_rle"])
+            overlaps += int((owner[mask] > 0).sum())
+            owner[mask] = k  # the rule: later objects are drawn over earlier ones
+        np.testing.assert_array_equal(ids, owner)
+    table = pq.read_table(out / "parquet" / "shard-000000.parquet")
+    assert json.loads(table.schema.metadata[b"radiopaque.classes"]) == classes
+    assert table.column("label_name").to_pylist() == [classes[i] for i in table.column("label").to_pylist()]
+    return overlaps
+
+
 def test_objects_are_bright_where_masks_say(demo):
     out, _ = demo
     for s in iter_build(str(out)):
@@ -105,13 +134,34 @@ def test_resume_rebuilds_only_missing_or_altered_shards(demo, tmp_path):
     _, reference = demo
     out = tmp_path / "resume"
     first = _build(out)
-    (out / "shard-000001.tar").unlink()
-    (out / "shard-000002.parquet").write_bytes(b"corrupted")
-    kept = (out / "shard-000000.tar").stat().st_mtime_ns
+    (out / "wds" / "shard-000001.tar").unlink()
+    (out / "parquet" / "shard-000002.parquet").write_bytes(b"corrupted")
+    kept = (out / "wds" / "shard-000000.tar").stat().st_mtime_ns
     second = _build(out)
     assert second.new_samples == 16 + 8
     assert _hashes(second) == _hashes(first) == _hashes(reference)
-    assert (out / "shard-000000.tar").stat().st_mtime_ns == kept
+    assert (out / "wds" / "shard-000000.tar").stat().st_mtime_ns == kept
+
+
+def test_a_build_made_before_the_format_folders_reads_and_resumes(demo, tmp_path):
+    """Old layout: shards at the top level, the manifest's paths saying so."""
+    import shutil
+
+    out = tmp_path / "old"
+    shutil.copytree(demo[0], out)
+    doc = json.loads((out / "dataset.json").read_text())
+    for entry in [*doc["shards"], *(f for part in doc["parts"].values() for f in part["files"])]:
+        name = entry["path"].split("/")[-1]
+        if (out / entry["path"]).exists() and name != entry["path"]:
+            (out / entry["path"]).rename(out / name)
+        entry["path"] = name
+    (out / "dataset.json").write_text(json.dumps(doc))
+    assert [s.key for s in iter_build(str(out))] == [s.key for s in iter_build(str(demo[0]))]
+    (out / "shard-000002.tar").unlink()
+    again = _build(out)
+    assert again.new_samples == 8  # the two kept shards are not rebuilt; the missing one goes to wds/
+    assert (out / "wds" / "shard-000002.tar").exists() and (out / "shard-000001.tar").exists()
+    assert [s.key for s in iter_build(str(out))] == [s.key for s in iter_build(str(demo[0]))]
 
 
 def test_resume_with_other_options_fails_fast(demo, tmp_path):

@@ -72,15 +72,15 @@ def _shard_hashes(out: Path) -> dict[str, str]:
 
 
 def _file_hashes(out: Path) -> dict[str, str]:
-    return {p.name: storage.sha256_bytes(p.read_bytes()) for p in sorted(out.glob("shard-*"))}
+    return {p.relative_to(out).as_posix(): storage.sha256_bytes(p.read_bytes()) for p in sorted(out.glob("*/shard-*"))}
 
 
 def _keys_per_format(out: Path) -> dict[str, list[str]]:
     tar_keys, parquet_keys = [], []
-    for path in sorted(out.glob("shard-*.tar")):
+    for path in sorted(out.glob("wds/shard-*.tar")):
         with tarfile.open(path) as tar:
             tar_keys += sorted({m.name.split(".", 1)[0] for m in tar.getmembers()})
-    for path in sorted(out.glob("shard-*.parquet")):
+    for path in sorted(out.glob("parquet/shard-*.parquet")):
         parquet_keys += pq.read_table(path, columns=["key"]).column("key").to_pylist()
     return {"wds": tar_keys, "parquet": parquet_keys}
 
@@ -159,7 +159,7 @@ def test_corpus_good_files_are_used_and_conversions_counted(corpus_build):
 
 def _tar_members(out: Path, suffix: str) -> list[bytes]:
     found = []
-    for path in sorted(out.glob("shard-*.tar")):
+    for path in sorted(out.glob("wds/shard-*.tar")):
         with tarfile.open(path) as tar:
             found += [tar.extractfile(m).read() for m in tar.getmembers() if m.name.endswith(suffix)]
     return found
@@ -211,14 +211,14 @@ def test_csv_manifest_bad_rows_are_list_rejects(tmp_path):
 def test_altered_shard_is_named_by_verify_and_rebuilt_by_resume(reference, inputs, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(reference, out)
-    shard = out / "shard-000001.tar"
+    shard = out / "wds" / "shard-000001.tar"
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0x01  # one bit, same size: only the hash can tell
     shard.write_bytes(bytes(data))
     capsys.readouterr()
     assert cli.main(["verify", str(out)]) == 1
     printed = capsys.readouterr().out
-    assert "altered: shard-000001.tar" in printed
+    assert "altered: wds/shard-000001.tar" in printed
     assert printed.count("altered") == 1 and "missing" not in printed
     assert cli.main([*GENERATE, "--input", str(inputs), "--out", str(out)]) == 0
     assert "(6 new)" in capsys.readouterr().out  # only that shard was rendered again
@@ -241,14 +241,16 @@ def test_out_of_space_fails_clearly_and_keeps_finished_shards(reference, inputs,
     capsys.readouterr()
     assert cli.main([*GENERATE, "--input", str(inputs), "--out", str(out), "--retries", "1"]) == 1
     err = capsys.readouterr().err
-    assert re.search(r"error: shard 1 failed after 2 attempts: no space left on device writing \S*shard-000001\.tar",
-                     err), err
+    assert re.search(r"error: shard 1 failed after 2 attempts: no space left on device writing "
+                     r"\S*wds/shard-000001\.tar", err), err
     assert "Traceback" not in err
     manifest = json.loads((out / "dataset.json").read_text())
     assert sorted(manifest["parts"]) == ["0"] and not manifest["totals"]["complete"]
     for entry in manifest["shards"]:
         assert storage.sha256_bytes((out / entry["path"]).read_bytes()) == entry["sha256"]
-    assert {p.name for p in out.glob("shard-*")} == {"shard-000000.tar", "shard-000000.parquet"}
+    assert {p.relative_to(out).as_posix() for p in out.rglob("shard-*")} == {"wds/shard-000000.tar",
+                                                                             "parquet/shard-000000.parquet"}
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.json", "parquet", "rejects.jsonl", "wds"]
     assert _shard_hashes(out).items() <= _shard_hashes(reference).items()
     assert not _temporaries(out)
 
@@ -440,7 +442,7 @@ def test_kill_at_fixed_points_then_resume_equals_uninterrupted(reference, inputs
 
     # 1. During the first shard: half of shard-000000.tar written to its temporary name.
     assert _run_until_parked(args, {"at": "shard-000000.tar:partial"}, tmp_path)[0] == "shard-000000.tar:partial"
-    assert len(_temporaries(out)) == 1 and not list(out.glob("shard-*.tar"))
+    assert len(_temporaries(out)) == 1 and not list(out.rglob("shard-*.tar"))
     assert json.loads((out / "dataset.json").read_text())["parts"] == {}
 
     # 2. Between shards: shard 0 complete and recorded, shard 1 not started.
@@ -450,7 +452,7 @@ def test_kill_at_fixed_points_then_resume_equals_uninterrupted(reference, inputs
 
     # 3. Right after shard 1's last file was renamed into place, before the manifest lists it.
     assert _run_until_parked(args, {"at": "shard-000001.parquet:renamed"}, tmp_path)[0].endswith("renamed")
-    assert (out / "shard-000001.parquet").exists()
+    assert (out / "parquet" / "shard-000001.parquet").exists()
     assert list(json.loads((out / "dataset.json").read_text())["parts"]) == ["0"]
 
     # 4. While the manifest itself is half written (its first rewrite in the resumed run):
