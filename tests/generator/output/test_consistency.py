@@ -55,13 +55,13 @@ def test_a_part_pointing_at_another_shards_file_fails_verify_and_is_rebuilt_on_r
     def point_at_shard_0(doc):
         doc["parts"]["1"]["files"] = doc["parts"]["0"]["files"]
         doc["shards"] = doc["parts"]["0"]["files"] + doc["parts"]["0"]["files"]
-    (built / "shard-000001.tar").unlink()
+    (built / "wds" / "shard-000001.tar").unlink()
     _edit(built, point_at_shard_0)
     problems, _ = verify_build(str(built))
-    assert "inconsistent: part 1: file 'shard-000000.tar' (wds), expected 'shard-000001.tar'" in problems
+    assert "inconsistent: part 1: file 'wds/shard-000000.tar' (wds), expected 'wds/shard-000001.tar'" in problems
     assert any("listed more than once" in p for p in problems)
     build(_config(films), RunConfig(out=str(built), progress=False))
-    assert verify_build(str(built)) == ([], 4) and (built / "shard-000001.tar").exists()
+    assert verify_build(str(built)) == ([], 4) and (built / "wds" / "shard-000001.tar").exists()
 
 
 @pytest.mark.parametrize("change, expected", [
@@ -95,7 +95,7 @@ def test_unreadable_or_malformed_manifest_is_one_line(built, capsys, content):
 def test_resuming_on_another_kind_of_device_is_refused_naming_both(built, films):
     gpu = {"type": "cuda", "name": "NVIDIA H100 80GB HBM3", "torch": "2.14.1", "cuda": "13.0"}
     _edit(built, lambda d: d["parts"]["0"].update(device=gpu))
-    (built / "shard-000001.tar").unlink()  # work left to do
+    (built / "wds" / "shard-000001.tar").unlink()  # work left to do
     with pytest.raises(ConfigError, match=r"--device: .*shard 0 was rendered on cuda NVIDIA H100 80GB HBM3 "
                                           r"\(torch 2.14.1, CUDA 13.0\), this worker is cpu "):
         build(_config(films), RunConfig(out=str(built), progress=False, device="cpu"))
@@ -106,7 +106,7 @@ def test_a_build_without_device_records_resumes(built, films):
         for part in doc["parts"].values():
             part.pop("device")
     _edit(built, drop)
-    (built / "shard-000001.tar").unlink()
+    (built / "wds" / "shard-000001.tar").unlink()
     build(_config(films), RunConfig(out=str(built), progress=False, device="cpu"))
     doc = json.loads((built / "dataset.json").read_text())
     assert "device" not in doc["parts"]["0"] and doc["parts"]["1"]["device"]["type"] == "cpu"
