@@ -23,20 +23,14 @@ import logging
 import torch
 from torch import nn
 
+from .names import DETECT_MODELS, backbone_of
+
 log = logging.getLogger(__name__)
 
-HEADS = ("fasterrcnn", "retinanet", "fcos")
-BACKBONES = ("resnet18", "resnet34", "resnet50")
-DETECT_MODELS = tuple(f"{h}_{b}" for h in HEADS for b in BACKBONES)
 ANCHOR_SIZES = (8, 16, 32, 64, 128)  # px, one per FPN level P2-P6
 ASPECT_RATIOS = (0.25, 0.5, 1.0, 2.0, 4.0)  # height / width
 IMAGE_MEAN, IMAGE_STD = 0.5, 0.25  # of [0, 1] radiographs
 SCORE_THRESH, DETECTIONS_PER_IMAGE = 0.01, 100
-
-
-def backbone_of(name: str) -> str:
-    """The classifier architecture a detector or U-Net name is built on ("fasterrcnn_resnet18" -> "resnet18")."""
-    return name.rsplit("_", 1)[-1]
 
 
 def build_detector(name: str, num_fg: int) -> nn.Module:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 import zlib
 from dataclasses import dataclass
 
@@ -37,7 +36,7 @@ from generator.output.manifest import MANIFEST
 from trainer.data import Data
 from trainer.rng import LOADER, derive_seed
 from trainer.split import meta_group_id
-from trainer.stream import Build, Record, ShardRef, ShardStream, decode_image, resize_square
+from trainer.stream import Build, Record, ShardRef, ShardStream, decode_image
 
 from .crops import choose_crop, crop_boxes
 from .targets import foreground, object_boxes, object_classes, present, with_box
@@ -170,9 +169,3 @@ def open_loc_data(source: str, *, classes: list[str], subset: str, train: bool, 
                         generator=torch.Generator().manual_seed(derive_seed(cfg_seed, LOADER, rank)))
     return Data(ds, loader, ds.batches_per_epoch(batch_size, loader_workers), ds.build.class_counts(), False)
 
-
-def num_batches(n: int, batch_size: int) -> int:
-    return math.ceil(n / batch_size)
-
-
-__all__ = ["LocStream", "collate_loc", "open_loc_data", "resize_square"]

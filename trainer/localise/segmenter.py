@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-BACKBONES = ("resnet18", "resnet34", "resnet50")
-SEGMENT_MODELS = tuple(f"unet_{b}" for b in BACKBONES)
+from .names import SEGMENT_MODELS
+
 PEAK_RADIUS_PX = 4  # local maxima closer than this are one mark
 MIN_PEAK_SCORE = 0.01
 MAX_PEAKS = 100
