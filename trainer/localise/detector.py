@@ -14,6 +14,9 @@ pins, needles and blades (FCOS is anchor-free; its per-level sizes are the same)
 resized by the model (the loader sizes them; `--crop` keeps full resolution), BatchNorm is
 trainable (FrozenBatchNorm only suits pretrained backbones) and low-score detections are kept
 (score >= 0.01, up to 100 per image) so the FROC curve reaches 8 false positives per image.
+Faster R-CNN keeps 500 proposals per image in training (300 at inference) and samples 128 of
+them for the box head (torchvision: 2000 / 1000 and 512): a film holds 1-3 objects, and the
+box head's fully connected layers on 512 regions per image were most of a CPU step.
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ def build_detector(name: str, num_fg: int) -> nn.Module:
     if head == "fasterrcnn":
         anchors = AnchorGenerator(tuple((s,) for s in ANCHOR_SIZES), (ASPECT_RATIOS,) * len(ANCHOR_SIZES))
         model = FasterRCNN(backbone, num_classes, rpn_anchor_generator=anchors, box_score_thresh=SCORE_THRESH,
-                           box_detections_per_img=DETECTIONS_PER_IMAGE, **common)
+                           box_detections_per_img=DETECTIONS_PER_IMAGE, rpn_pre_nms_top_n_train=1000,
+                           rpn_post_nms_top_n_train=500, rpn_pre_nms_top_n_test=1000, rpn_post_nms_top_n_test=300,
+                           box_batch_size_per_image=128, **common)
     elif head == "retinanet":
         anchors = AnchorGenerator(tuple((s, int(s * 1.5)) for s in ANCHOR_SIZES), (ASPECT_RATIOS,) * len(ANCHOR_SIZES))
         model = RetinaNet(backbone, num_classes, anchor_generator=anchors,
@@ -94,9 +99,10 @@ def detect(model: nn.Module, images: torch.Tensor) -> list[dict]:
     return out
 
 
-def load_matching(model: nn.Module, checkpoint: dict, *, body_prefix: str) -> str:
+def load_matching(model: nn.Module, checkpoint: dict, *, body_prefix: str, backbone: str) -> str:
     """`--init` for a localiser: load a checkpoint's weights where names and shapes match.
 
+    `backbone`: the model's ResNet ("resnet18"); the checkpoint's must be the same.
     A classifier checkpoint (task multiclass/multilabel) of the same ResNet: its weights, head
     ("fc.") dropped, go under `body_prefix` ("backbone.body." for detectors, "encoder." for
     the U-Net); every backbone weight must be found. A localiser checkpoint of the same model
@@ -105,6 +111,8 @@ def load_matching(model: nn.Module, checkpoint: dict, *, body_prefix: str) -> st
     cfg = checkpoint["config"]
     state = checkpoint["model"]
     own = model.state_dict()
+    if backbone_of(str(cfg.get("model"))) != backbone:
+        raise ValueError(f"--init checkpoint is a {cfg.get('model')}, which does not fit a {backbone} backbone")
     if cfg.get("task", "multiclass") in ("multiclass", "multilabel"):
         ours = body_prefix
         state = {body_prefix + k: v for k, v in state.items() if not k.startswith("fc.")}

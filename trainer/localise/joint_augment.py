@@ -60,8 +60,11 @@ class JointAugment(nn.Module):
             raise ValueError(f"expected image (B, 1, H, W) and inst (B, H, W), got {tuple(image.shape)}, "
                              f"{tuple(inst.shape)}")
         padded, valid = pad_boxes(boxes)
-        padded = padded.to(image.device)
+        # Boxes are pixel edges (x2 exclusive); Kornia moves points in pixel-centre coordinates
+        # (pixel i at i), as it warps images: shift by half a pixel there and back.
+        padded = padded.to(image.device) - 0.5
         out, mask, moved = self.seq(image, inst[:, None].float(), padded)
+        moved = moved + 0.5
         h, w = image.shape[-2:]
         limit = torch.tensor([w, h, w, h], dtype=moved.dtype, device=moved.device)
         new_boxes, new_labels = [], []

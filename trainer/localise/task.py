@@ -24,7 +24,7 @@ from .detector import build_detector, detect, detector_loss, load_matching
 from .froc import froc, points_from_boxes
 from .joint_augment import JointAugment, JointAugmentConfig
 from .mask_metrics import DiceIoU
-from .names import LOC_TASKS
+from .names import LOC_TASKS, backbone_of
 from .samples import open_loc_data
 from .segmenter import DiceFocalLoss, build_unet, peaks, segment
 from .targets import class_masks, foreground, present
@@ -58,7 +58,8 @@ class LocTask:
         return build_unet(self.cfg.model, len(self.fg))
 
     def load_init(self, model: nn.Module, checkpoint: dict) -> str:
-        return load_matching(model, checkpoint, body_prefix="backbone.body." if self.kind == "detect" else "encoder.")
+        return load_matching(model, checkpoint, body_prefix="backbone.body." if self.kind == "detect" else "encoder.",
+                             backbone=backbone_of(self.cfg.model))
 
     def build_augment(self) -> nn.Module:
         return JointAugment(JointAugmentConfig(hflip=self.cfg.hflip, vflip=self.cfg.vflip))
