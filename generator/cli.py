@@ -215,3 +215,21 @@ def cmd_verify(args) -> int:
         print(line)
     print(f"{checked} shard file(s) checked, {len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def add_export_parser(sub) -> None:
+    p = sub.add_parser("export", help="write a build as COCO JSON or YOLO txt, for other detectors")
+    p.add_argument("build", help="a build folder or URL (with dataset.json)")
+    p.add_argument("out", help="a new or empty folder or fsspec URL to write")
+    p.add_argument("--format", required=True, help="coco (annotations.json with RLE masks) or yolo (labels/*.txt)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from generator.tools.export import export_build
+
+    report = export_build(args.build, args.out, fmt=args.format, progress=not args.no_progress)
+    left = f", {report.skipped_objects} without a pixel left out" if report.skipped_objects else ""
+    print(f"exported {report.images} images, {report.objects} objects{left} as {args.format} -> {report.out}")
+    return 0

@@ -16,9 +16,11 @@ The rule is the challenge's own scorer (jfhealthcare/object-CXR, `froc.py`, and 
    all objects and moves on to the next operating point. At most one operating point is
    recorded per predicted point: with fewer than 8 images one false positive can pass two
    operating points, and the second is then recorded after the following point.
-4. Operating points not reached when the points run out take the last recorded sensitivity.
-   When none was reached at all the official script fails (IndexError); here they take the
-   sensitivity after every point, the value the curve ends at.
+4. Operating points not reached when the points run out take the last recorded sensitivity,
+   so hits among the points after the last operating point reached do not count there (an
+   image-level threshold is not a FROC operating point). When none was reached at all the
+   official script fails (IndexError); here they take the sensitivity after every point, the
+   value the curve ends at.
 5. The FROC score ("mean") is the mean sensitivity over the operating points, by default
    0.125, 0.25, 0.5, 1, 2, 4 and 8 false positives per image.
 
@@ -29,14 +31,17 @@ and a point (x, y) is inside object n when `masks[n, floor(y), floor(x)]` is set
 the image is inside nothing). A rasterised mask and an exact polygon test can disagree only on
 boundary pixels.
 
-`curve` is the whole free-response curve for plots: false positives per image and sensitivity
-after each predicted point, the start (0, 0) included.
+`curve` is the whole free-response curve: false positives per image and sensitivity after each
+predicted point in score order, from (0, 0): entry k + 1 is the state after the k-th point by
+score (one entry per point, so callers may index it by the sorted scores; drop it from a
+metrics file on long prediction lists). `thresholds` holds, per operating point, the score of
+the point after which it was recorded (None where padded at the end).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -90,7 +95,7 @@ def _inside(points: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor | Non
 
 def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[torch.Tensor], *,
          fps: Sequence[float] = DEFAULT_FPS,
-         masks_per_image: Sequence[torch.Tensor | None] | None = None) -> dict:
+         masks_per_image: Sequence[torch.Tensor | Callable[[], torch.Tensor] | None] | None = None) -> dict:
     """Sensitivity at each operating point of false positives per image, their mean, the curve.
 
     Args:
@@ -100,11 +105,14 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
             ground-truth boxes xyxy in pixels; N may be 0 (an image without objects).
         fps: operating points, false positives per image, increasing.
         masks_per_image: optional, per image an (N, H, W) bool/uint8 mask of its objects (the
-            regions then are the masks, see the module docstring) or None (its boxes).
+            regions then are the masks, see the module docstring), a function returning one
+            (called once, when that image is scored, so full-size masks need not all be held
+            at once), or None (its boxes).
 
     Returns:
         {"sensitivity": {fp_key(fp): float}, "mean": float, "fps": [...], "images": int,
-         "objects": int, "points": int, "curve": {"fps": [...], "sensitivity": [...]}}.
+         "objects": int, "points": int, "curve": {"fps": [...], "sensitivity": [...]},
+         "thresholds": {fp_key(fp): float | None}}.
         With no ground-truth object at all, sensitivities are NaN (nothing to find).
     """
     if len(points_per_image) != len(boxes_per_image):
@@ -125,6 +133,8 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
     for i, (points, boxes) in enumerate(zip(points_per_image, boxes_per_image)):
         points, boxes = _check_points(points, i), _check_boxes(boxes, i)
         masks = None if masks_per_image is None else masks_per_image[i]
+        if callable(masks):
+            masks = masks() if points.shape[0] and boxes.shape[0] else None
         if masks is not None and torch.as_tensor(masks).shape[0] != boxes.shape[0]:
             raise ValueError(f"masks_per_image[{i}]: {torch.as_tensor(masks).shape[0]} masks for "
                              f"{boxes.shape[0]} boxes")
@@ -144,6 +154,7 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
     hit_objects: set[int] = set()
     false_positives = 0
     recorded: list[float] = []
+    thresholds: list[float | None] = []
     curve_fps, curve_sens = [0.0], [sensitivity(0)]
     for k in order:
         if inside_ids[k]:
@@ -154,7 +165,9 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
         curve_sens.append(sensitivity(len(hit_objects)))
         if len(recorded) < len(fps) and false_positives / num_images >= fps[len(recorded)]:
             recorded.append(sensitivity(len(hit_objects)))
+            thresholds.append(scores[k])
     fill = recorded[-1] if recorded else sensitivity(len(hit_objects))
+    thresholds += [None] * (len(fps) - len(recorded))
     recorded += [fill] * (len(fps) - len(recorded))
     return {
         "sensitivity": {fp_key(f): s for f, s in zip(fps, recorded)},
@@ -164,4 +177,25 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
         "objects": num_objects,
         "points": len(scores),
         "curve": {"fps": curve_fps, "sensitivity": curve_sens},
+        "thresholds": {fp_key(f): t for f, t in zip(fps, thresholds)},
     }
+
+
+def froc_of_labelled(points_by_name: Mapping[str, torch.Tensor], images: Sequence, *,
+                     fps: Sequence[float] = DEFAULT_FPS, inside_shapes: bool = True) -> dict:
+    """FROC of points keyed by image name against labelled images, e.g. an object-CXR submission
+    (`report.read_localisation_csv`) against its ground truth (`trainer.labelled.read_labelled`).
+
+    images: `LabelledImage`s (their `name`, `boxes` and `masks`); every one of them counts, one
+    absent from `points_by_name` has no points. inside_shapes: score inside each object's mask
+    (object-CXR ellipses and polygons) where the image has masks, else inside its box.
+    Raises ValueError when `points_by_name` names an image that is not among `images`.
+    """
+    names = [im.name for im in images]
+    unknown = sorted(set(points_by_name) - set(names))
+    if unknown:
+        raise ValueError(f"points for {len(unknown)} image(s) not in the labelled set, e.g. {unknown[:3]}")
+    empty = torch.zeros(0, 3)
+    masks = [(lambda im=im: im.masks) if inside_shapes and im.masks_rle is not None else None for im in images]
+    return froc([points_by_name.get(n, empty) for n in names], [im.boxes for im in images], fps=fps,
+                masks_per_image=masks)

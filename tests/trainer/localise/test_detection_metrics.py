@@ -53,3 +53,48 @@ def test_zero_label_is_refused():
     targets[0]["labels"] = torch.tensor([0, 1])
     with pytest.raises(ValueError, match="1-based"):
         detection_map(preds, targets, NAMES)
+
+
+def test_per_class_ap50_equals_cocoeval_restricted_to_the_class():
+    import contextlib
+    import io
+
+    import numpy as np
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    g = torch.Generator().manual_seed(1)
+    preds, targets, images, anns, dets = [], [], [], [], []
+    for i in range(6):
+        xy = torch.rand(3, 2, generator=g) * 80
+        boxes = torch.cat([xy, xy + 8 + torch.rand(3, 2, generator=g) * 12], 1)
+        labels = torch.randint(1, 4, (3,), generator=g)
+        guess = (boxes + (torch.rand(3, 4, generator=g) - 0.5) * 6).clamp(min=0)
+        guess[:, 2:] = torch.maximum(guess[:, 2:], guess[:, :2] + 1)
+        scores = torch.rand(3, generator=g)
+        targets.append({"boxes": boxes, "labels": labels})
+        preds.append({"boxes": guess, "scores": scores, "labels": labels.roll(i % 2)})
+        images.append({"id": i + 1, "height": 128, "width": 128})
+        for b, lab in zip(boxes.tolist(), labels.tolist()):
+            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": lab, "iscrowd": 0,
+                         "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "area": (b[2] - b[0]) * (b[3] - b[1])})
+        for b, s, lab in zip(guess.tolist(), scores.tolist(), labels.roll(i % 2).tolist()):
+            dets.append({"image_id": i + 1, "category_id": lab, "score": s, "bbox": [b[0], b[1], b[2] - b[0],
+                                                                                       b[3] - b[1]]})
+    out = detection_map(preds, targets, NAMES)
+    seen = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {"images": images, "annotations": anns, "categories": [{"id": k, "name": n} for k, n in
+                                                                            enumerate(NAMES, start=1)]}
+        gt.createIndex()
+        dt = gt.loadRes(dets)
+        for k, name in enumerate(NAMES, start=1):
+            e = COCOeval(gt, dt, "bbox")
+            e.params.catIds, e.params.iouThrs = [k], np.array([0.5])
+            e.evaluate()
+            e.accumulate()
+            e.summarize()
+            assert out["per_class"][name]["ap_50"] == pytest.approx(e.stats[0], abs=1e-6)
+            seen.append(e.stats[0])
+    assert any(0.05 < v < 0.95 for v in seen)  # a case where the ranking matters

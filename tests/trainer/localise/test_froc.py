@@ -37,6 +37,10 @@ def test_hand_computed_eight_images():
     # the point inside an already hit box is no false positive: 6, not 7, in all
     assert out["curve"]["fps"][-1] == pytest.approx(6 / 8)
     assert out["curve"]["sensitivity"][:3] == pytest.approx([0, 1 / 3, 1 / 3])
+    assert len(out["curve"]["fps"]) == 11  # one entry per point, after (0, 0)
+    # the score of the point after which each operating point was recorded; padded ones None
+    assert out["thresholds"] == pytest.approx({"0.125": 0.8, "0.25": 0.7, "0.5": 0.3, "1": None, "2": None,
+                                               "4": None, "8": None})
 
 
 def test_image_without_objects_gives_only_false_positives():
@@ -93,3 +97,26 @@ def test_points_from_boxes_are_centres():
 
     out = points_from_boxes(torch.tensor([[0.0, 0, 10, 20]]), torch.tensor([0.7]))
     assert out.tolist() == [[pytest.approx(0.7), 5.0, 10.0]]
+
+
+def test_an_object_cxr_submission_scored_inside_the_ellipse(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from trainer.labelled.read import read_labelled
+    from trainer.localise.froc import froc_of_labelled
+    from trainer.localise.report import read_localisation_csv, write_localisation_csv
+
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((40, 40), dtype=np.uint8)).save(tmp_path / name)
+    (tmp_path / "gt.csv").write_text("image_path,annotation\na.png,1 0 0 40 40\nb.png,\n")
+    # (2, 2) lies in the ellipse's box but outside the ellipse; (20, 20) is its centre
+    write_localisation_csv(tmp_path / "pred.csv", ["a.png"], [_pts([0.9, 2, 2], [0.8, 20, 20])])
+    gt = read_labelled(str(tmp_path / "gt.csv"))
+    points = read_localisation_csv(tmp_path / "pred.csv")
+    by_shape = froc_of_labelled(points, gt.images, fps=(0.5,))
+    by_box = froc_of_labelled(points, gt.images, fps=(0.5,), inside_shapes=False)
+    assert by_shape["sensitivity"] == {"0.5": 0.0} and by_shape["curve"]["fps"] == [0.0, 0.5, 0.5]
+    assert by_box["sensitivity"] == {"0.5": 1.0} and by_box["curve"]["fps"][-1] == 0.0
+    with pytest.raises(ValueError, match="not in the labelled set"):
+        froc_of_labelled({"c.png": _pts()}, gt.images)
