@@ -1,13 +1,20 @@
-"""`radiopaque evaluate` for a detect or segment checkpoint.
+"""`radiopaque evaluate` for a detect or segment checkpoint, on a build or on labelled real
+films (a COCO .json, an object-CXR .csv, a YOLO folder: `trainer.labelled.read_labelled`).
 
 Writes into EVAL_DIR: `metrics.json` (FROC at 0.125-8 false positives per image and its mean,
 mAP@0.5, mAP@[.5:.95] and per-class AP for detectors, Dice/IoU per class for U-Nets, the
 image-level AUROC overall and per class, sensitivity/specificity at `--threshold`, the eval and
-training configs), `froc.png`, `predictions.png` (a sheet of images with predicted marks/boxes
-and true boxes), `predictions.csv` (one row per image: key, image score, per-class scores,
-marks), and object-CXR's submission files `classification.csv` (`image_path,prediction`) and
-`localization.csv` (`image_path,prediction` with `score x y;...`), coordinates in the stored
-image's pixels (the model's divided by the loader's scale).
+training configs), `froc.png`, `predictions.png` (the first images with true boxes in green and
+predicted boxes, outlines and marks in red, titled by index), `predictions.csv` (per image:
+score, per-class scores, truth, marks), object-CXR's submission files `classification.csv`
+(`image_path,prediction`) and `localization.csv` (`image_path,prediction` with `score x y;...`
+in the stored image's pixels: the model's divided by the loader's scale) and, for detectors,
+`detections.csv` (every predicted and true box). Drawn and written by `trainer.localise.report`.
+
+Labelled sets whose class names are not the model's (object-CXR's single class) are scored
+class-agnostically: every object and prediction counts as one class "object" (FROC and the
+any-object AUROC need no class; mAP and Dice are then class-agnostic), flagged in metrics.json.
+FROC counts a mark inside an object's box (object-CXR's ellipses and polygons: their box).
 
 With `--negatives` (untouched real films, no object), `negatives` in metrics.json: the
 image-level false-positive rate at the two operating points of `trainer.metrics.negatives_report`
@@ -18,8 +25,6 @@ object is a false positive). Films are never named: they are counted.
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from pathlib import Path
 
@@ -32,9 +37,10 @@ from trainer.config import EvalConfig, TrainConfig
 from trainer.data import open_negatives
 from trainer.metrics import negatives_report
 from trainer.rng import INIT, derive_seed, forked_rng
+from trainer.stream import is_build
 
-from .froc import DEFAULT_FPS, fp_key
-from .samples import open_loc_data
+from . import report as files
+from .samples import collate_loc, open_loc_data
 from .task import LocTask
 
 log = logging.getLogger(__name__)
@@ -60,14 +66,33 @@ def collate_plain(items: list) -> dict:
             "inst_classes": [torch.zeros(0, dtype=torch.int64) for _ in items], "key": [x[2] for x in items]}
 
 
+def open_eval_data(source: str, task: LocTask, *, image_size: int, batch_size: int, loader_workers: int):
+    """(loader, number of images, class-agnostic?) over a build or a labelled set."""
+    if is_build(source):
+        data = open_loc_data(source, classes=task.classes, subset="all", train=False, cfg_seed=0,
+                             image_size=image_size, batch_size=batch_size, loader_workers=loader_workers)
+        return data.loader, len(data.dataset), False
+    from trainer.labelled.loc_dataset import LabelledLocDataset
+    from trainer.labelled.read import read_labelled
+
+    labelled = read_labelled(source)
+    unknown = [name for name in labelled.class_names if name not in task.fg]
+    class_map = {name: task.fg[0] for name in labelled.class_names} if unknown else None
+    if unknown:
+        log.warning("%s: classes %s are not the model's %s: scoring class-agnostically", source, unknown, task.fg)
+    ds = LabelledLocDataset(labelled, classes=task.classes, image_size=image_size, class_map=class_map)
+    loader = DataLoader(ds, batch_size=batch_size, num_workers=loader_workers, collate_fn=collate_loc)
+    return loader, len(ds), bool(unknown)
+
+
 def evaluate_localiser(cfg: EvalConfig, checkpoint: dict) -> dict:
     """Run the evaluation of a localising checkpoint; return the metrics also in `metrics.json`."""
     device = resolve_device(cfg.device)
     task, model, train_cfg = load_localiser(checkpoint)
     model.to(device)
     image_size = cfg.image_size or train_cfg.image_size
-    data = open_loc_data(cfg.data, classes=task.classes, subset="all", train=False, cfg_seed=0,
-                         image_size=image_size, batch_size=cfg.batch_size, loader_workers=cfg.loader_workers)
+    loader, n, agnostic = open_eval_data(cfg.data, task, image_size=image_size, batch_size=cfg.batch_size,
+                                         loader_workers=cfg.loader_workers)
     negatives = None
     if cfg.negatives:  # opened (and split) before any scoring: a bad option fails fast
         negatives = open_negatives(cfg.negatives, classes=task.classes, image_size=image_size, task="multiclass",
@@ -78,140 +103,82 @@ def evaluate_localiser(cfg: EvalConfig, checkpoint: dict) -> dict:
     if cfg.progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(data.dataset), unit="img", desc="evaluate", dynamic_ncols=True)
+        bar = tqdm(total=n, unit="img", desc="evaluate", dynamic_ncols=True)
     try:
-        result = task.predict(model, data.loader, device, bar=bar, keep=cfg.top_losses)
+        result = task.predict(model, loader, device, bar=bar, keep=cfg.top_losses, agnostic=agnostic)
     finally:
         if bar is not None:
             bar.close()
-    report = task.report(result, cfg.threshold)
-    curve = report["froc"].pop("curve")
+    report = task.report(result, cfg.threshold, agnostic=agnostic)
+    froc_full = report["froc"].pop("curve_result")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     report.update(data=cfg.data, checkpoint=cfg.checkpoint, eval_config=cfg.to_dict(), train_config=train_cfg.to_dict(),
-                  image_size=image_size)
+                  image_size=image_size, class_agnostic=agnostic)
     if negatives is not None:
-        loader = DataLoader(negatives.dataset, batch_size=cfg.batch_size, num_workers=cfg.loader_workers,
-                            collate_fn=collate_plain)
-        found = task.predict(model, loader, device)
-        report["negatives"] = _negatives(result, found)
+        neg_loader = DataLoader(negatives.dataset, batch_size=cfg.batch_size, num_workers=cfg.loader_workers,
+                                collate_fn=collate_plain)
+        found = task.predict(model, neg_loader, device)
+        report["negatives"] = _negatives(result, found, froc_full["thresholds"])
+    import json
+
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
-    write_predictions(result, task.fg, out)
-    plot_froc(curve, report["froc"], out / "froc.png")
-    if result["kept"]:
-        plot_sheet(result["kept"], out / "predictions.png")
+    write_outputs(result, report, froc_full, task, out)
     return report
 
 
-def operating_thresholds(points: list[torch.Tensor], curve_fps: list[float], fps=DEFAULT_FPS) -> dict:
-    """The score threshold at which the pooled marks of --data first reach each operating point
-    of false positives per image (`froc`'s order: by score, ties in input order); None when
-    never reached. points: per image (P, 3) (score, x, y); curve_fps: froc's curve["fps"]."""
-    scores = np.concatenate([p[:, 0].numpy() for p in points]) if points else np.zeros(0)
-    ordered = scores[np.argsort(-scores, kind="stable")]
-    reached = np.asarray(curve_fps[1:])
-    out = {}
-    for f in fps:
-        j = np.flatnonzero(reached >= f)
-        out[fp_key(f)] = float(ordered[j[0]]) if len(j) else None
-    return out
-
-
-def _negatives(result: dict, found: dict) -> dict:
-    from .froc import froc
-
+def _negatives(result: dict, found: dict, thresholds: dict) -> dict:
     positive = result["present"].any(axis=1)
     section = negatives_report(result["image_score"], positive, found["image_score"])
     section["score"] = "image-level score (highest box score / pixel probability)"
-    curve = froc(result["points"], result["boxes_true"])["curve"]
-    thresholds = operating_thresholds(result["points"], curve["fps"])
     n = len(found["keys"])
     real = np.concatenate([p[:, 0].numpy() for p in found["points"]]) if found["points"] else np.zeros(0)
     section["marks_per_film"] = {
         "thresholds": thresholds,
         "false_positives_per_film": {k: (float((real >= t).sum()) / n if t is not None else None)
                                      for k, t in thresholds.items()},
-        "synthetic_false_positives_per_image": {k: float(k) for k in thresholds},
         "films": n,
     }
     return section
 
 
-def write_predictions(result: dict, fg: list[str], out: Path) -> None:
-    """predictions.csv and object-CXR's classification.csv / localization.csv (stored pixels)."""
+def write_outputs(result: dict, report: dict, froc_full: dict, task: LocTask, out: Path) -> None:
+    """The CSVs and PNGs of the module docstring."""
+    keys = result["keys"]
+    scale = result["scale"]
+    stored = [p / torch.tensor([1.0, float(s[0]), float(s[1])]) for p, s in zip(result["points"], scale)]
+    files.write_classification_csv(out / "classification.csv", keys, result["image_score"].tolist())
+    files.write_localisation_csv(out / "localization.csv", keys, stored)
     rows = []
-    for i, key in enumerate(result["keys"]):
-        sx, sy = (float(v) for v in result["scale"][i])
-        marks = ";".join(f"{s:.4f} {x / sx:.1f} {y / sy:.1f}" for s, x, y in result["points"][i].tolist())
-        rows.append((key, float(result["image_score"][i]), result["class_scores"][i], marks))
-    with open(out / "predictions.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["key", "score", *[f"score_{c}" for c in fg], "truth", "marks"])
-        for (key, score, cls, marks), truth in zip(rows, result["present"]):
-            w.writerow([key, f"{score:.5f}", *[f"{v:.5f}" for v in cls],
-                        ",".join(c for c, t in zip(fg, truth) if t) or "none", marks])
-    for name, value in (("classification.csv", lambda r: f"{r[1]:.5f}"), ("localization.csv", lambda r: r[3])):
-        with open(out / name, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["image_path", "prediction"])
-            for r in rows:
-                w.writerow([r[0], value(r)])
-
-
-def plot_froc(curve: dict, summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    ax.plot(curve["fps"], curve["sensitivity"], lw=1.5)
-    pts = [(float(k), v) for k, v in summary["sensitivity"].items() if v is not None]
-    if pts:
-        ax.plot(*zip(*pts), "o")
-    ax.set_xscale("symlog", linthresh=0.125)
-    ax.set_xlim(0, 8)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("false positives per image")
-    ax.set_ylabel("sensitivity")
-    mean = summary["mean"]
-    ax.set_title(f"FROC ({summary['objects']} objects, {summary['images']} images): "
-                 f"mean {mean:.3f}" if mean is not None else "FROC: no objects")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def plot_sheet(kept: list, path: Path, cols: int = 4) -> None:
-    """Images with true boxes (green), predicted boxes (red, score >= 0.3) and marks (red x)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    cols = min(cols, len(kept))
-    rows = -(-len(kept) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.2 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, (ax, (image, pred, true)) in enumerate(zip(axes.flat, kept)):
-        ax.imshow(image[0].numpy(), cmap="gray", vmin=0, vmax=1)
-        for x1, y1, x2, y2 in true.reshape(-1, 4).tolist():
-            ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="lime", lw=1))
-        for (x1, y1, x2, y2), s in zip(pred.get("boxes", torch.zeros(0, 4)).tolist(),
-                                       pred.get("scores", torch.zeros(0)).tolist()):
-            if s >= 0.3:
-                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="red", lw=1))
-        if "probs" in pred:
-            ax.contour(pred["probs"].max(0).values.numpy(), levels=[0.5], colors="red", linewidths=0.8)
-        marks = pred["points"] if "points" in pred else torch.zeros(0, 3)
-        top = marks[marks[:, 0] >= 0.3] if len(marks) else marks
-        if len(top):
-            ax.plot(top[:, 1].numpy(), top[:, 2].numpy(), "rx", ms=4)
-        best = float(marks[:, 0].max()) if len(marks) else (float(pred["scores"].max()) if len(pred.get(
-            "scores", [])) else 0.0)
-        ax.set_title(f"#{i}: {len(true)} true, top score {best:.2f}", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    for i, key in enumerate(keys):
+        row = {"image_path": key, "score": float(result["image_score"][i])}
+        row.update({f"score_{c}": float(v) for c, v in zip(task.fg, result["class_scores"][i])})
+        row["truth"] = ",".join(c for c, t in zip(task.fg, result["present"][i]) if t) or "none"
+        row["marks"] = files.format_points(stored[i])
+        rows.append(row)
+    files.write_rows_csv(out / "predictions.csv", rows)
+    if task.kind == "detect":
+        unscale = [torch.tensor([float(s[0]), float(s[1])] * 2) for s in scale]
+        preds = [{"boxes": b / u, "scores": sc, "labels": lab + 1}
+                 for b, sc, lab, u in zip(result["boxes"], result["scores"], result["labels"], unscale)]
+        targets = [{"boxes": b.reshape(-1, 4) / u, "labels": lab + 1}
+                   for b, lab, u in zip(result["boxes_true"], result["labels_true"], unscale)]
+        files.write_detections_csv(out / "detections.csv", keys, preds, targets, task.fg)
+    mean = report["froc"]["mean"]
+    files.write_froc_png(out / "froc.png", {f"{task.cfg.model} (mean {mean:.3f})" if mean is not None
+                                            else task.cfg.model: froc_full},
+                         title=f"FROC, {report['froc']['objects']} objects on {report['froc']['images']} images")
+    entries = []
+    for i, (image, pred, true_boxes, true_labels) in enumerate(result["kept"]):
+        entry = {"image": image, "title": f"#{i}", "true_boxes": true_boxes, "true_labels": true_labels + 1,
+                 "points": pred["points"]}
+        if "boxes" in pred:
+            keep = pred["scores"] >= 0.3
+            entry.update(pred_boxes=pred["boxes"][keep], pred_scores=pred["scores"][keep],
+                         pred_labels=pred["labels"][keep] + 1, points=torch.zeros(0, 3))
+        else:
+            entry["pred_masks"] = pred["probs"] >= 0.5
+            entry["points"] = pred["points"][pred["points"][:, 0] >= 0.3]
+        entries.append(entry)
+    if entries:
+        files.write_prediction_sheet(out / "predictions.png", entries, task.fg)

@@ -82,18 +82,20 @@ class LocTask:
 
     # -- predicting and scoring
     @torch.no_grad()
-    def predict(self, model: nn.Module, loader, device: torch.device, *, bar=None, keep: int = 0) -> dict:
+    def predict(self, model: nn.Module, loader, device: torch.device, *, bar=None, keep: int = 0,
+                agnostic: bool = False) -> dict:
         """Predictions over `loader` (batches of `collate_loc`), per image in loader order.
 
         Returns keys, scale (N, 2), true boxes/labels, present (N, K) bool, image_score (N,),
         class_scores (N, K), points [(P, 3)], pred boxes/scores/labels (detect; 0-based labels),
-        dice (segment: `DiceIoU.aggregate()` at probability 0.5) and `kept`: the first `keep`
-        images as (image (1, H, W) cpu, prediction dict, true boxes)."""
+        dice (segment: `DiceIoU.aggregate()` at probability 0.5; with `agnostic`, of the any-class
+        mask as one class "object") and `kept`: the first `keep` images as (image (1, H, W) cpu,
+        prediction dict, true boxes, true labels)."""
         model.eval()
         k = len(self.fg)
         out = {n: [] for n in ("keys", "scale", "boxes_true", "labels_true", "present", "image_score",
                                "class_scores", "points", "boxes", "scores", "labels", "kept")}
-        dice = DiceIoU(self.fg) if self.kind == "segment" else None
+        dice = DiceIoU(["object"] if agnostic else self.fg) if self.kind == "segment" else None
         for batch in loader:
             images = batch["image"].to(device, non_blocking=True)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
@@ -113,8 +115,11 @@ class LocTask:
                     out["scores"].append(p["scores"])
                     out["labels"].append(p["labels"])
             else:
-                true = class_masks(batch["inst"].to(device), batch["inst_classes"], k)
-                dice.update(probs >= 0.5, true > 0.5)
+                if agnostic:
+                    dice.update(probs.max(dim=1, keepdim=True).values >= 0.5, batch["inst"].to(device)[:, None] > 0)
+                else:
+                    true = class_masks(batch["inst"].to(device), batch["inst_classes"], k)
+                    dice.update(probs >= 0.5, true > 0.5)
                 out["class_scores"] += list(probs.flatten(2).max(dim=2).values.cpu())
                 preds = peaks(probs)
                 out["points"] += [p["points"] for p in preds]
@@ -125,9 +130,9 @@ class LocTask:
             out["present"].append(present(batch["inst_classes"], k))
             for i in range(images.shape[0]):
                 if len(out["kept"]) < keep:
-                    pred = preds[i] if self.kind == "detect" else {"points": preds[i]["points"],
-                                                                    "probs": probs[i].cpu()}
-                    out["kept"].append((images[i].float().cpu(), pred, batch["boxes"][i]))
+                    pred = ({**preds[i], "points": out["points"][-images.shape[0] + i]} if self.kind == "detect"
+                            else {"points": preds[i]["points"], "probs": probs[i].cpu()})
+                    out["kept"].append((images[i].float().cpu(), pred, batch["boxes"][i], batch["labels"][i]))
             if bar is not None:
                 bar.update(images.shape[0])
         if not out["keys"]:
@@ -139,18 +144,23 @@ class LocTask:
         out["dice"] = dice.aggregate() if dice is not None else None
         return out
 
-    def report(self, result: dict, threshold: float = 0.5) -> dict:
-        """FROC, mAP (detect), Dice/IoU (segment) and image-level AUROC, per class; JSON-ready."""
+    def report(self, result: dict, threshold: float = 0.5, agnostic: bool = False) -> dict:
+        """FROC, mAP (detect), Dice/IoU (segment) and image-level AUROC, per class; JSON-ready.
+        `agnostic`: every object and prediction as one class "object" (labelled sets whose class
+        names are not the model's). "froc" also holds "curve_result", froc()'s whole result."""
         positive = result["present"].any(axis=1)
         score = result["image_score"]
         rep = {"task": self.kind, "n": len(result["keys"]), "classes": self.fg,
                "froc": _froc_summary(froc(result["points"], result["boxes_true"]))}
         if self.kind == "detect":
-            preds = [{"boxes": b, "scores": s, "labels": lab + 1}
+            def relabel(lab):
+                return torch.ones_like(lab) if agnostic else lab + 1
+
+            preds = [{"boxes": b, "scores": s, "labels": relabel(lab)}
                      for b, s, lab in zip(result["boxes"], result["scores"], result["labels"])]
-            targets = [{"boxes": b.reshape(-1, 4), "labels": lab + 1}
+            targets = [{"boxes": b.reshape(-1, 4), "labels": relabel(lab)}
                        for b, lab in zip(result["boxes_true"], result["labels_true"])]
-            rep["map"] = detection_map(preds, targets, self.fg)
+            rep["map"] = detection_map(preds, targets, ["object"] if agnostic else self.fg)
         else:
             rep["dice_iou"] = result["dice"]
         rep["image_level"] = {
@@ -160,8 +170,9 @@ class LocTask:
             "threshold": threshold,
             "sensitivity": _clean(float((score[positive] >= threshold).mean()) if positive.any() else math.nan),
             "specificity": _clean(float((score[~positive] < threshold).mean()) if (~positive).any() else math.nan),
-            "per_class_auroc": {name: _clean(auroc(result["class_scores"][:, c], result["present"][:, c]))
-                                for c, name in enumerate(self.fg)},
+            "per_class_auroc": ({"object": _clean(auroc(score, positive))} if agnostic else
+                                {name: _clean(auroc(result["class_scores"][:, c], result["present"][:, c]))
+                                 for c, name in enumerate(self.fg)}),
         }
         return rep
 
@@ -179,8 +190,9 @@ def _clean(value):
 
 
 def _froc_summary(result: dict) -> dict:
-    """froc() without its per-point curve (kept for plots by the caller), NaN -> None."""
+    """froc()'s figures, NaN -> None, and its whole result as "curve_result" (for plots and the
+    negatives' thresholds; the caller drops it before writing JSON)."""
     return {"sensitivity": {k: _clean(v) for k, v in result["sensitivity"].items()}, "mean": _clean(result["mean"]),
             "images": result["images"], "objects": result["objects"], "points": result["points"],
-            "curve": result["curve"]}
+            "thresholds": result["thresholds"], "curve_result": result}
 
