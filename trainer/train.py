@@ -258,12 +258,15 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     if cfg.val:
         check_val_disjoint(cfg.data, cfg.val)
-    classes = data_classes(cfg.data)
     loc = None
     if cfg.task in LOC_TASKS:  # detect / segment: task logic in trainer.localise
+        from trainer.localise.samples import loc_classes
         from trainer.localise.task import LocTask
 
+        classes = loc_classes(cfg.data)
         loc = LocTask(cfg, classes)
+    else:
+        classes = data_classes(cfg.data)
     dali = loc is None and use_dali(cfg.decoder, cfg.data, device.type)
     raw = loc is None and not dali and (cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda"))
     if raw and device.type != "cuda":

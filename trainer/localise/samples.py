@@ -36,10 +36,10 @@ from generator.output.manifest import MANIFEST
 from trainer.data import Data
 from trainer.rng import LOADER, derive_seed
 from trainer.split import meta_group_id
-from trainer.stream import Build, Record, ShardRef, ShardStream, decode_image
+from trainer.stream import Build, Record, ShardRef, ShardStream, decode_image, is_build
 
 from .crops import choose_crop, crop_boxes
-from .targets import foreground, object_boxes, object_classes, present, with_box
+from .targets import foreground, object_boxes, object_classes, with_box
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +129,21 @@ class LocStream(ShardStream):
         sx, sy = s / w, s / h
         inst_classes = object_classes(objects, self.fg, key)
         boxes, labels = with_box(object_boxes(objects, sx, sy), inst_classes)
-        inst = resize_ids(ids, s)
+        item = {"image": image, "inst": resize_ids(ids, s), "boxes": boxes, "labels": labels,
+                "inst_classes": inst_classes, "scale": torch.tensor([sx, sy], dtype=torch.float32), "key": key}
         if self.crop is not None:
             rng = np.random.default_rng([self.seed, CROP_TAG, self.epoch, self.rank, zlib.crc32(key.encode())])
-            y0, x0 = choose_crop(s, s, self.crop, boxes.numpy(), rng, self.object_p)
-            image = image[:, y0:y0 + self.crop, x0:x0 + self.crop]
-            inst = inst[y0:y0 + self.crop, x0:x0 + self.crop]
-            boxes, labels = crop_boxes(boxes, labels, y0, x0, self.crop)
-        return {"image": image, "inst": inst, "boxes": boxes, "labels": labels, "inst_classes": inst_classes,
-                "scale": torch.tensor([sx, sy], dtype=torch.float32), "key": key}
+            item = crop_sample(item, self.crop, rng, self.object_p)
+        return item
+
+
+def crop_sample(item: dict, crop: int, rng: np.random.Generator, object_p: float) -> dict:
+    """A sample dict cut to a `crop` x `crop` window drawn by `crops.choose_crop` from `rng`."""
+    _, h, w = item["image"].shape
+    y0, x0 = choose_crop(h, w, crop, item["boxes"].numpy(), rng, object_p)
+    boxes, labels = crop_boxes(item["boxes"], item["labels"], y0, x0, crop)
+    return {**item, "image": item["image"][:, y0:y0 + crop, x0:x0 + crop],
+            "inst": item["inst"][y0:y0 + crop, x0:x0 + crop], "boxes": boxes, "labels": labels}
 
 
 def collate_loc(items: list[dict]) -> dict:
@@ -149,18 +155,29 @@ def collate_loc(items: list[dict]) -> dict:
             "key": [x["key"] for x in items]}
 
 
-def batch_present(batch: dict, num_fg: int) -> torch.Tensor:
-    """(B, num_fg) bool image-level truth of a batch."""
-    return present(batch["inst_classes"], num_fg)
+def loc_classes(source: str) -> list[str]:
+    """The model's classes for `source`: a build's, or "none" plus a labelled set's names."""
+    if is_build(source):
+        return Build(source).classes
+    from trainer.labelled.read import read_labelled
+
+    return ["none", *read_labelled(source).class_names]
 
 
 def open_loc_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int, image_size: int,
                   batch_size: int, loader_workers: int, crop: int | None = None, val_fraction: float = 0.0,
                   split_seed: int = 0, rank: int = 0, world_size: int = 1, shuffle_buffer: int = 512,
                   pin_memory: bool = False, **_ignored) -> Data:
-    """`trainer.data.open_data` for localisation: a build only (boxes and masks live in builds;
-    labelled files come through `evaluation`). `crop` applies to training loaders only."""
+    """`trainer.data.open_data` for localisation: a build, or a labelled set (COCO .json,
+    object-CXR .csv, YOLO folder: `labelled_data`). `crop` applies to training loaders only."""
     rank, world_size = (rank, world_size) if train else (0, 1)
+    if not is_build(source):
+        from .labelled_data import open_labelled_loc_data
+
+        return open_labelled_loc_data(source, classes=classes, subset=subset, train=train, cfg_seed=cfg_seed,
+                                      image_size=image_size, batch_size=batch_size, loader_workers=loader_workers,
+                                      crop=crop, val_fraction=val_fraction, split_seed=split_seed, rank=rank,
+                                      world_size=world_size, pin_memory=pin_memory)
     ds = LocStream(source, classes=classes, subset=subset, val_fraction=val_fraction, split_seed=split_seed,
                    seed=cfg_seed, shuffle=train, rank=rank, world_size=world_size, drop_remainder=train,
                    image_size=image_size, shuffle_buffer=shuffle_buffer, crop=crop if train else None)

@@ -42,3 +42,19 @@ def test_detector_scores_coco_and_object_cxr(tmp_path):
     assert on_csv["class_agnostic"] is True
     assert on_csv["froc"]["objects"] == 6 and set(on_csv["map"]["per_class"]) == {"object"}
     assert (tmp_path / "e-csv" / "localization.csv").read_text().startswith("image_path,prediction")
+
+
+@pytest.mark.slow
+def test_segmenter_fine_tunes_on_a_coco_file(tmp_path):
+    build = write_loc_build(tmp_path / "build", [6])
+    common = dict(task="segment", model="unet_resnet18", image_size=128, crop=64, batch_size=3, max_steps=1,
+                  val_fraction=0.0, loader_workers=0, progress=False)
+    synthetic = train(TrainConfig(data=str(build), out=str(tmp_path / "syn"), **common)).checkpoint
+    export_build(str(build), str(tmp_path / "coco"), fmt="coco", progress=False)
+    tuned = train(TrainConfig(data=str(tmp_path / "coco" / "annotations.json"), out=str(tmp_path / "ft"),
+                              init=synthetic, **common))
+    from trainer.checkpoint import load_checkpoint
+
+    state = load_checkpoint(tuned.checkpoint)
+    assert state["classes"] == ["none", "coin", "pin_needle"] and state["step"] == 1
+    assert tuned.history[0]["images"] == 3
