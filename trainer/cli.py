@@ -161,7 +161,10 @@ def add_experiment_parser(sub) -> None:
     _add(p, X, "steps", "optimiser steps per arm (the shared budget)")
     _add(p, X, "pretrain_fraction", "share of the synthetic+real arm's steps spent on synthetic")
     _add(p, X, "val_fraction", "held-out fraction of --real used as test set without --test")
-    _add(p, X, "model", "architecture", choices=MODELS)
+    _add(p, X, "model", "architecture (detect/segment: as train --model lists)", choices=MODELS)
+    _add(p, X, "task", "what every arm learns; detect/segment take a build or a labelled set (COCO .json, "
+                       "object-CXR .csv, YOLO folder) as --real", choices=TASKS)
+    _add(p, X, "crop", "detect/segment: train on PX x PX crops", int, default_text="the whole film")
     _add(p, X, "image_size", "square input size in pixels")
     _add(p, X, "batch_size", "images per step")
     _add(p, X, "lr", "peak learning rate")

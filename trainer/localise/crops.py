@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+CROP_TAG = 11  # the crop stream's tag in derived seeds (trainer.rng uses 1-4)
 # A box is kept in a crop when at least this share of its area lies inside.
 MIN_VISIBLE = 0.4
 
@@ -57,3 +58,12 @@ def keep_visible(before: torch.Tensor, after: torch.Tensor, labels: torch.Tensor
     keep = ((after[:, 2] - after[:, 0]) >= 1) & ((after[:, 3] - after[:, 1]) >= 1)
     keep &= area(after) >= min_visible * area(before).clamp(min=1e-6)
     return after[keep], labels[keep]
+
+
+def crop_sample(item: dict, crop: int, rng: np.random.Generator, object_p: float) -> dict:
+    """A sample dict cut to a `crop` x `crop` window drawn by `crops.choose_crop` from `rng`."""
+    _, h, w = item["image"].shape
+    y0, x0 = choose_crop(h, w, crop, item["boxes"].numpy(), rng, object_p)
+    boxes, labels = crop_boxes(item["boxes"], item["labels"], y0, x0, crop)
+    return {**item, "image": item["image"][:, y0:y0 + crop, x0:x0 + crop],
+            "inst": item["inst"][y0:y0 + crop, x0:x0 + crop], "boxes": boxes, "labels": labels}

@@ -40,7 +40,8 @@ from trainer.rng import INIT, derive_seed, forked_rng
 from trainer.stream import is_build
 
 from . import report as files
-from .samples import collate_loc, open_loc_data
+from .samples import open_loc_data
+from .targets import collate_loc
 from .task import LocTask
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,14 @@ def collate_plain(items: list) -> dict:
             "inst_classes": [torch.zeros(0, dtype=torch.int64) for _ in items], "key": [x[2] for x in items]}
 
 
-def open_eval_data(source: str, task: LocTask, *, image_size: int, batch_size: int, loader_workers: int):
-    """(loader, number of images, class-agnostic?) over a build or a labelled set."""
+def open_eval_data(source: str, task: LocTask, *, image_size: int, batch_size: int, loader_workers: int,
+                   subset: str = "all", val_fraction: float = 0.0, split_seed: int = 0):
+    """(loader, number of images, class-agnostic?) over a build or a labelled set; `subset`
+    "val": the held-out patients of `val_fraction` (as training held them out)."""
     if is_build(source):
-        data = open_loc_data(source, classes=task.classes, subset="all", train=False, cfg_seed=0,
-                             image_size=image_size, batch_size=batch_size, loader_workers=loader_workers)
+        data = open_loc_data(source, classes=task.classes, subset=subset, train=False, cfg_seed=0,
+                             image_size=image_size, batch_size=batch_size, loader_workers=loader_workers,
+                             val_fraction=val_fraction, split_seed=split_seed)
         return data.loader, len(data.dataset), False
     from trainer.labelled.loc_dataset import LabelledLocDataset
     from trainer.labelled.read import read_labelled
@@ -81,6 +85,14 @@ def open_eval_data(source: str, task: LocTask, *, image_size: int, batch_size: i
     if unknown:
         log.warning("%s: classes %s are not the model's %s: scoring class-agnostically", source, unknown, task.fg)
     ds = LabelledLocDataset(labelled, classes=task.classes, image_size=image_size, class_map=class_map)
+    if subset != "all":
+        from trainer.data import plain_split
+        from trainer.split import plain_groups
+
+        from .labelled_data import LabelledSubset
+
+        names = [im.name for im in labelled.images]
+        ds = LabelledSubset(ds, plain_split(plain_groups(names), val_fraction, split_seed, subset), crop=None, seed=0)
     loader = DataLoader(ds, batch_size=batch_size, num_workers=loader_workers, collate_fn=collate_loc)
     return loader, len(ds), bool(unknown)
 

@@ -5,7 +5,7 @@ dev.csv --init SYNTHETIC/best.pt`) and the three-arm experiment.
 Items are `trainer.labelled.loc_dataset.LabelledLocDataset`'s sample dicts (the stream's shape,
 `samples`). The split follows the plain-data rules (`trainer.data.plain_split`: whole patients
 held out by the generator's grouping rules on the image names) and the rank rule through
-`trainer.plain.EpochSampler`. With `crop`, each item is cut by `samples.crop_sample`, its window
+`trainer.plain.EpochSampler`. With `crop`, each item is cut by `crops.crop_sample`, its window
 drawn from a generator seeded by (seed, epoch, index).
 """
 
@@ -22,7 +22,8 @@ from trainer.plain import EpochSampler
 from trainer.rng import LOADER, derive_seed
 from trainer.split import plain_groups
 
-from .samples import CROP_TAG, collate_loc, crop_sample
+from .crops import CROP_TAG, crop_sample
+from .targets import collate_loc
 
 
 class LabelledSubset(Dataset):

@@ -38,13 +38,10 @@ from trainer.rng import LOADER, derive_seed
 from trainer.split import meta_group_id
 from trainer.stream import Build, Record, ShardRef, ShardStream, decode_image, is_build
 
-from .crops import choose_crop, crop_boxes
-from .targets import foreground, object_boxes, object_classes, with_box
+from .crops import CROP_TAG, crop_sample
+from .targets import collate_loc, foreground, object_boxes, object_classes, with_box
 
 log = logging.getLogger(__name__)
-
-CROP_TAG = 11  # the crop stream's tag in derived seeds (trainer.rng uses 1-4)
-
 
 @dataclass(frozen=True)
 class LocRecord(Record):
@@ -135,24 +132,6 @@ class LocStream(ShardStream):
             rng = np.random.default_rng([self.seed, CROP_TAG, self.epoch, self.rank, zlib.crc32(key.encode())])
             item = crop_sample(item, self.crop, rng, self.object_p)
         return item
-
-
-def crop_sample(item: dict, crop: int, rng: np.random.Generator, object_p: float) -> dict:
-    """A sample dict cut to a `crop` x `crop` window drawn by `crops.choose_crop` from `rng`."""
-    _, h, w = item["image"].shape
-    y0, x0 = choose_crop(h, w, crop, item["boxes"].numpy(), rng, object_p)
-    boxes, labels = crop_boxes(item["boxes"], item["labels"], y0, x0, crop)
-    return {**item, "image": item["image"][:, y0:y0 + crop, x0:x0 + crop],
-            "inst": item["inst"][y0:y0 + crop, x0:x0 + crop], "boxes": boxes, "labels": labels}
-
-
-def collate_loc(items: list[dict]) -> dict:
-    """A batch: image (B, 1, S, S), inst (B, S, S) uint8, scale (B, 2), and per image lists of
-    boxes, labels, inst_classes and keys. All images of a batch have one size."""
-    return {"image": torch.stack([x["image"] for x in items]), "inst": torch.stack([x["inst"] for x in items]),
-            "scale": torch.stack([x["scale"] for x in items]), "boxes": [x["boxes"] for x in items],
-            "labels": [x["labels"] for x in items], "inst_classes": [x["inst_classes"] for x in items],
-            "key": [x["key"] for x in items]}
 
 
 def loc_classes(source: str) -> list[str]:

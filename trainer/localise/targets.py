@@ -82,3 +82,12 @@ def present(inst_classes: Sequence[torch.Tensor], num_fg: int) -> torch.Tensor:
     for i, cls in enumerate(inst_classes):
         out[i, cls] = True
     return out
+
+
+def collate_loc(items: list[dict]) -> dict:
+    """A batch: image (B, 1, S, S), inst (B, S, S) uint8, scale (B, 2), and per image lists of
+    boxes, labels, inst_classes and keys. All images of a batch have one size."""
+    return {"image": torch.stack([x["image"] for x in items]), "inst": torch.stack([x["inst"] for x in items]),
+            "scale": torch.stack([x["scale"] for x in items]), "boxes": [x["boxes"] for x in items],
+            "labels": [x["labels"] for x in items], "inst_classes": [x["inst_classes"] for x in items],
+            "key": [x["key"] for x in items]}

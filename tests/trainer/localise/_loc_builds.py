@@ -25,9 +25,9 @@ def _png(arr: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def loc_sample(i: int, size: int = 64) -> ShardSample:
-    """Sample i: i % 3 == 0 has no object; else 1 or 2 objects (coin squares, pin bars) at
-    positions drawn from np.random.default_rng(i)."""
+def loc_sample(i: int, size: int = 64, patients: int = 10) -> ShardSample:
+    """Sample i (of patient i % patients): i % 3 == 0 has no object; else 1 or 2 objects (coin
+    squares, pin bars) at positions drawn from np.random.default_rng(i)."""
     rng = np.random.default_rng(i)
     image = (rng.random((size, size)) * 40).astype(np.uint8)
     ids = np.zeros((size, size), dtype=np.uint8)
@@ -46,18 +46,19 @@ def loc_sample(i: int, size: int = 64) -> ShardSample:
     present = {o["class"] for o in objects} or {"none"}
     labels = [int(c in present) for c in LOC_CLASSES]
     label = LOC_CLASSES.index(objects[0]["class"]) if objects else 0
-    group = hashlib.sha256(f"patient-{i % 10}".encode()).hexdigest()[:16]
+    group = hashlib.sha256(f"patient-{i % patients}".encode()).hexdigest()[:16]
     return ShardSample(key=f"{i:08d}", image=_png(image), image_format="png", height=size, width=size, label=label,
                        labels=labels, objects=objects, spec={}, source_id=f"film-{i}", mask_png=_png(ids),
                        meta={"group_id": group})
 
 
-def write_loc_build(root: Path, shard_counts: list[int], *, size: int = 64, formats=("wds",), first: int = 0) -> Path:
+def write_loc_build(root: Path, shard_counts: list[int], *, size: int = 64, formats=("wds",), first: int = 0,
+                    patients: int = 10) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     entries, parts, i = [], {}, first
     hist: Counter = Counter()
     for s, count in enumerate(shard_counts):
-        samples = [loc_sample(j, size) for j in range(i, i + count)]
+        samples = [loc_sample(j, size, patients) for j in range(i, i + count)]
         i += count
         files = []
         for fmt in formats:

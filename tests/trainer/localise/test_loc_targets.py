@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from _loc_builds import LOC_CLASSES, loc_sample, write_loc_build
 
-from trainer.localise.samples import LocStream, collate_loc
-from trainer.localise.targets import class_masks, foreground, object_boxes, object_classes, pad_boxes
+from trainer.localise.samples import LocStream
+from trainer.localise.targets import class_masks, collate_loc, foreground, object_boxes, object_classes, pad_boxes
 
 
 def _stream(build, **kw):
