@@ -8,6 +8,7 @@ from generator.errors import ConfigError
 
 SUITES = ("generate", "decode", "train", "kernels")
 DEVICES = ("auto", "cpu", "cuda")
+TASKS = ("classify", "detect")
 
 
 def add_bench_parser(sub) -> None:
@@ -18,6 +19,8 @@ def add_bench_parser(sub) -> None:
     p.add_argument("--json", default=None, help="write figures, baseline, ratios and environment here (default: none)")
     p.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} (default: auto = GPU rows when CUDA "
                                                     "is present; CPU rows always run)")
+    p.add_argument("--task", default="classify", help="train only: classify (resnet18) or detect (Faster R-CNN) "
+                                                      "(default: classify)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -28,7 +31,10 @@ def cmd_bench(args) -> int:
         raise ConfigError("bench SUITE", args.suite, ", ".join(SUITES))
     if args.device not in DEVICES:
         raise ConfigError("--device", args.device, ", ".join(DEVICES))
-    suite = importlib.import_module(f"benchmarks.suite_{args.suite}")
+    task = getattr(args, "task", "classify")
+    if task not in TASKS or (task != "classify" and args.suite != "train"):
+        raise ConfigError("--task", task, ", ".join(TASKS) + " (detect with bench train only)")
+    suite = importlib.import_module(f"benchmarks.suite_{args.suite}" + ("_detect" if task == "detect" else ""))
     env_before = environment()
     result = suite.run(quick=args.quick, device=args.device)
     env = environment()

@@ -22,6 +22,7 @@ from trainer.config import (
     ExperimentConfig,
     TrainConfig,
 )
+from trainer.localise.names import DETECT_MODELS, SEGMENT_MODELS
 
 
 def _default(cls, name: str):
@@ -47,8 +48,9 @@ def add_train_parser(sub) -> None:
     _add(p, T, "val_fraction", "fraction of --data's patients (groups) whose samples are held out for validation "
                                "when there is no --val")
     _add(p, T, "split_seed", "seed of the fixed train/val split by patient")
-    _add(p, T, "model", "architecture", choices=MODELS)
-    _add(p, T, "task", "multiclass (label) or multilabel (labels)", choices=TASKS)
+    _add(p, T, "model", "architecture; detect: " + ", ".join(DETECT_MODELS) + "; segment: "
+         + ", ".join(SEGMENT_MODELS), choices=MODELS)
+    _add(p, T, "task", "multiclass (label), multilabel (labels), detect (boxes) or segment (masks)", choices=TASKS)
     _add(p, T, "image_size", "square input size in pixels")
     _add(p, T, "epochs", "epochs")
     _add(p, T, "max_steps", "stop after this many optimiser steps (a budget)", int)
@@ -81,7 +83,10 @@ def add_train_parser(sub) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model (default: off)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                    help="keep NCHW memory format on CUDA (default: channels_last on CUDA, NCHW on CPU)")
-    _add(p, T, "init", "start from this checkpoint; head replaced when classes differ", str)
+    _add(p, T, "init", "start from this checkpoint; head replaced when classes differ (detect/segment: a "
+                       "classifier of the same ResNet gives the backbone)", str)
+    _add(p, T, "crop", "detect/segment: train on random PX x PX crops of the --image-size film (crops holding an "
+                       "object oversampled), infer on the whole film", int, default_text="the whole film")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when present (default: off)")
     _add(p, T, "log_every", "log a line every N steps")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar (default: shown)")
@@ -108,6 +113,7 @@ def add_evaluate_parser(sub) -> None:
     _add(p, E, "loader_workers", "DataLoader worker processes")
     _add(p, E, "device", "auto = cuda when present", choices=DEVICES)
     _add(p, E, "image_size", "input size", int, default_text="the checkpoint's training size")
+    _add(p, E, "threshold", "detect/segment: image-level score threshold for sensitivity and specificity")
     _add(p, E, "top_losses", "samples in the top-losses contact sheet (and in the sheet of the highest-scoring "
                              "--negatives)")
     _add(p, E, "negatives", "real films with no inserted object, all counted as none (a folder of images or a CSV "
@@ -134,6 +140,11 @@ def cmd_evaluate(args) -> int:
     any_fb = (report.get("any_foreign_body") or {}).get("auroc")
     summary = {"n": report["n"], "accuracy": report.get("accuracy"), "auroc_any": any_fb,
                "macro_auroc": report.get("macro_auroc")}
+    if "froc" in report:  # a localiser (trainer.localise.evaluation)
+        summary = {"n": report["n"], "froc_mean": report["froc"]["mean"],
+                   "map_50": (report.get("map") or {}).get("map_50"),
+                   "dice_mean": ((report.get("dice_iou") or {}).get("mean") or {}).get("dice"),
+                   "auroc_any": report["image_level"]["auroc_any"]}
     if "negatives" in report:
         summary["negatives_fpr"] = report["negatives"]["false_positive_rate"]
     print(f"evaluated {json.dumps(summary)} -> {args.out}/metrics.json")
@@ -150,7 +161,10 @@ def add_experiment_parser(sub) -> None:
     _add(p, X, "steps", "optimiser steps per arm (the shared budget)")
     _add(p, X, "pretrain_fraction", "share of the synthetic+real arm's steps spent on synthetic")
     _add(p, X, "val_fraction", "held-out fraction of --real used as test set without --test")
-    _add(p, X, "model", "architecture", choices=MODELS)
+    _add(p, X, "model", "architecture (detect/segment: as train --model lists)", choices=MODELS)
+    _add(p, X, "task", "what every arm learns; detect/segment take a build or a labelled set (COCO .json, "
+                       "object-CXR .csv, YOLO folder) as --real", choices=TASKS)
+    _add(p, X, "crop", "detect/segment: train on PX x PX crops", int, default_text="the whole film")
     _add(p, X, "image_size", "square input size in pixels")
     _add(p, X, "batch_size", "images per step")
     _add(p, X, "lr", "peak learning rate")

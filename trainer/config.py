@@ -10,10 +10,11 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from generator.errors import ConfigError, check_out_folder
 from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions, format_fractions
+from trainer.localise.names import LOC_TASKS, MODELS_BY_TASK
 
 MODELS = ("resnet18", "resnet34", "resnet50", "densenet121",
           "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3")
-TASKS = ("multiclass", "multilabel")
+TASKS = ("multiclass", "multilabel", *LOC_TASKS)
 BALANCES = ("none", "weights", "sampler")
 EXECUTORS = ("local", "ray")
 DEVICES = ("auto", "cpu", "cuda")
@@ -63,6 +64,7 @@ class TrainConfig:
     compile: bool = False
     channels_last: bool = True  # applied on CUDA only: on CPU (oneDNN) NHWC trains slower here
     init: str | None = None  # checkpoint to start from (head replaced when classes differ)
+    crop: int | None = None  # detect/segment: train on random crop x crop windows of the image_size film
     resume: bool = False
     log_every: int = 10
     progress: bool = True
@@ -70,8 +72,10 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Check every field and return self. Raises ConfigError naming the option."""
         check_out_folder(self.out)
-        _choice("--model", self.model, MODELS)
         _choice("--task", self.task, TASKS)
+        _choice("--model", self.model, MODELS_BY_TASK.get(self.task, MODELS), f" (for --task {self.task})")
+        if self.task in LOC_TASKS:
+            _localising(self)
         _choice("--balance", self.balance, BALANCES)
         _choice("--executor", self.executor, EXECUTORS)
         _choice("--device", self.device, DEVICES)
@@ -110,6 +114,8 @@ class TrainConfig:
                               "none, weights (a balanced sampler needs one label per sample)")
         if self.executor == "local" and self.workers != 1:
             raise ConfigError("--workers", self.workers, "1 with --executor local (use --executor ray for more)")
+        if self.crop is not None and self.task not in LOC_TASKS:
+            raise ConfigError("--crop", self.crop, "no --crop for --task " + self.task + " (detect, segment only)")
         if self.resume and self.init:
             raise ConfigError("--init", self.init, "no --init together with --resume (the run's checkpoint wins)")
         return self
@@ -143,6 +149,7 @@ class EvalConfig:
     device: str = "auto"
     image_size: int | None = None  # None: the checkpoint's training size
     top_losses: int = 16  # also the size of the sheet of the highest-scoring negatives
+    threshold: float = 0.5  # detect/segment: image-level score threshold for sensitivity / specificity
     negatives: str | None = None
     negatives_split: str | None = None
     split_fractions: tuple[tuple[str, float], ...] = DEFAULT_FRACTIONS
@@ -158,6 +165,8 @@ class EvalConfig:
         _at_least("--batch-size", self.batch_size, 1)
         _at_least("--loader-workers", self.loader_workers, 0)
         _at_least("--top-losses", self.top_losses, 0)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError("--threshold", self.threshold, "0 <= t <= 1")
         if self.image_size is not None and not MIN_IMAGE_PX <= self.image_size <= MAX_IMAGE_PX:
             raise ConfigError("--image-size", self.image_size, f"{MIN_IMAGE_PX}..{MAX_IMAGE_PX} pixels")
         _at_least("--split-seed", self.split_seed, 0)
@@ -172,9 +181,28 @@ class EvalConfig:
         return asdict(self)
 
 
-def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+def _choice(option: str, value: str, allowed: tuple[str, ...], note: str = "") -> None:
     if value not in allowed:
-        raise ConfigError(option, value, ", ".join(allowed))
+        raise ConfigError(option, value, ", ".join(allowed) + note)
+
+
+def _localising(cfg: TrainConfig) -> None:
+    """The options a detect/segment run refuses or needs."""
+    if cfg.crop is not None:
+        if not isinstance(cfg.crop, int) or not 32 <= cfg.crop <= cfg.image_size:
+            raise ConfigError("--crop", cfg.crop, f"32..--image-size ({cfg.image_size}) pixels")
+        if cfg.crop % 32:
+            raise ConfigError("--crop", cfg.crop, "a multiple of 32 (the models downsample by 32)")
+    if cfg.task == "segment" and cfg.image_size % 32:
+        raise ConfigError("--image-size", cfg.image_size, "a multiple of 32 for --task segment (a U-Net)")
+    for option, value, allowed in (("--mixup", cfg.mixup, "0 (MixUp mixes boxes and masks meaninglessly)"),
+                                   ("--label-smoothing", cfg.label_smoothing, "0 for --task " + cfg.task)):
+        if value:
+            raise ConfigError(option, value, allowed)
+    if cfg.balance != "none":
+        raise ConfigError("--balance", cfg.balance, f"none for --task {cfg.task}")
+    if cfg.decoder in ("gpu", "dali"):
+        raise ConfigError("--decoder", cfg.decoder, f"auto, cpu for --task {cfg.task} (masks decode in the loader)")
 
 
 def _at_least(option: str, value: int, low: int) -> None:
@@ -192,6 +220,8 @@ class ExperimentConfig:
     pretrain_fraction: float = 0.5
     val_fraction: float = 0.2
     model: str = "resnet18"
+    task: str = "multiclass"
+    crop: int | None = None
     image_size: int = 224
     batch_size: int = 32
     lr: float = 1e-3
@@ -212,6 +242,7 @@ class ExperimentConfig:
         return self
 
     def base(self, data: str, out: str, **changes) -> TrainConfig:
-        return TrainConfig(data=data, out=out, model=self.model, image_size=self.image_size,
+        return TrainConfig(data=data, out=out, model=self.model, task=self.task, crop=self.crop,
+                           image_size=self.image_size,
                            batch_size=self.batch_size, lr=self.lr, seed=self.seed, loader_workers=self.loader_workers,
                            device=self.device, progress=self.progress, epochs=10_000, **changes)

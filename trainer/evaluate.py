@@ -27,6 +27,7 @@ from trainer.checkpoint import load_checkpoint, model_from_checkpoint
 from trainer.config import EvalConfig
 from trainer.data import as_option, open_data, open_negatives
 from trainer.errors import CheckpointError
+from trainer.localise.names import LOC_TASKS
 from trainer.metrics import any_foreign_body_score, negatives_report, roc_curve
 from trainer.train import predict, report_for
 
@@ -46,6 +47,10 @@ def evaluate_checkpoint(cfg: EvalConfig) -> dict:
         raise ConfigError("--checkpoint", cfg.checkpoint, f"a checkpoint written by radiopaque train "
                                                           f"({exc.reason})") from None
     train_cfg = checkpoint["config"]
+    if train_cfg.get("task") in LOC_TASKS:
+        from trainer.localise.evaluation import evaluate_localiser
+
+        return evaluate_localiser(cfg, checkpoint)
     classes = list(checkpoint["classes"])
     task = train_cfg.get("task", "multiclass")
     image_size = cfg.image_size or int(train_cfg["image_size"])

@@ -8,6 +8,11 @@ and seed, all scored on the same real test set:
                    real from that checkpoint (`--init`; head replaced when classes differ)
 The real test set is `test`, or else the fixed held-out split (`val_fraction`) of `real`,
 which the real training arms then never see. Results: OUT/results.json and OUT/results.md.
+
+With `task` detect or segment (`--task`, `--crop`), the arms train localisers on builds or
+labelled real films (COCO .json, object-CXR .csv, YOLO folder) and are scored by FROC mean,
+mAP@0.5 (detect), mean Dice (segment) and the image-level AUROC (`trainer.localise`; class-
+agnostically where the test set's class names are not the arm's).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from trainer.checkpoint import load_checkpoint, model_from_checkpoint
 from trainer.config import ExperimentConfig as ExperimentConfig  # re-exported
 from trainer.data import data_classes, open_data
 from trainer.distributed import train
+from trainer.localise.names import LOC_TASKS
+from trainer.localise.samples import loc_classes
 from trainer.train import headline, predict, report_for
 
 log = logging.getLogger(__name__)
@@ -56,6 +63,11 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
         checkpoint = load_checkpoint(results[-1].checkpoint)
         classes = list(checkpoint["classes"])
         test_source = cfg.test or cfg.real
+        if cfg.task in LOC_TASKS:
+            rows.append({"arm": arm, "steps": cfg.steps, "seconds": round(sum(r.seconds for r in results), 1),
+                         **_score_localiser(cfg, checkpoint, test_source, device),
+                         "checkpoint": results[-1].checkpoint})
+            continue
         data = open_data(test_source, classes=classes, subset="all" if cfg.test else "val", train=False, cfg_seed=0,
                          image_size=cfg.image_size, task="multiclass", batch_size=cfg.batch_size,
                          loader_workers=cfg.loader_workers, val_fraction=cfg.val_fraction)
@@ -69,10 +81,27 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
                      "checkpoint": results[-1].checkpoint, "report": report})
         log.info("arm %s: accuracy %s, any-FB AUROC %s", arm, report["accuracy"], any_fb)
     table = {"config": asdict(cfg), "test": cfg.test or f"{cfg.real} (held-out {cfg.val_fraction:.0%})",
-             "classes_real": data_classes(cfg.real), "rows": rows}
+             "classes_real": loc_classes(cfg.real) if cfg.task in LOC_TASKS else data_classes(cfg.real),
+             "rows": rows}
     (out / "results.json").write_text(json.dumps(table, indent=2))
     (out / "results.md").write_text(markdown_table(table))
     return table
+
+
+def _score_localiser(cfg: ExperimentConfig, checkpoint: dict, test_source: str, device) -> dict:
+    from trainer.localise.evaluation import load_localiser, open_eval_data
+
+    task, model, _ = load_localiser(checkpoint)
+    loader, _, agnostic = open_eval_data(test_source, task, image_size=cfg.image_size, batch_size=cfg.batch_size,
+                                         loader_workers=cfg.loader_workers, subset="all" if cfg.test else "val",
+                                         val_fraction=cfg.val_fraction)
+    report = task.report(task.predict(model.to(device), loader, device, agnostic=agnostic), agnostic=agnostic)
+    report["froc"].pop("curve_result")
+    log.info("FROC mean %s, image-level AUROC %s", report["froc"]["mean"], report["image_level"]["auroc_any"])
+    return {"test_n": report["n"], "froc_mean": report["froc"]["mean"],
+            "map_50": (report.get("map") or {}).get("map_50"),
+            "dice": ((report.get("dice_iou") or {}).get("mean") or {}).get("dice"),
+            "auroc_any": report["image_level"]["auroc_any"], "class_agnostic": agnostic, "report": report}
 
 
 def _fmt(value) -> str:
@@ -80,6 +109,14 @@ def _fmt(value) -> str:
 
 
 def markdown_table(table: dict) -> str:
+    if table["config"].get("task") in LOC_TASKS:
+        lines = ["# Three-arm experiment\n", f"Test set: {table['test']}\n",
+                 "| arm | steps | train s | test n | FROC mean | mAP@0.5 | Dice | image AUROC |",
+                 "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in table["rows"]:
+            lines.append(f"| {r['arm']} | {r['steps']} | {r['seconds']} | {r['test_n']} | {_fmt(r['froc_mean'])} | "
+                         f"{_fmt(r['map_50'])} | {_fmt(r['dice'])} | {_fmt(r['auroc_any'])} |")
+        return "\n".join(lines) + "\n"
     lines = ["# Three-arm experiment\n", f"Test set: {table['test']}\n",
              "| arm | steps | train s | test n | accuracy | AUROC any FB | macro AUROC |",
              "|---|---:|---:|---:|---:|---:|---:|"]

@@ -35,6 +35,7 @@ from trainer.curves import Curves
 from trainer.dali_stream import dali_unusable, use_dali
 from trainer.data import Data, check_val_disjoint, data_classes, open_data
 from trainer.errors import DataError
+from trainer.localise.names import LOC_TASKS
 from trainer.metrics import classification_report, multilabel_report
 from trainer.models import build_model, load_init
 from trainer.rng import INIT, MIXUP, STEP, derive_seed, forked_rng
@@ -107,12 +108,13 @@ def _prepare(batch, device: torch.device, decoder: BatchDecoder | None, channels
 def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_fn, device: torch.device,
                     augment: nn.Module | None, cfg: TrainConfig, epoch: int, step: int, max_step: int,
                     decoder: BatchDecoder | None, generator: torch.Generator, rank: int = 0,
-                    channels_last: bool = False, bar=None,
+                    channels_last: bool = False, bar=None, loc=None,
                     on_step: Callable[[int, float, float], None] | None = None) -> tuple[EpochStats, int]:
     """One pass over `data` (stops at global step `max_step`); returns stats and the new step.
     `generator` draws MixUp; Kornia and dropout draw from a fork seeded by (cfg.seed, epoch,
-    rank, step), so torch's global RNG is neither read nor changed. `on_step(step, loss, lr)`
-    follows every optimiser step (trainer.curves)."""
+    rank, step), so torch's global RNG is neither read nor changed. `loc`: a localising task
+    (`trainer.localise.task.LocTask`), which computes each batch's loss itself. `on_step(step,
+    loss, lr)` follows every optimiser step (trainer.curves)."""
     model.train()
     stats = EpochStats()
     use_bf16 = device.type == "cuda"
@@ -120,24 +122,30 @@ def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_
     for batch in data.loader:
         if step >= max_step:
             break
-        if len(batch[2]) < 2:  # a worker's last partial batch of one sample: BatchNorm cannot train on it
-            log.warning("epoch %d: skipped a training batch of one sample (%s)", epoch, batch[2][0])
-            continue
-        images, targets, _ = _prepare(batch, device, decoder, channels_last)
-        t_data = time.perf_counter()
-        # Kornia and dropout take no generator: they draw from the global RNG, forked per step.
-        with forked_rng(derive_seed(cfg.seed, STEP, epoch, rank, step), device):
-            if augment is not None:
-                images = augment(images)
-            targets_b, lam = targets, 1.0
-            if cfg.mixup > 0:
-                images, targets_b, lam = mixup(images, targets, cfg.mixup, generator)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                logits = model(images)
-        logits = logits.float()
-        loss = loss_fn(logits, targets)
-        if lam < 1.0:
-            loss = lam * loss + (1 - lam) * loss_fn(logits, targets_b)
+        if loc is not None:  # a localising task computes its batch's loss (trainer.localise.task)
+            t_data = time.perf_counter()
+            with forked_rng(derive_seed(cfg.seed, STEP, epoch, rank, step), device):
+                loss, batch_images = loc.loss(model, batch, device, augment)
+        else:
+            if len(batch[2]) < 2:  # a worker's last partial batch of one sample: BatchNorm cannot train on it
+                log.warning("epoch %d: skipped a training batch of one sample (%s)", epoch, batch[2][0])
+                continue
+            images, targets, _ = _prepare(batch, device, decoder, channels_last)
+            t_data = time.perf_counter()
+            # Kornia and dropout take no generator: they draw from the global RNG, forked per step.
+            with forked_rng(derive_seed(cfg.seed, STEP, epoch, rank, step), device):
+                if augment is not None:
+                    images = augment(images)
+                targets_b, lam = targets, 1.0
+                if cfg.mixup > 0:
+                    images, targets_b, lam = mixup(images, targets, cfg.mixup, generator)
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                    logits = model(images)
+            logits = logits.float()
+            loss = loss_fn(logits, targets)
+            if lam < 1.0:
+                loss = lam * loss + (1 - lam) * loss_fn(logits, targets_b)
+            batch_images = images.shape[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
@@ -150,7 +158,7 @@ def train_one_epoch(model: nn.Module, data: Data, *, optimizer, scheduler, loss_
         stats.data_s += t_data - last
         stats.compute_s += now - t_data
         stats.steps += 1
-        stats.images += images.shape[0]
+        stats.images += batch_images
         stats.loss_sum += loss_value
         step += 1
         if on_step is not None:
@@ -261,9 +269,17 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     resume_state = load_option("--resume", out / "last.pt") if cfg.resume and (out / "last.pt").exists() else None
     if cfg.val:
         check_val_disjoint(cfg.data, cfg.val)
-    classes = data_classes(cfg.data)
-    dali = use_dali(cfg.decoder, cfg.data, device.type)
-    raw = not dali and (cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda"))
+    loc = None
+    if cfg.task in LOC_TASKS:  # detect / segment: task logic in trainer.localise
+        from trainer.localise.samples import loc_classes
+        from trainer.localise.task import LocTask
+
+        classes = loc_classes(cfg.data)
+        loc = LocTask(cfg, classes)
+    else:
+        classes = data_classes(cfg.data)
+    dali = loc is None and use_dali(cfg.decoder, cfg.data, device.type)
+    raw = loc is None and not dali and (cfg.decoder == "gpu" or (cfg.decoder == "auto" and device.type == "cuda"))
     if raw and device.type != "cuda":
         raise ConfigError("--decoder", "gpu", "auto, cpu, dali (no CUDA device here)")
     decoder = BatchDecoder(device, cfg.image_size) if raw and is_build(cfg.data) else None
@@ -273,7 +289,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
                  else "gpu (nvJPEG)" if raw else "cpu (PIL in loader workers)")
     common = dict(classes=classes, cfg_seed=cfg.seed, image_size=cfg.image_size, task=cfg.task,
                   loader_workers=cfg.loader_workers, split_seed=cfg.split_seed, pin_memory=device.type == "cuda")
-    train_data = open_data(cfg.data, subset="all" if cfg.val else "train", train=True, batch_size=cfg.batch_size,
+    opener = open_data if loc is None else loc.open_data
+    train_data = opener(cfg.data, subset="all" if cfg.val else "train", train=True, batch_size=cfg.batch_size,
                            val_fraction=cfg.val_fraction, rank=dist.rank, world_size=dist.world_size, raw=raw,
                            balance=cfg.balance, shuffle_buffer=cfg.shuffle_buffer,
                            dali_device=device if dali else None, **common)
@@ -282,7 +299,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
         val_source = cfg.val or cfg.data
         val_decoder_ok = raw and is_build(val_source)
         val_dali = dali and dali_unusable(val_source) is None
-        val_data = open_data(val_source, subset="all" if cfg.val else "val", train=False,
+        val_data = opener(val_source, subset="all" if cfg.val else "val", train=False,
                              batch_size=cfg.batch_size, val_fraction=cfg.val_fraction, raw=val_decoder_ok,
                              dali_device=device if val_dali else None, option="--val" if cfg.val else "--data",
                              **common)
@@ -297,7 +314,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
                                          "--split-seed, a --val build or --val-fraction 0")
 
     with forked_rng(derive_seed(cfg.seed, INIT), torch.device("cpu")):  # the same on every rank
-        model = build_model(cfg.model, len(classes))
+        model = build_model(cfg.model, len(classes)) if loc is None else loc.build_model()
     if resume_state is not None:
         if resume_state["classes"] != classes:
             raise ConfigError("--resume", str(out), f"a run on the same classes ({resume_state['classes']}), "
@@ -307,6 +324,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
         except RuntimeError as exc:
             raise ConfigError("--resume", str(out / "last.pt"), f"a checkpoint of a {cfg.model} "
                                                                 f"({str(exc).splitlines()[0][:200]})") from None
+    elif init_state is not None and loc is not None:
+        log.info("--init %s: %s", cfg.init, loc.load_init(model, init_state))
     elif init_state is not None:
         try:
             replaced = load_init(model, cfg.model, init_state, classes)
@@ -315,7 +334,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
                                                   f"({str(exc).splitlines()[0][:200]})") from None
         log.info("--init %s loaded%s", cfg.init, " (head replaced)" if replaced else "")
     model.to(device)
-    channels_last = cfg.channels_last and device.type == "cuda"
+    channels_last = cfg.channels_last and device.type == "cuda" and loc is None
     if channels_last:
         model.to(memory_format=torch.channels_last)
     train_model: nn.Module = model
@@ -356,7 +375,8 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     loss_fn = make_loss(cfg.task, train_data.class_counts, cfg.balance, cfg.label_smoothing, device)
     augment = None
     if cfg.augment:
-        augment = build_augment(AugmentConfig(hflip=cfg.hflip, vflip=cfg.vflip)).to(device)
+        augment = (build_augment(AugmentConfig(hflip=cfg.hflip, vflip=cfg.vflip)) if loc is None
+                   else loc.build_augment()).to(device)
     if dist.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps({"config": cfg.to_dict(), "classes": classes}, indent=2))
@@ -378,14 +398,18 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
             stats, step = train_one_epoch(train_model, train_data, optimizer=optimizer, scheduler=scheduler,
                                           loss_fn=loss_fn, device=device, augment=augment, cfg=cfg, epoch=epoch,
                                           step=step, max_step=total_steps, decoder=decoder, generator=generator,
-                                          rank=dist.rank, channels_last=channels_last, bar=bar,
+                                          rank=dist.rank, channels_last=channels_last, bar=bar, loc=loc,
                                           on_step=curves.step if curves else None)
             images += stats.images
             seconds += stats.seconds
             entry = {"epoch": epoch, "step": step, "train_loss": stats.loss, "images": stats.images,
                      "train_seconds": stats.seconds, "images_per_s": stats.images_per_s,
                      "data_s": stats.data_s, "compute_s": stats.compute_s}
-            if val_data is not None:
+            if val_data is not None and loc is not None:
+                report = loc.report(loc.predict(model, val_data.loader, device))
+                metric_name, value = loc.headline(report)
+                entry.update({"val_" + metric_name: value, "val_auroc_any": report["image_level"]["auroc_any"]})
+            elif val_data is not None:
                 report = report_for(cfg.task, predict(model, val_data, device=device, task=cfg.task,
                                                       decoder=decoder if val_data.raw else None,
                                                       channels_last=channels_last), classes)

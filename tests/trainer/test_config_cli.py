@@ -18,7 +18,7 @@ def _parser():
 
 @pytest.mark.parametrize("change, option, allowed", [
     ({"model": "vgg"}, "--model", "resnet18"),
-    ({"task": "detect"}, "--task", "multilabel"),
+    ({"task": "regression"}, "--task", "multilabel, detect, segment"),
     ({"balance": "oversample"}, "--balance", "sampler"),
     ({"executor": "slurm"}, "--executor", "ray"),
     ({"device": "tpu"}, "--device", "cuda"),
