@@ -42,12 +42,13 @@ def evaluate_checkpoint(cfg: EvalConfig) -> dict:
     device = resolve_device(cfg.device)
     try:
         checkpoint = load_checkpoint(cfg.checkpoint)
-        model = model_from_checkpoint(checkpoint)
+        localiser = checkpoint["config"].get("task") in LOC_TASKS  # builds its own model
+        model = None if localiser else model_from_checkpoint(checkpoint)
     except CheckpointError as exc:
         raise ConfigError("--checkpoint", cfg.checkpoint, f"a checkpoint written by radiopaque train "
                                                           f"({exc.reason})") from None
     train_cfg = checkpoint["config"]
-    if train_cfg.get("task") in LOC_TASKS:
+    if localiser:
         from trainer.localise.evaluation import evaluate_localiser
 
         return evaluate_localiser(cfg, checkpoint)

@@ -40,8 +40,13 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
     """Train the three arms and score them; return (and write) the results table."""
     cfg = cfg.validate()
     for option, source in (("--synthetic", cfg.synthetic), ("--real", cfg.real), ("--test", cfg.test)):
-        if source is not None:
-            data_classes(source, option)  # each input usable, checked before the folder is created
+        if source is None:
+            continue
+        # each input usable, checked before the folder is created
+        if cfg.task in LOC_TASKS:
+            loc_classes(source)
+        else:
+            data_classes(source, option)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     # With no --test the real data's val split is the test set: real arms train on the rest.
@@ -91,7 +96,7 @@ def run_experiment(cfg: ExperimentConfig) -> dict:
 def _score_localiser(cfg: ExperimentConfig, checkpoint: dict, test_source: str, device) -> dict:
     from trainer.localise.evaluation import load_localiser, open_eval_data
 
-    task, model, _ = load_localiser(checkpoint)
+    task, model, _ = load_localiser(checkpoint, "checkpoint of this experiment")
     loader, _, agnostic = open_eval_data(test_source, task, image_size=cfg.image_size, batch_size=cfg.batch_size,
                                          loader_workers=cfg.loader_workers, subset="all" if cfg.test else "val",
                                          val_fraction=cfg.val_fraction)

@@ -12,6 +12,9 @@ records, for the stream to skip, count and log like corrupt images:
 * a JSON annotation that is not UTF-8, not JSON, not an object, whose key or image format
   disagrees with its members, whose `label` is not an int in [0, C) or whose `labels` is
   not C zeros and ones (`annotation_problem`);
+* with `targets=True` (the localising tasks), `objects` that is not a list of objects each
+  with a string `class` and a `bbox_xyxy` of four finite numbers (or null), or a sample
+  without its instance map (`{key}.mask.png`, Parquet `mask_png`) (`objects_problem`);
 * a Parquet row group whose read columns inflate past `limits.MAX_ROW_GROUP_BYTES` by the
   footer (read one row group at a time, never the whole table), rows with nulls or the
   problems above.
@@ -23,8 +26,9 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from generator.errors import ShardError
 from generator.output import limits
@@ -34,6 +38,8 @@ from trainer.split import meta_group_id
 
 _JSON_EXT = "json"
 PARQUET_COLUMNS = ("key", "image", "image_format", "label", "labels", "source_id", "meta")
+TARGET_COLUMNS = ("objects", "mask_png")  # read too with targets=True
+_MASK_EXT = "mask.png"
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class Record:
     labels: tuple[int, ...]
     source_id: str = ""
     group_id: str | None = None  # meta["group_id"]; None in builds made before groups
+    objects: tuple = ()  # with targets=True: the sample's objects (JSON dicts)
+    mask_png: bytes = b""  # with targets=True: its instance-id map PNG
 
 
 def annotation_problem(doc, key: str, image_format: str, num_classes: int) -> str | None:
@@ -58,6 +66,23 @@ def annotation_problem(doc, key: str, image_format: str, num_classes: int) -> st
     if doc.get("image_format") != image_format:
         return f"annotation says image format {str(doc.get('image_format'))[:20]!r}, its member {image_format!r}"
     return label_problem(doc.get("label"), doc.get("labels"), num_classes)
+
+
+def objects_problem(objects) -> str | None:
+    """None when `objects` is a list of dicts, each with a string `class` and a `bbox_xyxy` of
+    four finite numbers (or null: an object clipped away), else why."""
+    if not isinstance(objects, list):
+        return f"objects is a JSON {type(objects).__name__}, not a list"
+    for i, obj in enumerate(objects):
+        if not isinstance(obj, dict) or not isinstance(obj.get("class"), str):
+            return f"object {i} is not an object with a string class"
+        box = obj.get("bbox_xyxy")
+        if box is None:
+            continue
+        if (not isinstance(box, list) or len(box) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)):
+            return f"object {i}: bbox_xyxy {str(box)[:60]} is not four finite numbers"
+    return None
 
 
 def label_problem(label, labels, num_classes: int) -> str | None:
@@ -76,8 +101,10 @@ def _shown(name: str) -> str:
     return repr(name[:60])
 
 
-def read_tar(data: bytes, path: str, num_classes: int) -> tuple[list[Record], list[ShardError]]:
-    """(good records in tar order, one ShardError per skipped member or sample)."""
+def read_tar(data: bytes, path: str, num_classes: int, *,
+             targets: bool = False) -> tuple[list[Record], list[ShardError]]:
+    """(good records in tar order, one ShardError per skipped member or sample). `targets`:
+    also read and check each sample's objects and instance map."""
     problems: list[ShardError] = []
     members: dict[str, dict[str, bytes]] = {}
     bad: dict[str, str] = {}
@@ -112,7 +139,7 @@ def read_tar(data: bytes, path: str, num_classes: int) -> tuple[list[Record], li
     problems += [ShardError(path, key, reason) for key, reason in bad.items()]
     records = []
     for key, parts in members.items():
-        record = _tar_record(key, parts, num_classes)
+        record = _tar_record(key, parts, num_classes, targets)
         if isinstance(record, str):
             problems.append(ShardError(path, key, record))
         else:
@@ -120,7 +147,7 @@ def read_tar(data: bytes, path: str, num_classes: int) -> tuple[list[Record], li
     return records, problems
 
 
-def _tar_record(key: str, parts: dict[str, bytes], num_classes: int) -> Record | str:
+def _tar_record(key: str, parts: dict[str, bytes], num_classes: int, targets: bool = False) -> Record | str:
     images = [ext for ext in IMAGE_EXTENSIONS if ext in parts]
     if len(images) != 1 or _JSON_EXT not in parts:
         return f"members {sorted(parts)[:6]}: expected one image ({', '.join(IMAGE_EXTENSIONS)}) and a json"
@@ -134,12 +161,24 @@ def _tar_record(key: str, parts: dict[str, bytes], num_classes: int) -> Record |
     if problem:
         return problem
     source = doc.get("source_id")
-    return Record(key, parts[images[0]], images[0], doc["label"], tuple(doc["labels"]),
-                  source if isinstance(source, str) else "", meta_group_id(doc.get("meta")))
+    record = Record(key, parts[images[0]], images[0], doc["label"], tuple(doc["labels"]),
+                    source if isinstance(source, str) else "", meta_group_id(doc.get("meta")))
+    return _with_targets(record, doc.get("objects"), parts.get(_MASK_EXT)) if targets else record
 
 
-def parquet_schema_problem(schema) -> str | None:
-    """None when a pyarrow schema has the columns training reads, with usable types."""
+def _with_targets(record: Record, objects, mask_png) -> Record | str:
+    """`record` with its objects and instance map, or why they are unusable."""
+    problem = objects_problem(objects)
+    if problem:
+        return problem
+    if not mask_png:
+        return "sample has no instance map (mask.png)"
+    return replace(record, objects=tuple(objects), mask_png=mask_png)
+
+
+def parquet_schema_problem(schema, targets: bool = False) -> str | None:
+    """None when a pyarrow schema has the columns training reads (`TARGET_COLUMNS` too with
+    `targets`), with usable types."""
     import pyarrow as pa
 
     t = pa.types
@@ -152,8 +191,11 @@ def parquet_schema_problem(schema) -> str | None:
         "source_id": (lambda x: t.is_string(x) or t.is_large_string(x), "string"),
         "meta": (lambda x: t.is_string(x) or t.is_large_string(x), "string"),
     }
+    if targets:
+        checks["objects"] = (lambda x: t.is_string(x) or t.is_large_string(x), "string")
+        checks["mask_png"] = (lambda x: t.is_binary(x) or t.is_large_binary(x), "binary")
     names = schema.names
-    missing = [c for c in PARQUET_COLUMNS if c not in names]
+    missing = [c for c in checks if c not in names]
     if missing:
         return f"Parquet columns {missing} missing (has {names[:20]})"
     for name, (ok, wanted) in checks.items():
@@ -163,8 +205,8 @@ def parquet_schema_problem(schema) -> str | None:
     return None
 
 
-def read_parquet(data: bytes, path: str, num_classes: int,
-                 row_group_bytes: int | None = None) -> tuple[list[Record], list[ShardError]]:
+def read_parquet(data: bytes, path: str, num_classes: int, row_group_bytes: int | None = None, *,
+                 targets: bool = False) -> tuple[list[Record], list[ShardError]]:
     """(good records in row order, one ShardError per skipped row or row group). One row
     group is read at a time, after its footer size has been checked against `row_group_bytes`
     (default `generator.output.limits.MAX_ROW_GROUP_BYTES`)."""
@@ -176,9 +218,10 @@ def read_parquet(data: bytes, path: str, num_classes: int,
         pf = pq.ParquetFile(pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise ShardError(path, "", f"not a Parquet file ({str(exc)[:120]})") from None
-    problem = parquet_schema_problem(pf.schema_arrow)
+    problem = parquet_schema_problem(pf.schema_arrow, targets)
     if problem:
         raise ShardError(path, "", problem)
+    columns = list(PARQUET_COLUMNS) + (list(TARGET_COLUMNS) if targets else [])
     records: list[Record] = []
     problems: list[ShardError] = []
     first = 0
@@ -186,17 +229,17 @@ def read_parquet(data: bytes, path: str, num_classes: int,
         rows = pf.metadata.row_group(g).num_rows
         where = f"rows {first}-{first + rows - 1}"
         first += rows
-        problem = row_group_problem(pf.metadata, g, list(PARQUET_COLUMNS), cap)
+        problem = row_group_problem(pf.metadata, g, columns, cap)
         if problem:
             problems.append(ShardError(path, where, problem))
             continue
         try:
-            table = pf.read_row_group(g, columns=list(PARQUET_COLUMNS))
+            table = pf.read_row_group(g, columns=columns)
         except (pa.ArrowException, OSError, ValueError) as exc:
             problems.append(ShardError(path, where, f"row group {g} unreadable ({str(exc)[:120]})"))
             continue
         for row in table.to_pylist():
-            record = _parquet_record(row, num_classes)
+            record = _parquet_record(row, num_classes, targets)
             if isinstance(record, str):
                 key = row.get("key") if is_valid_key(row.get("key")) else ""
                 problems.append(ShardError(path, key, record))
@@ -205,7 +248,7 @@ def read_parquet(data: bytes, path: str, num_classes: int,
     return records, problems
 
 
-def _parquet_record(row: dict, num_classes: int) -> Record | str:
+def _parquet_record(row: dict, num_classes: int, targets: bool = False) -> Record | str:
     key, image, fmt = row["key"], row["image"], row["image_format"]
     if not is_valid_key(key):
         return f"row key {str(key)[:40]!r} is not a sample key (letters, digits, '_', '-')"
@@ -219,5 +262,12 @@ def _parquet_record(row: dict, num_classes: int) -> Record | str:
     except ValueError:  # a broken meta is a sample without a group, not a skipped sample
         meta = None
     source = row["source_id"]
-    return Record(key, image, fmt, row["label"], tuple(row["labels"]), source if isinstance(source, str) else "",
-                  meta_group_id(meta))
+    record = Record(key, image, fmt, row["label"], tuple(row["labels"]), source if isinstance(source, str) else "",
+                    meta_group_id(meta))
+    if not targets:
+        return record
+    try:
+        objects = json.loads(row["objects"]) if row["objects"] is not None else None
+    except ValueError as exc:
+        return f"objects are not JSON ({str(exc)[:80]})"
+    return _with_targets(record, objects, row["mask_png"])

@@ -85,7 +85,11 @@ def is_build(url: str) -> bool:
 
 
 class Build:
-    """A build's manifest and shard reader. `fmt`: "wds", "parquet" or None (tar when present)."""
+    """A build's manifest and shard reader. `fmt`: "wds", "parquet" or None (tar when present).
+    `targets`: records also carry each sample's objects and instance map (the localising tasks'
+    `trainer.localise.samples.LocBuild`)."""
+
+    targets = False
 
     def __init__(self, url: str, fmt: str | None = None):
         self.url = url
@@ -113,7 +117,7 @@ class Build:
         column types, more samples than the manifest says)."""
         data = self.store.read_bytes(shard.path)
         read = read_parquet if shard.fmt == "parquet" else read_tar
-        records, problems = read(data, shard.path, len(self.classes))
+        records, problems = read(data, shard.path, len(self.classes), targets=self.targets)
         if len(records) > shard.count:
             raise ShardError(shard.path, "", f"holds {len(records)} samples, {MANIFEST} says {shard.count}")
         return records, problems

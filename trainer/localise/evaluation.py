@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 from generator.device import resolve_device
 from trainer.config import EvalConfig, TrainConfig
 from trainer.data import open_negatives
+from trainer.errors import CheckpointError
 from trainer.metrics import negatives_report
 from trainer.rng import INIT, derive_seed, forked_rng
 from trainer.stream import is_build
@@ -47,13 +48,18 @@ from .task import LocTask
 log = logging.getLogger(__name__)
 
 
-def load_localiser(checkpoint: dict) -> tuple[LocTask, torch.nn.Module, TrainConfig]:
-    """The task, the model with the checkpoint's weights, and its training config."""
-    train_cfg = TrainConfig.from_dict(checkpoint["config"])
-    task = LocTask(train_cfg, list(checkpoint["classes"]))
-    with forked_rng(derive_seed(int(train_cfg.seed), INIT), torch.device("cpu")):
-        model = task.build_model()
-    model.load_state_dict(checkpoint["model"])
+def load_localiser(checkpoint: dict, path: str = "checkpoint") -> tuple[LocTask, torch.nn.Module, TrainConfig]:
+    """The task, the model with the checkpoint's weights, and its training config. Raises
+    CheckpointError naming `path` when its config or weights do not make a localiser."""
+    try:
+        train_cfg = TrainConfig.from_dict(checkpoint["config"])
+        task = LocTask(train_cfg, list(checkpoint["classes"]))
+        with forked_rng(derive_seed(int(train_cfg.seed), INIT), torch.device("cpu")):
+            model = task.build_model()
+        model.load_state_dict(checkpoint["model"])
+    except (ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(path, f"its config and weights do not make a {checkpoint['config'].get('model')!r} "
+                                    f"localiser ({str(exc).strip().splitlines()[0][:200]})") from None
     return task, model, train_cfg
 
 
@@ -100,7 +106,7 @@ def open_eval_data(source: str, task: LocTask, *, image_size: int, batch_size: i
 def evaluate_localiser(cfg: EvalConfig, checkpoint: dict) -> dict:
     """Run the evaluation of a localising checkpoint; return the metrics also in `metrics.json`."""
     device = resolve_device(cfg.device)
-    task, model, train_cfg = load_localiser(checkpoint)
+    task, model, train_cfg = load_localiser(checkpoint, cfg.checkpoint)
     model.to(device)
     image_size = cfg.image_size or train_cfg.image_size
     loader, n, agnostic = open_eval_data(cfg.data, task, image_size=image_size, batch_size=cfg.batch_size,

@@ -21,21 +21,16 @@ crc32(key)): explicit, and the same sample gets a new window each epoch.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from generator.output.formats import FORMATS
-from generator.output.manifest import MANIFEST
 from trainer.data import Data
 from trainer.rng import LOADER, derive_seed
-from trainer.split import meta_group_id
 from trainer.stream import Build, Record, ShardRef, ShardStream, decode_image, is_build
 
 from .crops import CROP_TAG, crop_sample
@@ -43,49 +38,28 @@ from .targets import collate_loc, foreground, object_boxes, object_classes, with
 
 log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class LocRecord(Record):
-    objects: tuple = ()
-    mask_png: bytes = b""
-
 
 class LocBuild(Build):
-    """A build whose records also carry objects and the instance map."""
+    """A build whose records also carry objects and the instance map, checked as untrusted input
+    by `trainer.shard_read` (a malformed member is skipped and counted like a corrupt image)."""
 
-    def read_shard(self, shard: ShardRef) -> list[LocRecord]:
-        data = self.store.read_bytes(shard.path)
-        if shard.fmt == "parquet":
-            records = _read_parquet(data)
-        else:
-            records = [LocRecord(s.key, s.image, s.image_format, s.label, s.labels, s.source_id,
-                                 meta_group_id(s.meta), tuple(s.objects), s.mask_png)
-                       for s in FORMATS[shard.fmt].decode(data)]
-        if len(records) != shard.count:
-            raise ValueError(f"{self.url}/{shard.path}: holds {len(records)} samples, {MANIFEST} says {shard.count}")
-        return records
-
-
-def _read_parquet(data: bytes) -> list[LocRecord]:
-    import pyarrow.parquet as pq
-
-    columns = ["key", "image", "image_format", "label", "labels", "source_id", "meta", "objects", "mask_png"]
-    cols = pq.read_table(io.BytesIO(data), columns=columns).to_pydict()
-    out = []
-    for k, img, fmt, lab, labs, src, meta, objects, mask in zip(*(cols[c] for c in columns)):
-        try:
-            meta = json.loads(meta)
-        except ValueError:
-            meta = None
-        out.append(LocRecord(k, img, fmt, int(lab), tuple(int(v) for v in labs), src, meta_group_id(meta),
-                             tuple(json.loads(objects or "[]")), mask))
-    return out
+    targets = True
 
 
 def decode_mask(data: bytes) -> torch.Tensor:
-    """Instance-id PNG -> (H, W) uint8."""
+    """Instance-id PNG -> (H, W) uint8. A header claiming more than
+    `generator.output.limits.MAX_IMAGE_PIXELS` (a decompression bomb) or a map that is not 8-bit
+    grey raises ValueError before decoding: the stream skips and counts the sample."""
     from PIL import Image
 
+    from generator.output.limits import image_size_problem
+
+    problem = image_size_problem(data)
+    if problem:
+        raise ValueError(f"instance map: {problem}")
     with Image.open(io.BytesIO(data)) as img:
+        if img.mode != "L":
+            raise ValueError(f"instance map is mode {img.mode}, expected 8-bit grey (L)")
         return torch.from_numpy(np.array(img, dtype=np.uint8))
 
 
@@ -107,17 +81,17 @@ class LocStream(ShardStream):
         self.fg = foreground(self.classes)
         self.crop, self.object_p = crop, object_p
 
-    def _sample(self, shard: ShardRef, record: LocRecord):
+    def _sample(self, shard: ShardRef, record: Record):
         key = f"{shard.path}:{record.key}"
         try:
             image = decode_image(record.image, self.image_size)  # (1, S, S)
             ids = decode_mask(record.mask_png)
-        except (OSError, SyntaxError, ValueError) as exc:
+            return self.targets(image, ids, record.objects, key)
+        except (OSError, SyntaxError, ValueError) as exc:  # ValueError: a bomb, or an object class not ours
             self.skipped += 1
             log.warning("skipped corrupt sample %s (%s: %s); %d skipped by this reader",
                         key, type(exc).__name__, exc, self.skipped)
             return None
-        return self.targets(image, ids, record.objects, key)
 
     def targets(self, image: torch.Tensor, ids: torch.Tensor, objects, key: str) -> dict:
         """The sample dict from a resized (1, S, S) image, the stored (H, W) instance map and objects."""
