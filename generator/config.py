@@ -84,7 +84,8 @@ class BuildConfig:
             raise ConfigError("--classes", ",".join(unknown), f"{', '.join(allowed)} (style {self.style})")
         if len(set(classes)) != len(classes):
             raise ConfigError("--classes", ",".join(classes), "each class at most once")
-        weights = self.class_weights or tuple(1.0 for _ in classes)
+        default = STYLES[self.style].default_weights
+        weights = self.class_weights or tuple(default.get(c, 1.0) for c in classes)
         if len(weights) != len(classes):
             raise ConfigError("--class-weights", weights, f"{len(classes)} numbers, one per class {classes}")
         if any(w < 0 for w in weights) or sum(weights) <= 0:
