@@ -64,7 +64,17 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--style", default=DEFAULT_STYLE, help=f"{', '.join(sorted(STYLES))} (default: {DEFAULT_STYLE})")
     p.add_argument("--classes", type=_csv_list, default=(),
                    help="comma-separated class mix (default: all of the style)")
-    p.add_argument("--class-weights", type=_float_list, default=(), help="one weight per class (default: equal)")
+    p.add_argument("--class-weights", type=_float_list, default=(),
+                   help="one weight per class (default: the style's mix; physical: clothing and jewellery heaviest, "
+                        "see generator/render/styles.py; legacy: equal)")
+    # Choices spelled out here, checked by BuildConfig.validate: the parser imports nothing heavy.
+    p.add_argument("--distractors", default="none",
+                   help="none, negative (ECG leads, lines, sternal wires, clips, burnt-in markers and text drawn into "
+                        "every film, never labelled) or class (the devices labelled medical_device) (default: none)")
+    p.add_argument("--randomise", default="none",
+                   help="whole-film domain randomisation of positives and negatives: none, light or strong (LUT/gamma, "
+                        "window, enhancement, blur, noise, resolution, JPEG quality, collimation, markers; "
+                        "default: none)")
     p.add_argument("--format", default="wds", help=f"{', '.join(FORMAT_CHOICES)} (default: wds)")
     p.add_argument("--shard-size", type=int, default=256, help="samples per shard (default: 256)")
     p.add_argument("--image-format", default="jpg", help=f"{', '.join(IMAGE_FORMATS)} (default: jpg, quality 95)")
@@ -98,7 +108,8 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
                          class_weights=args.class_weights, formats=FORMAT_CHOICES[args.format],
                          shard_size=args.shard_size, image_format=args.image_format,
                          jpeg_quality=args.jpeg_quality, sources=sources, split=args.split,
-                         split_fractions=parse_fractions(args.split_fractions), split_seed=args.split_seed)
+                         split_fractions=parse_fractions(args.split_fractions), split_seed=args.split_seed,
+                         distractors=args.distractors, randomise=args.randomise)
     run = RunConfig(out=args.out, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
                     device=args.device, batch_size=args.batch_size, retries=args.retries,
                     progress=not args.no_progress)

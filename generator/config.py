@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from generator.bodies.distractors import DEVICE_CLASS
+from generator.bodies.distractors import MODES as DISTRACTOR_MODES
 from generator.errors import ConfigError
 from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions
 from generator.render.encode import IMAGE_FORMATS
+from generator.render.randomise import LEVELS as RANDOMISE_LEVELS
 from generator.render.styles import DEFAULT_STYLE, NONE_CLASS, STYLES
 
 SHARD_FORMATS = ("wds", "parquet")
@@ -66,6 +69,11 @@ class BuildConfig:
     split: str | None = None  # draw only from the films of this split (by patient); None: every film
     split_fractions: tuple[tuple[str, float], ...] = DEFAULT_FRACTIONS
     split_seed: int = 0
+    # Support devices and burnt-in markers drawn into every film (generator.bodies.distractors):
+    # "none", "negative" (never labelled) or "class" (devices labelled `medical_device`).
+    distractors: str = "none"
+    # Whole-film domain randomisation (generator.render.randomise): "none", "light", "strong".
+    randomise: str = "none"
 
     def validate(self) -> BuildConfig:
         """Check every field; return a copy with defaults resolved. Raises ConfigError."""
@@ -104,6 +112,10 @@ class BuildConfig:
             raise ConfigError("--split", self.split, f"one of the --split-fractions names: {', '.join(names)}")
         if self.split_seed < 0:
             raise ConfigError("--split-seed", self.split_seed, "an integer >= 0")
+        if self.distractors not in DISTRACTOR_MODES:
+            raise ConfigError("--distractors", self.distractors, ", ".join(DISTRACTOR_MODES))
+        if self.randomise not in RANDOMISE_LEVELS:
+            raise ConfigError("--randomise", self.randomise, ", ".join(RANDOMISE_LEVELS))
         total = float(sum(weights))
         return BuildConfig(
             **{
@@ -124,19 +136,29 @@ class BuildConfig:
         return range(shard * self.shard_size, min((shard + 1) * self.shard_size, self.count))
 
     @property
+    def label_classes(self) -> tuple[str, ...]:
+        """The classes of `labels` (and of the manifest): the drawn classes, plus
+        `medical_device` with `--distractors class` (a label of distractors, never drawn as
+        a sample's class)."""
+        return (*self.classes, DEVICE_CLASS) if self.distractors == "class" else self.classes
+
+    @property
     def positive_classes(self) -> tuple[str, ...]:
         return tuple(c for c in self.classes if c != NONE_CLASS)
 
     def to_dict(self) -> dict:
         """The config as written into dataset.json. Options left unset that did not exist
-        before patient splits are left out, so such a build keeps the config (and the resume
-        identity) it always had."""
+        before patient splits (or before distractors and randomisation) are left out, so
+        such a build keeps the config (and the resume identity) it always had."""
         out = asdict(self)
         if self.split is None:
             for name in ("split", "split_fractions", "split_seed"):
                 del out[name]
         if self.sources.group_column is None:
             del out["sources"]["group_column"]
+        for name in ("distractors", "randomise"):
+            if out[name] == "none":
+                del out[name]
         return out
 
 

@@ -23,6 +23,9 @@ any constituent except lead, whose K edge is at 88 keV). Densities are handbook 
 | glass          | soda-lime (SiO2-Na2O-CaO)   | 0.262         | 2.50       | 0.0655  |
 | plastic        | PMMA / ABS-like polymer     | 0.1924        | 1.19       | 0.0229  |
 | water          | soft-tissue reference       | 0.2059        | 1.00       | 0.0206  |
+| copper         | Cu (ECG lead conductors)    | 1.593         | 8.96       | 1.427   |
+| barium_stripe  | PU with ~40 % BaSO4 (the    | ~1.7          | ~1.9       | ~0.32   |
+|                | radiopaque line of tubes)   | (estimate: Ba 8.5 above its 37 keV K edge) |  |
 | gold_14k       | Au 58.5 % Cu 41.5 % (14 ct) | 3.31          | 13.1       | 4.34    |
 
 Element values at 60 keV used for the mixtures: Cu 1.593, Ni 1.474, Zn 1.713 (Hubbell &
@@ -45,6 +48,8 @@ MU_PER_MM: dict[str, float] = {
     "plastic": 0.0229,
     "water": 0.0206,
     "gold_14k": 4.34,
+    "copper": 1.427,
+    "barium_stripe": 0.32,
 }
 
 MATERIALS = tuple(m for m in MU_PER_MM if m != "water")
