@@ -135,6 +135,10 @@ def add_preview_parser(sub) -> None:
     p.add_argument("--out", default=None, help="PNG to write (default: BUILD/preview.png)")
     p.add_argument("--per-class", action="store_true", help="one row per class instead of the first n samples")
     p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default: 256)")
+    p.add_argument("--crops", action="store_true",
+                   help="tiles are crops at the build's own resolution around each sample's object, magnified by "
+                        "--zoom with no smoothing, so structure is visible (default: whole images)")
+    p.add_argument("--zoom", type=int, default=2, help="whole-pixel magnification of --crops (default: 2)")
     p.add_argument("--compare-legacy", action="store_true",
                    help="instead of reading BUILD, render the same sources and seeds with legacy and physical "
                         "side by side; BUILD is then the --input (folder, glob, CSV or image)")
@@ -155,7 +159,10 @@ def cmd_preview(args) -> int:
         print(f"legacy vs physical for {n} samples -> {out}")
         return 0
     out = args.out or f"{args.build.rstrip('/')}/preview.png"
-    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile)
+    if args.zoom < 1:
+        raise ConfigError("--zoom", args.zoom, "an integer >= 1")
+    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile, crops=args.crops,
+                      zoom=args.zoom)
     print(f"preview of {n} samples -> {out}")
     return 0
 
