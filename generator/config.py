@@ -114,6 +114,9 @@ class BuildConfig:
             raise ConfigError("--split-seed", self.split_seed, "an integer >= 0")
         if self.distractors not in DISTRACTOR_MODES:
             raise ConfigError("--distractors", self.distractors, ", ".join(DISTRACTOR_MODES))
+        if self.distractors != "none" and self.style == "legacy":
+            # legacy paints flat white shapes; devices are attenuating solids
+            raise ConfigError("--distractors", self.distractors, "none with --style legacy (physical only)")
         if self.randomise not in RANDOMISE_LEVELS:
             raise ConfigError("--randomise", self.randomise, ", ".join(RANDOMISE_LEVELS))
         total = float(sum(weights))

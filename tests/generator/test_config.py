@@ -101,3 +101,8 @@ def test_physical_default_mix_favours_clothing_and_jewellery():
     assert weights["none"] == pytest.approx(1 / 8.5, rel=0.01)  # about 1/9, as with equal weights
     legacy = BuildConfig(count=1, seed=0, style="legacy").validate()
     assert len(set(legacy.class_weights)) == 1
+
+
+def test_distractors_need_the_physical_style():
+    with pytest.raises(ConfigError, match="--distractors.*physical only"):
+        BuildConfig(count=1, seed=0, style="legacy", distractors="negative").validate()
