@@ -58,6 +58,19 @@ def _area(box) -> float:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
+def _on_object(sample, k: int, cx: float, cy: float) -> tuple[float, float]:
+    """The pixel of object k (instance id k + 1 in the sample's mask PNG) nearest (cx, cy):
+    the box centre of a necklace or an underwire lies off the wire. (cx, cy) without a mask."""
+    mask_png = getattr(sample, "mask_png", None)
+    if not mask_png:
+        return cx, cy
+    ys, xs = np.nonzero(np.asarray(Image.open(io.BytesIO(mask_png))) == k + 1)
+    if not len(xs):
+        return cx, cy
+    n = int(np.argmin((xs + 0.5 - cx) ** 2 + (ys + 0.5 - cy) ** 2))
+    return float(xs[n]) + 0.5, float(ys[n]) + 0.5
+
+
 def crop_tile(sample, tile_px: int, classes: Sequence[str], zoom: int = 2) -> Image.Image:
     """A tile_px square: the tile_px // zoom pixels of the sample around its largest object
     of its own class (or, failing that, any object; the image centre without objects), each
@@ -71,7 +84,8 @@ def crop_tile(sample, tile_px: int, classes: Sequence[str], zoom: int = 2) -> Im
     if pool:
         best = max(pool, key=lambda o: _area(o["bbox_xyxy"]))
         x0, y0, x1, y1 = best["bbox_xyxy"]
-        cx, cy, caption = (x0 + x1) / 2, (y0 + y1) / 2, f"{sample.key} {best['class']} {best.get('material', '')}"
+        cx, cy = _on_object(sample, sample.objects.index(best), (x0 + x1) / 2, (y0 + y1) / 2)
+        caption = f"{sample.key} {best['class']} {best.get('material', '')}"
     else:
         cx, cy, caption = w / 2, h / 2, f"{sample.key} {name}"
     c0 = int(min(max(round(cx - side / 2), 0), max(w - side, 0)))

@@ -44,3 +44,17 @@ def test_zoom_must_be_positive(tmp_path):
 
     with pytest.raises(ValueError, match="zoom"):
         write_preview(str(tmp_path), str(tmp_path / "x.png"), crops=True, zoom=0)
+
+
+def test_crop_of_an_arc_centres_on_the_wire_not_its_empty_box_centre():
+    arr = np.zeros((200, 200), dtype=np.uint8)
+    ids = np.zeros((200, 200), dtype=np.uint8)
+    ids[20:180, 20:24] = 1  # an L-shaped wire: its box centre (100, 100) lies off it
+    ids[176:180, 20:180] = 1
+    arr[ids == 1] = 255
+    buf = io.BytesIO()
+    Image.fromarray(ids).save(buf, format="PNG")
+    sample = _sample(arr, [{"class": "coin", "bbox_xyxy": [20, 20, 180, 180], "material": "steel"}])
+    sample.mask_png = buf.getvalue()
+    out = np.asarray(crop_tile(sample, 64, ["none", "coin"], zoom=1).convert("L"))
+    assert (out[16:] == 255).mean() > 0.05  # the wire is in the crop
