@@ -68,7 +68,17 @@ def add_generate_parser(sub) -> None:
     p.add_argument("--style", default=DEFAULT_STYLE, help=f"{', '.join(STYLE_NAMES)} (default: {DEFAULT_STYLE})")
     p.add_argument("--classes", type=_csv_list, default=(),
                    help="comma-separated class mix (default: all of the style)")
-    p.add_argument("--class-weights", type=_float_list, default=(), help="one weight per class (default: equal)")
+    p.add_argument("--class-weights", type=_float_list, default=(),
+                   help="one weight per class (default: the style's mix; physical: clothing and jewellery heaviest, "
+                        "see generator/render/styles.py; legacy: equal)")
+    # Choices spelled out here, checked by BuildConfig.validate: the parser imports nothing heavy.
+    p.add_argument("--distractors", default="none",
+                   help="none, negative (ECG leads, lines, sternal wires, clips, burnt-in markers and text drawn into "
+                        "every film, never labelled) or class (the devices labelled medical_device) (default: none)")
+    p.add_argument("--randomise", default="none",
+                   help="whole-film domain randomisation of positives and negatives: none, light or strong (LUT/gamma, "
+                        "window, enhancement, blur, noise, resolution, JPEG quality, collimation, markers; "
+                        "default: none)")
     p.add_argument("--format", default="wds", help=f"{', '.join(FORMAT_CHOICES)} (default: wds)")
     p.add_argument("--shard-size", type=int, default=256, help="samples per shard (default: 256)")
     p.add_argument("--image-format", default="jpg", help=f"{', '.join(IMAGE_FORMATS)} (default: jpg, quality 95)")
@@ -102,7 +112,8 @@ def configs_from_args(args) -> tuple[BuildConfig, RunConfig]:
                          class_weights=args.class_weights, formats=FORMAT_CHOICES[args.format],
                          shard_size=args.shard_size, image_format=args.image_format,
                          jpeg_quality=args.jpeg_quality, sources=sources, split=args.split,
-                         split_fractions=parse_fractions(args.split_fractions), split_seed=args.split_seed)
+                         split_fractions=parse_fractions(args.split_fractions), split_seed=args.split_seed,
+                         distractors=args.distractors, randomise=args.randomise)
     run = RunConfig(out=args.out, executor=args.executor, workers=args.workers, ray_address=args.ray_address,
                     device=args.device, batch_size=args.batch_size, retries=args.retries,
                     progress=not args.no_progress)
@@ -131,6 +142,10 @@ def add_preview_parser(sub) -> None:
     p.add_argument("--tile", type=int, default=256, help="tile size in pixels (default: 256)")
     p.add_argument("--no-boxes", dest="boxes", action="store_false",
                    help="draw no boxes, to look at small objects unmarked (default: boxes drawn)")
+    p.add_argument("--crops", action="store_true",
+                   help="tiles are crops at the build's own resolution around each sample's object, magnified by "
+                        "--zoom with no smoothing, so structure is visible (default: whole images)")
+    p.add_argument("--zoom", type=int, default=2, help="whole-pixel magnification of --crops (default: 2)")
     p.add_argument("--compare-legacy", action="store_true",
                    help="instead of reading BUILD, render the same sources and seeds with legacy and physical "
                         "side by side; BUILD is then the --input (folder, glob, CSV or image)")
@@ -151,7 +166,10 @@ def cmd_preview(args) -> int:
         print(f"legacy vs physical for {n} samples -> {out}")
         return 0
     out = args.out or f"{args.build.rstrip('/')}/preview.png"
-    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile, boxes=args.boxes)
+    if args.zoom < 1:
+        raise ConfigError("--zoom", args.zoom, "an integer >= 1")
+    n = write_preview(args.build, out, n=args.n, per_class=args.per_class, tile_px=args.tile, boxes=args.boxes,
+                      crops=args.crops, zoom=args.zoom)
     print(f"preview of {n} samples -> {out}")
     return 0
 

@@ -12,7 +12,15 @@ from dataclasses import asdict, dataclass, field
 from generator.errors import ConfigError, check_out_folder
 from generator.inputs.plausible import SPACING_RANGE, spacing_problem
 from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions
-from generator.names import DEFAULT_STYLE, IMAGE_FORMATS, NONE_CLASS, STYLE_NAMES
+from generator.names import (
+    DEFAULT_STYLE,
+    DEVICE_CLASS,
+    DISTRACTOR_MODES,
+    IMAGE_FORMATS,
+    NONE_CLASS,
+    RANDOMISE_LEVELS,
+    STYLE_NAMES,
+)
 
 SHARD_FORMATS = ("wds", "parquet")
 FORMAT_CHOICES = {"wds": ("wds",), "parquet": ("parquet",), "both": ("wds", "parquet")}
@@ -70,6 +78,11 @@ class BuildConfig:
     split: str | None = None  # draw only from the films of this split (by patient); None: every film
     split_fractions: tuple[tuple[str, float], ...] = DEFAULT_FRACTIONS
     split_seed: int = 0
+    # Support devices and burnt-in markers drawn into every film (generator.bodies.distractors):
+    # "none", "negative" (never labelled) or "class" (devices labelled `medical_device`).
+    distractors: str = "none"
+    # Whole-film domain randomisation (generator.render.randomise): "none", "light", "strong".
+    randomise: str = "none"
 
     def validate(self) -> BuildConfig:
         """Check every field; return a copy with defaults resolved. Raises ConfigError."""
@@ -95,18 +108,26 @@ class BuildConfig:
             raise ConfigError("--split", self.split, f"one of the --split-fractions names: {', '.join(names)}")
         if self.split_seed < 0:
             raise ConfigError("--split-seed", self.split_seed, "an integer >= 0")
+        if self.distractors not in DISTRACTOR_MODES:
+            raise ConfigError("--distractors", self.distractors, ", ".join(DISTRACTOR_MODES))
+        if self.distractors != "none" and self.style == "legacy":
+            # legacy paints flat white shapes; devices are attenuating solids
+            raise ConfigError("--distractors", self.distractors, "none with --style legacy (physical only)")
+        if self.randomise not in RANDOMISE_LEVELS:
+            raise ConfigError("--randomise", self.randomise, ", ".join(RANDOMISE_LEVELS))
         # Last: the class list is the style's, and importing the style imports torch; every other
         # option error has been answered at once.
         from generator.render.styles import get_style  # torch: after the options are parsed
 
-        allowed = get_style(self.style).classes
+        style = get_style(self.style)
+        allowed = style.classes
         classes = self.classes or allowed
         unknown = [c for c in classes if c not in allowed]
         if unknown:
             raise ConfigError("--classes", ",".join(unknown), f"{', '.join(allowed)} (style {self.style})")
         if len(set(classes)) != len(classes):
             raise ConfigError("--classes", ",".join(classes), "each class at most once")
-        weights = self.class_weights or tuple(1.0 for _ in classes)
+        weights = self.class_weights or tuple(style.default_weights.get(c, 1.0) for c in classes)
         if len(weights) != len(classes):
             raise ConfigError("--class-weights", weights, f"{len(classes)} numbers, one per class {classes}")
         if any(w < 0 for w in weights) or sum(weights) <= 0:
@@ -131,13 +152,20 @@ class BuildConfig:
         return range(shard * self.shard_size, min((shard + 1) * self.shard_size, self.count))
 
     @property
+    def label_classes(self) -> tuple[str, ...]:
+        """The classes of `labels` (and of the manifest): the drawn classes, plus
+        `medical_device` with `--distractors class` (a label of distractors, never drawn as
+        a sample's class)."""
+        return (*self.classes, DEVICE_CLASS) if self.distractors == "class" else self.classes
+
+    @property
     def positive_classes(self) -> tuple[str, ...]:
         return tuple(c for c in self.classes if c != NONE_CLASS)
 
     def to_dict(self) -> dict:
         """The config as written into dataset.json. Options left unset that did not exist
-        before patient splits are left out, so such a build keeps the config (and the resume
-        identity) it always had."""
+        before patient splits (or before distractors and randomisation) are left out, so
+        such a build keeps the config (and the resume identity) it always had."""
         out = asdict(self)
         if self.split is None:
             for name in ("split", "split_fractions", "split_seed"):
@@ -146,6 +174,9 @@ class BuildConfig:
             del out["sources"]["group_column"]
         if not self.sources.reject_paths:
             del out["sources"]["reject_paths"]
+        for name in ("distractors", "randomise"):
+            if out[name] == "none":
+                del out[name]
         return out
 
 

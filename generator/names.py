@@ -24,3 +24,13 @@ CPU_BATCH_SIZES = {"legacy": 16, "physical": 64}
 """Images per render batch on CPU per style (chosen by `radiopaque bench generate`): physical
 runs a few hundred small operations per shape kind and batch, which wide batches amortise;
 legacy's whole-image passes stay in cache at small batches."""
+
+DISTRACTOR_MODES = ("none", "negative", "class")
+"""`--distractors` values (`bodies.distractors`): none; support devices, implants and burnt-in
+markers in every film, never labelled; the same with the devices labelled `DEVICE_CLASS`."""
+
+DEVICE_CLASS = "medical_device"
+"""The label class of support devices and implants with `--distractors class`."""
+
+RANDOMISE_LEVELS = ("none", "light", "strong")
+"""`--randomise` values (`render.randomise`): whole-film domain randomisation strength."""

@@ -16,6 +16,10 @@ T = TypeVar("T")
 # share draws, so that adding a noise parameter never moves an object.
 STREAM_SPEC = 0
 STREAM_NOISE = 1
+# Distractors and whole-film randomisation draw from their own streams (2 and 3 are the
+# realism tool's), so switching them on or off moves no foreign body.
+STREAM_DISTRACTORS = 4
+STREAM_RANDOMISE = 5  # and 6: the laterality marker --randomise burns in
 
 
 def sample_rng(seed: int, index: int, stream: int = STREAM_SPEC) -> np.random.Generator:

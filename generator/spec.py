@@ -1,8 +1,10 @@
 """Sample specs: plain data that re-renders one sample exactly.
 
 A spec holds every random choice made for a sample (source, objects with their class,
-shape kind, position, pose and size, and the style's imaging parameters). It is stored
-with the sample as JSON, so `render(spec, source)` can replay any sample.
+shape kind, position, pose and size, and the style's imaging parameters; the distractors
+drawn with `--distractors`, which are never foreign bodies; the whole-film randomisation
+drawn with `--randomise`). It is stored with the sample as JSON, so `render(spec, source)`
+can replay any sample.
 Coordinates are output pixels, origin top-left, x to the right, y down.
 """
 
@@ -39,6 +41,11 @@ class SampleSpec:
     spacing_mm: tuple[float, float]  # (row, col) of the OUTPUT image
     objects: tuple[ObjectSpec, ...] = ()
     imaging: dict[str, float] = field(default_factory=dict)
+    # Support devices and burnt-in markers/text (generator.bodies.distractors): rendered,
+    # never labelled as foreign bodies.
+    distractors: tuple[ObjectSpec, ...] = ()
+    # Whole-film domain randomisation (generator.render.randomise); empty: none.
+    randomise: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain data (what `dataclasses.asdict` gives, written out: asdict's
@@ -53,12 +60,10 @@ class SampleSpec:
             "height": self.height,
             "width": self.width,
             "spacing_mm": tuple(self.spacing_mm),
-            "objects": tuple(
-                {"cls": o.cls, "kind": o.kind, "center_px": tuple(o.center_px), "material": o.material,
-                 "params": dict(o.params)}
-                for o in self.objects
-            ),
+            "objects": tuple(_object_dict(o) for o in self.objects),
             "imaging": dict(self.imaging),
+            "distractors": tuple(_object_dict(o) for o in self.distractors),
+            "randomise": dict(self.randomise),
         }
 
     def to_json(self) -> str:
@@ -66,16 +71,7 @@ class SampleSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SampleSpec:
-        objects = tuple(
-            ObjectSpec(
-                cls=o["cls"],
-                kind=o["kind"],
-                center_px=tuple(o["center_px"]),
-                material=o["material"],
-                params=dict(o["params"]),
-            )
-            for o in d["objects"]
-        )
+        """The spec of `to_dict`; specs written before distractors and randomisation have neither."""
         return cls(
             index=d["index"],
             key=d["key"],
@@ -86,9 +82,21 @@ class SampleSpec:
             height=d["height"],
             width=d["width"],
             spacing_mm=tuple(d["spacing_mm"]),
-            objects=objects,
+            objects=tuple(_object_of(o) for o in d["objects"]),
             imaging=dict(d["imaging"]),
+            distractors=tuple(_object_of(o) for o in d.get("distractors", ())),
+            randomise=dict(d.get("randomise", {})),
         )
+
+
+def _object_dict(o: ObjectSpec) -> dict[str, Any]:
+    return {"cls": o.cls, "kind": o.kind, "center_px": tuple(o.center_px), "material": o.material,
+            "params": dict(o.params)}
+
+
+def _object_of(o: dict[str, Any]) -> ObjectSpec:
+    return ObjectSpec(cls=o["cls"], kind=o["kind"], center_px=tuple(o["center_px"]), material=o["material"],
+                      params=dict(o["params"]))
 
 
 def sample_key(index: int) -> str:

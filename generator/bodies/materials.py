@@ -23,9 +23,14 @@ any constituent except lead, whose K edge is at 88 keV). Densities are handbook 
 | glass          | soda-lime (SiO2-Na2O-CaO)   | 0.262         | 2.50       | 0.0655  |
 | plastic        | PMMA / ABS-like polymer     | 0.1924        | 1.19       | 0.0229  |
 | water          | soft-tissue reference       | 0.2059        | 1.00       | 0.0206  |
+| copper         | Cu (ECG lead conductors)    | 1.593         | 8.96       | 1.427   |
+| barium_stripe  | PU with ~40 % BaSO4 (the    | ~1.7          | ~1.9       | ~0.32   |
+|                | radiopaque line of tubes)   | (estimate: Ba 8.5 above its 37 keV K edge) |  |
+| gold_14k       | Au 58.5 % Cu 41.5 % (14 ct) | 3.31          | 13.1       | 4.34    |
 
 Element values at 60 keV used for the mixtures: Cu 1.593, Ni 1.474, Zn 1.713 (Hubbell &
-Seltzer Table 3); soda-lime glass from O 0.1875, Si 0.3207, Na 0.2122, Ca 0.7441.
+Seltzer Table 3); Au 4.528 (Table 3; 14-carat ring gold, Ag in the alloy counted as Cu);
+soda-lime glass from O 0.1875, Si 0.3207, Na 0.2122, Ca 0.7441.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ MU_PER_MM: dict[str, float] = {
     "glass": 0.0655,
     "plastic": 0.0229,
     "water": 0.0206,
+    "gold_14k": 4.34,
+    "copper": 1.427,
+    "barium_stripe": 0.32,
 }
 
 MATERIALS = tuple(m for m in MU_PER_MM if m != "water")

@@ -10,6 +10,8 @@ Pipeline (the same for positives and negatives; a negative's optical depth is ze
   2. scatter: D_det = PSF * ((1 - s) D + s G_wide * D) (G_wide: sigma in mm, at 1/4
      resolution), then tau_eff = -log(1 - D_det).
   3. p_new = p + H (1 - exp(-k tau_eff / H)), H = ceiling - p (soft ceiling, slope k at 0).
+  3b. optional vendor-style processing of that increase: unsharp-mask / multi-scale
+     enhancement with its undershoot, capped at H (generator.render.processing).
   4. quantum noise N(0, noise_sigma^2), a pure function of (noise_seed, pixel), identical on
      CPU and CUDA and independent of batch composition (generator.render.noise).
 Steps 1-2 form an `OpticalDepth` (whole images) or a `WindowedOpticalDepth` (one box per
@@ -26,16 +28,20 @@ from generator.render.blur import psf_taps
 from generator.render.calibrate import attenuation_gain, display_levels
 from generator.render.noise import add_noise
 from generator.render.optical_depth import OpticalDepth, WindowedOpticalDepth, psf_windows
+from generator.render.processing import enhance
 
 
 def attenuate(images: torch.Tensor, optical_depth: OpticalDepth | WindowedOpticalDepth, *,
               levels: tuple[torch.Tensor, torch.Tensor, torch.Tensor], water_equiv_mm: torch.Tensor,
-              noise_sigma: torch.Tensor, noise_seed: torch.Tensor) -> torch.Tensor:
+              noise_sigma: torch.Tensor, noise_seed: torch.Tensor,
+              processing: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Steps 3-4: the (already spread) optical depth into the image, then noise, written into
     `images` (a batch the caller owns: a fresh image-size buffer costs more than the noise).
 
     images: (B, 1, H, W) float32; levels: `display_levels(images)`; water_equiv_mm,
-    noise_sigma: (B,) float32; noise_seed: (B,) int64. The optical depth is added where its
+    noise_sigma: (B,) float32; noise_seed: (B,) int64; processing: None, or (sigma_px
+    (B, S, 2), gain (B, S)) from `processing.processing_of`, which passes each increase
+    through `processing.enhance` (step 3b). The optical depth is added where its
     `regions()` say (whole images, or one box per image).
     Returns `images`, now in [0, 1].
     """
@@ -43,7 +49,8 @@ def attenuate(images: torch.Tensor, optical_depth: OpticalDepth | WindowedOptica
     k = attenuation_gain(dark, bright, water_equiv_mm).view(-1, 1, 1, 1)
     ceiling = ceiling.view(-1, 1, 1, 1)
     # Step 3 reads the film without noise: form every increase before the noise goes in.
-    lost = [(i, rows, cols, _lost_headroom(images[i, :, rows, cols], tau, k[i], ceiling[i]))
+    lost = [(i, rows, cols, _lost_headroom(images[i, :, rows, cols], tau, k[i], ceiling[i],
+                                           None if processing is None else (processing[0][i], processing[1][i])))
             for i, rows, cols, tau in optical_depth.regions()]
     add_noise(images, noise_sigma, noise_seed, out=images)
     for i, rows, cols, minus_increase in lost:
@@ -51,12 +58,22 @@ def attenuate(images: torch.Tensor, optical_depth: OpticalDepth | WindowedOptica
     return images.clamp_(0.0, 1.0)
 
 
-def _lost_headroom(p: torch.Tensor, tau: torch.Tensor, k: torch.Tensor, ceiling: torch.Tensor) -> torch.Tensor:
+def _lost_headroom(p: torch.Tensor, tau: torch.Tensor, k: torch.Tensor, ceiling: torch.Tensor,
+                   processing: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Minus step 3's increase, H expm1(-k tau / H) with H = ceiling - p: exactly 0 where tau
     is 0. Written over `tau` (a region's own tensor): five passes where a fresh tensor for
-    each step took eight."""
+    each step took eight. With processing (sigma_px, gain: one image's (S, 2), (S,), or a
+    batch's), minus the enhanced increase, capped at the headroom (step 3b)."""
     headroom = (ceiling - p).clamp_min_(0.0)
-    return tau.mul_(-k).div_(headroom.clamp_min(1e-6)).expm1_().mul_(headroom)
+    minus = tau.mul_(-k).div_(headroom.clamp_min(1e-6)).expm1_().mul_(headroom)
+    if processing is None:
+        return minus
+    sigma_px, gain = processing
+    y = minus.neg_()
+    batched = y.ndim == 4
+    e = enhance(y if batched else y[None], sigma_px if batched else sigma_px[None], gain if batched else gain[None])
+    e = torch.minimum(e if batched else e[0], headroom)
+    return e.neg_()
 
 
 def composite_attenuation(

@@ -25,6 +25,8 @@ Imaging parameters (stored in the spec's `imaging`):
 |                   |                  | chest scatter kernels have long tails beyond this)      |
 | noise_sigma       | 0.002-0.010      | quantum noise s.d. in display units (8-bit CXR: 0.5-2.5 LSB)|
 | noise_seed        | 0 .. 2^31-1      | counter-based noise stream (same on CPU and CUDA)        |
+| enh_*             | see processing   | vendor-style enhancement of the inserted increase, with  |
+|                   |                  | its undershoot (`generator.render.processing`)           |
 | display_dark,     | measured, not    | the source's 2 % and 99.5 % intensity quantiles and its  |
 | display_bright,   | drawn            | brightest pixel (`calibrate.display_levels`): k and the  |
 | display_peak      |                  | soft ceiling; measured once per source at prepare time   |
@@ -44,6 +46,7 @@ from generator.render.attenuate import attenuate
 from generator.render.blur import psf_taps
 from generator.render.calibrate import display_levels
 from generator.render.optical_depth import OpticalDepth, WindowedOpticalDepth, psf_windows
+from generator.render.processing import processing_of, sample_processing
 from generator.render.rasterise import ObjectWindows, accumulate
 
 # Optical depth above which a pixel belongs to an object: 0.02 is 0.02 mm of steel or 1 mm of
@@ -66,6 +69,7 @@ RANGES = {
 def sample_imaging(rng: np.random.Generator, ctx: PlacementContext) -> dict[str, float]:
     out = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in RANGES.items()}
     out["noise_seed"] = int(rng.integers(0, 2**31 - 1))
+    out.update(sample_processing(rng))
     out["spacing_row_mm"], out["spacing_col_mm"] = float(ctx.spacing_mm[0]), float(ctx.spacing_mm[1])
     if ctx.display_levels is not None:
         out["display_dark"], out["display_bright"], out["display_peak"] = map(float, ctx.display_levels)
@@ -126,4 +130,5 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
         water_equiv_mm=_column(imaging, "water_equiv_mm", dev),
         noise_sigma=_column(imaging, "noise_sigma", dev),
         noise_seed=torch.tensor([int(im["noise_seed"]) for im in imaging], dtype=torch.int64, device=dev),
+        processing=processing_of(imaging, spacing),
     )

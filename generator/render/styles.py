@@ -7,7 +7,7 @@ its own samplers and attenuation-domain compositing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 import numpy as np
@@ -41,6 +41,9 @@ class Style:
     # more than a legacy render on CPU, so styles that place by image fractions skip them.
     needs_anatomy: bool = True
     cpu_batch_size: int = 64  # images per render batch on CPU: generator.names.CPU_BATCH_SIZES
+    # Class weights when --class-weights is not given (a class missing here weighs 1);
+    # empty: every class equally.
+    default_weights: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -50,8 +53,8 @@ class Style:
 def _paint_white(images, windows, imaging):
     # Legacy fields are coverage in {0, 1}; images is the renderer's own fresh batch.
     b, _, h, w = images.shape
-    field = accumulate(windows, b, h, w, "amax", images.device)
-    return torch.maximum(images, field, out=images)
+    coverage = accumulate(windows, b, h, w, "amax", images.device)
+    return torch.maximum(images, coverage, out=images)
 
 
 def _no_imaging(rng, ctx):
@@ -68,6 +71,13 @@ LEGACY = Style(
     cpu_batch_size=CPU_BATCH_SIZES["legacy"],
 )
 
+# What real chest films show most: clothing and jewellery metal (the object-CXR challenge's
+# largest categories are buttons and zips), then coins and button batteries (the common
+# swallowed objects in children), then the rest; `none` keeps about 1/9 of the samples, as
+# with equal weights over the nine classes.
+PHYSICAL_WEIGHTS = {"none": 2.0, "coin": 2.0, "button_battery": 1.5, "magnets": 1.0, "bullet": 1.0, "shrapnel": 1.0,
+                    "pin_needle": 1.5, "blade": 1.0, "jewellery_clothing": 6.0}
+
 PHYSICAL = Style(
     name="physical",
     samplers=physical_bodies.SAMPLERS,
@@ -75,6 +85,7 @@ PHYSICAL = Style(
     composite=physical.composite,
     sample_imaging=physical.sample_imaging,
     cpu_batch_size=CPU_BATCH_SIZES["physical"],
+    default_weights=PHYSICAL_WEIGHTS,
 )
 
 STYLES: dict[str, Style] = {LEGACY.name: LEGACY, PHYSICAL.name: PHYSICAL}

@@ -142,7 +142,7 @@ def split_sources(config: BuildConfig, listed: SourceList) -> tuple[SourceList, 
 
 def _fresh_manifest(config: BuildConfig, sources: SourceList, split: dict | None) -> Manifest:
     return new_manifest(
-        config=config.to_dict(), seed=config.seed, classes=config.classes,
+        config=config.to_dict(), seed=config.seed, classes=config.label_classes,
         sources=SourcesInfo(description=sources.description, count=len(sources.sources),
                             fingerprint=sources.fingerprint()),
         list_rejects=tuple(Reject(**r) for r in sources.rejects),

@@ -19,6 +19,9 @@ import torch
 
 from generator.anatomy.estimate import estimate_anatomy
 from generator.bodies.context import PlacementContext
+from generator.bodies.distractors import attenuating, labelled
+from generator.bodies.distractors import marker as laterality_marker
+from generator.bodies.distractors import sample_distractors as distractors_of
 from generator.config import BuildConfig
 from generator.inputs.plausible import aspect_problem
 from generator.inputs.prepare import Prepared, prepare
@@ -34,9 +37,10 @@ from generator.render.encode import (
     file_extension,
     quantise_batch,
 )
+from generator.render.randomise import sample_randomise, whole_film
 from generator.render.rasterise import object_masks, rasterise
 from generator.render.styles import NONE_CLASS, get_style
-from generator.rng import cumulative, pick, sample_rng
+from generator.rng import STREAM_DISTRACTORS, STREAM_RANDOMISE, cumulative, pick, sample_rng
 from generator.spec import SampleSpec, sample_key
 
 log = logging.getLogger(__name__)
@@ -178,6 +182,12 @@ class ShardRenderer:
         ctx = PlacementContext(height=h, width=w, spacing_mm=prep.spacing_mm,
                                anatomy=an, display_levels=prep.display_levels)
         objects = () if plan.label == NONE_CLASS else self.style.samplers[plan.label](plan.rng, ctx)
+        cfg = self.config
+        distractors = distractors_of(sample_rng(cfg.seed, plan.index, STREAM_DISTRACTORS), ctx, cfg.distractors)
+        randomise, marker = sample_randomise(sample_rng(cfg.seed, plan.index, STREAM_RANDOMISE), cfg.randomise, h, w,
+                                             prep.spacing_mm, [o.center_px for o in objects])
+        if marker:
+            distractors += (laterality_marker(sample_rng(cfg.seed, plan.index, STREAM_RANDOMISE + 1), ctx),)
         return SampleSpec(
             index=plan.index,
             key=sample_key(plan.index),
@@ -190,6 +200,8 @@ class ShardRenderer:
             spacing_mm=(round(prep.spacing_mm[0], 6), round(prep.spacing_mm[1], 6)),
             objects=objects,
             imaging=self.style.sample_imaging(plan.rng, ctx),
+            distractors=distractors,
+            randomise=randomise,
         )
 
     # -- rendering --------------------------------------------------------------------------
@@ -223,7 +235,10 @@ class ShardRenderer:
         h, w = spec.height, spec.width
         instance_ids = np.zeros((h, w), dtype=np.uint8)
         objects = []
-        for k, obj in enumerate(spec.objects):
+        # Foreign bodies, then (--distractors class) the labelled devices; their windows follow
+        # the objects' in `render_specs`, so k is each one's index there too.
+        annotated = [*spec.objects, *labelled(attenuating(spec.distractors), cfg.distractors)]
+        for k, obj in enumerate(annotated):
             window, row0, col0, _ = masks[(b, k)]
             shape, clipped, r0, c0 = annotate.object_annotation(window, row0, col0, h, w,
                                                                 obj.params.get("angle_deg", 0.0))
@@ -236,18 +251,19 @@ class ShardRenderer:
                 "material": obj.material,
                 "pose": {name: v for name, v in obj.params.items() if name.endswith("_deg")},
             })
-        labels = [0] * len(cfg.classes)
+        classes = cfg.label_classes
+        labels = [0] * len(classes)
         present = {o.cls for o in spec.objects} or {NONE_CLASS}
-        for c in present:
-            labels[cfg.classes.index(c)] = 1
+        for c in present | {o.cls for o in annotated}:
+            labels[classes.index(c)] = 1
         prep = self._cache[spec.source_index]
         return ShardSample(
             key=spec.key,
-            image=encode_image(pixels, cfg.image_format, cfg.jpeg_quality),
+            image=encode_image(pixels, cfg.image_format, int(spec.randomise.get("jpeg_quality", cfg.jpeg_quality))),
             image_format=file_extension(cfg.image_format),
             height=h,
             width=w,
-            label=cfg.classes.index(spec.label),
+            label=classes.index(spec.label),
             label_name=spec.label,
             labels=tuple(labels),
             objects=tuple(objects),
@@ -264,10 +280,14 @@ def render_specs(specs: list[SampleSpec], sources: list[torch.Tensor], style, de
     """Render same-size specs onto their sources: the pure-tensor core of a build.
 
     sources: per spec, (1, H, W) float32 [0, 1]. Returns images (B, 1, H, W) float32 [0, 1]
-    on `device` and the per-kind ObjectWindows (for masks and boxes).
+    on `device` and the per-kind ObjectWindows (for masks and boxes: each image's objects,
+    then its attenuating distractors). After compositing, burnt-in distractors and the
+    spec's whole-film randomisation (generator.render.randomise).
     """
     images = torch.stack([s.to(device) for s in sources])  # (B, 1, H, W)
     spacing = torch.tensor([s.spacing_mm for s in specs], dtype=torch.float32)
-    windows = rasterise([s.objects for s in specs], spacing, device, image_hw=tuple(images.shape[-2:]))
+    # Support devices go through the same physics as foreign bodies, after them in each list.
+    windows = rasterise([(*s.objects, *attenuating(s.distractors)) for s in specs], spacing, device,
+                        image_hw=tuple(images.shape[-2:]))
     images = style.composite(images, windows, [s.imaging for s in specs])
-    return images, windows
+    return whole_film(images, specs), windows

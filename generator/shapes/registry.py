@@ -12,6 +12,7 @@ from generator.shapes.disc import Disc
 from generator.shapes.legacy import FlatBullet, FlatDisc, FlatPair
 from generator.shapes.prism import Prism
 from generator.shapes.rod import Rod
+from generator.shapes.sheet import Sheet
 from generator.shapes.spheres import Spheres
 from generator.shapes.wire import Wire
 
@@ -23,6 +24,7 @@ SHAPES: Mapping[str, Shape] = MappingProxyType({
     kinds.PHYS_PRISM: Prism(),
     kinds.PHYS_FRAGMENT: Prism(),
     kinds.PHYS_WIRE: Wire(),
+    kinds.PHYS_SHEET: Sheet(),
     kinds.LEGACY_DISC: FlatDisc(),
     kinds.LEGACY_PAIR: FlatPair(),
     kinds.LEGACY_BULLET: FlatBullet(),

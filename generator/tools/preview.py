@@ -1,4 +1,7 @@
-"""Contact sheets of a build: tiles with boxes and class labels (`radiopaque preview`)."""
+"""Contact sheets of a build: tiles with boxes and class labels (`radiopaque preview`);
+`crops=True` shows each sample as a crop at the build's own resolution around its object,
+magnified by whole pixels (no smoothing), so that an object's structure (holes, rims,
+teeth, a battery's double ring) is visible on the sheet."""
 
 from __future__ import annotations
 
@@ -48,6 +51,63 @@ def tile(sample, tile_px: int, classes: Sequence[str], caption: str | None = Non
     return canvas
 
 
+def _decoded(sample) -> np.ndarray:
+    arr = np.asarray(Image.open(io.BytesIO(sample.image)))
+    return (arr / 257.0).round().astype(np.uint8) if arr.dtype == np.uint16 else arr
+
+
+def _area(box) -> float:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _on_object(sample, k: int, cx: float, cy: float) -> tuple[float, float]:
+    """The pixel of object k (instance id k + 1 in the sample's mask PNG) nearest (cx, cy):
+    the box centre of a necklace or an underwire lies off the wire. (cx, cy) without a mask."""
+    mask_png = getattr(sample, "mask_png", None)
+    if not mask_png:
+        return cx, cy
+    ys, xs = np.nonzero(np.asarray(Image.open(io.BytesIO(mask_png))) == k + 1)
+    if not len(xs):
+        return cx, cy
+    n = int(np.argmin((xs + 0.5 - cx) ** 2 + (ys + 0.5 - cy) ** 2))
+    return float(xs[n]) + 0.5, float(ys[n]) + 0.5
+
+
+def crop_tile(sample, tile_px: int, classes: Sequence[str], zoom: int = 2) -> Image.Image:
+    """A tile_px square: the tile_px // zoom pixels of the sample around its largest object
+    of its own class (or, failing that, any object; the image centre without objects), each
+    pixel shown as zoom x zoom, with the objects' boxes and a caption (class, material)."""
+    arr = _decoded(sample)
+    h, w = arr.shape[:2]
+    side = max(8, tile_px // zoom)
+    name = classes[sample.label] if sample.label < len(classes) else str(sample.label)
+    own = [o for o in sample.objects if o.get("bbox_xyxy") and o["class"] == name]
+    pool = own or [o for o in sample.objects if o.get("bbox_xyxy")]
+    if pool:
+        best = max(pool, key=lambda o: _area(o["bbox_xyxy"]))
+        x0, y0, x1, y1 = best["bbox_xyxy"]
+        cx, cy = _on_object(sample, sample.objects.index(best), (x0 + x1) / 2, (y0 + y1) / 2)
+        caption = f"{sample.key} {best['class']} {best.get('material', '')}"
+    else:
+        cx, cy, caption = w / 2, h / 2, f"{sample.key} {name}"
+    c0 = int(min(max(round(cx - side / 2), 0), max(w - side, 0)))
+    r0 = int(min(max(round(cy - side / 2), 0), max(h - side, 0)))
+    window = arr[r0 : r0 + side, c0 : c0 + side]
+    big = Image.fromarray(window).convert("RGB").resize((window.shape[1] * zoom, window.shape[0] * zoom),
+                                                        Image.NEAREST)
+    canvas = Image.new("RGB", (tile_px, tile_px), (0, 0, 0))
+    canvas.paste(big, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for obj in sample.objects:
+        if obj.get("bbox_xyxy"):
+            x0, y0, x1, y1 = obj["bbox_xyxy"]
+            draw.rectangle([(x0 - c0) * zoom - 2, (y0 - r0) * zoom - 2, (x1 - c0) * zoom + 1, (y1 - r0) * zoom + 1],
+                           outline=_colour(obj["class"], classes), width=1)
+    draw.rectangle([0, 0, tile_px, 13], fill=(0, 0, 0))
+    draw.text((3, 1), caption, fill=_colour(name, classes))
+    return canvas
+
+
 def sheet(tiles: Sequence[Image.Image], columns: int, title: str | None = None) -> Image.Image:
     """Tiles on a grid, with an optional title bar."""
     t = tiles[0].width
@@ -81,9 +141,12 @@ def _pick(samples: Iterable, n: int, per_class: bool, num_classes: int) -> list:
 
 
 def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False, tile_px: int = 256,
-                  boxes: bool = True) -> int:
-    """Write a contact sheet PNG of `build` to `out` (boxes drawn unless `boxes` is False);
-    returns the number of samples shown."""
+                  boxes: bool = True, crops: bool = False, zoom: int = 2) -> int:
+    """Write a contact sheet PNG of `build` to `out`; returns the number of samples shown.
+    boxes: draw the objects' boxes on whole-image tiles (False: small objects unmarked).
+    crops: each tile is `crop_tile` (the build's pixels around the object, zoom x zoom each)."""
+    if zoom < 1:
+        raise ValueError(f"zoom: expected an integer >= 1, got {zoom}")
     manifest = read_manifest(Store(build, create=False))
     classes = list(manifest.classes)
     picked = _pick(iter_build(build), n, per_class, len(classes))
@@ -92,7 +155,12 @@ def write_preview(build: str, out: str, *, n: int = 16, per_class: bool = False,
     columns = max(1, n // len(classes)) if per_class else math.ceil(math.sqrt(len(picked)))
     samples = manifest.totals.samples if manifest.totals else sum(s.count for s in manifest.shards)
     title = f"{manifest.config.get('style', '?')} style, seed {manifest.seed}, {samples} samples"
-    sheet([tile(s, tile_px, classes, boxes=boxes) for s in picked], columns, title).save(out)
+    if crops:
+        title += f", crops at the build's resolution x{zoom}"
+        tiles = [crop_tile(s, tile_px, classes, zoom) for s in picked]
+    else:
+        tiles = [tile(s, tile_px, classes, boxes=boxes) for s in picked]
+    sheet(tiles, columns, title).save(out)
     return len(picked)
 
 

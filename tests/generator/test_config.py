@@ -76,3 +76,33 @@ def test_a_split_option_without_split_is_refused(flag, value):
     with pytest.raises(ConfigError, match=f"{flag}: .*used only with --split NAME"):
         configs_from_args(args)
     configs_from_args(parser().parse_args(["generate", "--out", "x", "--split", "train", flag, value]))
+
+
+@pytest.mark.parametrize("option,value,allowed", [("distractors", "all", "none, negative, class"),
+                                                  ("randomise", "wild", "none, light, strong")])
+def test_distractor_and_randomise_modes_are_checked(option, value, allowed):
+    with pytest.raises(ConfigError, match=f"--{option}.*{allowed}"):
+        BuildConfig(count=1, seed=0, **{option: value}).validate()
+
+
+def test_distractors_and_randomise_enter_the_config_only_when_used():
+    plain = BuildConfig(count=1, seed=0).validate()
+    assert "distractors" not in plain.to_dict() and "randomise" not in plain.to_dict()
+    used = BuildConfig(count=1, seed=0, distractors="class", randomise="light").validate()
+    assert used.to_dict()["distractors"] == "class" and used.to_dict()["randomise"] == "light"
+    assert used.label_classes == (*used.classes, "medical_device") and plain.label_classes == plain.classes
+
+
+def test_physical_default_mix_favours_clothing_and_jewellery():
+    cfg = BuildConfig(count=1, seed=0).validate()
+    weights = dict(zip(cfg.classes, cfg.class_weights))
+    assert max(weights, key=weights.get) == "jewellery_clothing"
+    assert weights["jewellery_clothing"] > 2 * weights["coin"] > 2 * weights["magnets"]
+    assert weights["none"] == pytest.approx(1 / 8.5, rel=0.01)  # about 1/9, as with equal weights
+    legacy = BuildConfig(count=1, seed=0, style="legacy").validate()
+    assert len(set(legacy.class_weights)) == 1
+
+
+def test_distractors_need_the_physical_style():
+    with pytest.raises(ConfigError, match="--distractors.*physical only"):
+        BuildConfig(count=1, seed=0, style="legacy", distractors="negative").validate()

@@ -3,7 +3,8 @@
 import pytest
 
 from generator import names
-from generator.render import encode
+from generator.bodies import distractors
+from generator.render import encode, randomise
 from generator.render.styles import NONE_CLASS, STYLES
 from generator.run import worker
 
@@ -15,6 +16,8 @@ def test_names_match_the_styles_and_encoders():
     assert all(s.classes[0] == NONE_CLASS == names.NONE_CLASS for s in STYLES.values())
     assert encode.IMAGE_FORMATS == names.IMAGE_FORMATS
     assert worker.CUDA_BATCH_SIZE == names.CUDA_BATCH_SIZE
+    assert distractors.MODES == names.DISTRACTOR_MODES and distractors.DEVICE_CLASS == names.DEVICE_CLASS
+    assert randomise.LEVELS == names.RANDOMISE_LEVELS
 
 
 def test_generate_help_states_the_batch_sizes_the_worker_uses(capsys):

@@ -39,13 +39,14 @@ def test_samplers_emit_only_registered_kinds_of_their_style(samplers, allowed):
 
 def test_each_class_draws_its_expected_kinds():
     emitted = _emitted(PHYSICAL_SAMPLERS)
-    assert emitted["coin"] == {kinds.PHYS_DISC}
-    assert emitted["button_battery"] == {kinds.PHYS_DISC}
+    # Coins (rim, relief) and batteries (can, cap, contents) are layered sheets (issue 16).
+    assert emitted["coin"] == {kinds.PHYS_SHEET}
+    assert emitted["button_battery"] == {kinds.PHYS_SHEET}
     assert emitted["pin_needle"] == {kinds.PHYS_ROD}
     assert emitted["blade"] == {kinds.PHYS_PRISM}
     assert emitted["bullet"] == {kinds.PHYS_BULLET, kinds.PHYS_FRAGMENT}
     assert emitted["shrapnel"] == {kinds.PHYS_SPHERES, kinds.PHYS_FRAGMENT}
     assert emitted["magnets"] == {kinds.PHYS_SPHERES, kinds.PHYS_WIRE}
-    assert kinds.PHYS_WIRE in emitted["jewellery_clothing"]
+    assert {kinds.PHYS_WIRE, kinds.PHYS_SHEET} <= emitted["jewellery_clothing"]
     assert _emitted(legacy.SAMPLERS) == {"coin": {kinds.LEGACY_DISC}, "magnets": {kinds.LEGACY_PAIR},
                                          "bullet": {kinds.LEGACY_BULLET}}

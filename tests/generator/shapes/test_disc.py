@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from generator.bodies import placement as pl
-from generator.bodies.button_battery import battery_params
 from generator.shapes import kinds
 from tests.generator.shapes.fields import box as _box
 from tests.generator.shapes.fields import field as _field
@@ -54,9 +53,11 @@ def test_face_on_edges_are_partial_volume(device):
     assert edge.size > 20  # anti-aliased rim, not a hard step
 
 
-def test_button_battery_double_ring_and_step_off(device):
-    rng = np.random.default_rng(0)
-    face = battery_params(rng, "CR2032", tilt_deg=0.0) | {"angle_deg": 0.0}
+def test_disc_cap_gives_a_double_ring_and_step_off(device):
+    # The cap geometry the disc kind still offers (button batteries are now layered
+    # `phys_sheet` objects: tests/generator/shapes/test_sheet.py).
+    face = pl.disc_params(diameter_mm=20.0, thickness_mm=2.6, material="steel", tilt_deg=0.0, angle_deg=0.0,
+                          cap_diameter_mm=16.0, cap_thickness_mm=0.6, mu_scale=0.75)
     f = _field(kinds.PHYS_DISC, face, spacing=0.1, size=260, device=device)
     mu = face["mu_per_mm"]
     centre, rim = f[130, 130] / mu, f[130, 130 + 95] / mu  # 9.5 mm out: between cap and can edge

@@ -1,0 +1,195 @@
+"""Distractors: what real chest films carry that is bright and sharp and NOT a foreign body
+(`--distractors none|negative|class`). Drawn into positives and negatives alike, listed in
+the spec's `distractors`, never in `objects`, never in `labels` as a foreign body; with
+`class` the support devices (not the burnt-in annotations) get their own label,
+`medical_device`, with boxes and masks like any object.
+
+| item           | p / film | geometry (mm), material                                         |
+|----------------|---------:|-----------------------------------------------------------------|
+| ecg            | 0.40     | 3-5 electrodes: snap stud, flange 7-10 across of 0.2-0.3 steel   |
+|                |          | sheet, boss 3.5-4.5 (3M Red Dot / Ambu snap drawings); a lead    |
+|                |          | each, copper bundle 0.3-0.6, 80-250 long, curving off the chest  |
+| line_tube      | 0.25     | central line (jugular to the SVC), NG tube (mouth to stomach) or |
+|                |          | ET tube (to above the carina): the radiopaque stripe, 0.8-1.5    |
+|                |          | wide, barium-loaded polymer                                      |
+| sternal_wires  | 0.10     | 4-7 twisted stainless loops down the sternum 15-25 apart: loop  |
+|                |          | 10-16 x 3-5 of 1.0-1.4 (two 0.9 strands), a 4-6 twist            |
+| clips          | 0.12     | 1-6 ligating clips: V of two 5-9 legs, wire 0.6-0.9, steel       |
+| marker         | 0.60     | burnt-in "L" or "R", 8-15 high, boxed half the time, upper corner|
+| text           | 0.35     | "PORTABLE", "AP", "PA", "SUPINE", "ERECT", 4-9 high, top/bottom  |
+| arrow          | 0.10     | a burnt-in arrow 8-15 long at the thorax's edge                  |
+Lines and leads are 16-segment quadratic Bezier curves (`phys_wire`); electrodes are
+`phys_sheet` snaps. Burnt-in items are painted (`generator.render.burnt_in`).
+All draws come from the sample's own distractor stream (`generator.rng.STREAM_DISTRACTORS`),
+so switching distractors on or off moves no foreign body.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from generator.bodies import placement as pl
+from generator.bodies import sheet_metal
+from generator.bodies.context import PlacementContext
+from generator.names import DEVICE_CLASS, DISTRACTOR_MODES
+from generator.render.burnt_in import BURNT_IN, text_params
+from generator.shapes import kinds
+from generator.spec import ObjectSpec
+
+MODES = DISTRACTOR_MODES  # listed in generator.names, which the CLI reads without importing torch
+BURNT_IN_CLASS = "burnt_in"
+PROBABILITY = {"ecg": 0.40, "line_tube": 0.25, "sternal_wires": 0.10, "clips": 0.12, "marker": 0.60, "text": 0.35,
+               "arrow": 0.10}
+TEXTS = ("PORTABLE", "AP", "PA", "SUPINE", "ERECT", "AP PORTABLE")
+
+
+def _px(ctx: PlacementContext, x_mm: float, y_mm: float) -> tuple[float, float]:
+    return x_mm / ctx.spacing_mm[1], y_mm / ctx.spacing_mm[0]
+
+
+def _mm(ctx: PlacementContext, x_px: float, y_px: float) -> np.ndarray:
+    return np.array([x_px * ctx.spacing_mm[1], y_px * ctx.spacing_mm[0], 0.0])
+
+
+def _curve(ctx, start_px, end_px, bend: float, diameter_mm: float, material: str, mu_scale: float = 1.0,
+           n: int = 16) -> ObjectSpec:
+    """A quadratic Bezier wire from start to end (image px), bent sideways by `bend` x length."""
+    p0, p2 = _mm(ctx, *start_px), _mm(ctx, *end_px)
+    d = p2 - p0
+    p1 = (p0 + p2) / 2 + bend * np.array([-d[1], d[0], 0.0])
+    t = np.linspace(0.0, 1.0, n + 1)[:, None]
+    pts = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
+    centre_mm = (pts.min(0) + pts.max(0)) / 2
+    segs = [(pts[k] - centre_mm, pts[k + 1] - centre_mm, diameter_mm) for k in range(n)]
+    params = pl.wire_params(segs, np.eye(3), material, 0.0, 0.0, mu_scale)
+    return ObjectSpec(cls=DEVICE_CLASS, kind=kinds.PHYS_WIRE, center_px=_px(ctx, centre_mm[0], centre_mm[1]),
+                      material=material, params=params)
+
+
+def _ecg(rng, ctx, an) -> list[ObjectSpec]:
+    out = []
+    for _ in range(int(rng.integers(3, 6))):
+        at = pl.place(rng, ctx, {"chest_wall": 0.6, "neck": 0.1, "thorax": 0.3})
+        params = sheet_metal.snap(rng, "steel", float(rng.uniform(0, 20)), float(rng.uniform(0, 180)))
+        scale = float(rng.uniform(3.5, 5.0)) / params["r0_outer_mm"]
+        params = {k: (v * scale if k.endswith(("outer_mm", "inner_mm", "z_mm")) else v) for k, v in params.items()}
+        out.append(ObjectSpec(cls=DEVICE_CLASS, kind=kinds.PHYS_SHEET, center_px=at, material="steel",
+                              params=params))
+        length_mm, turn = float(rng.uniform(80, 250)), float(rng.uniform(0, 2 * math.pi))
+        end = (at[0] + length_mm * math.cos(turn) / ctx.spacing_mm[1], at[1] + length_mm * math.sin(turn) /
+               ctx.spacing_mm[0])
+        out.append(_curve(ctx, at, end, float(rng.uniform(-0.4, 0.4)), float(rng.uniform(0.3, 0.6)), "copper"))
+    return out
+
+
+def _line(rng, ctx, an) -> list[ObjectSpec]:
+    tw, lh, mid = an.thorax_width_px, an.lung_height_px, an.midline_x_px
+    which = int(rng.integers(0, 3))
+    if which == 0:  # central line: jugular vein to the SVC (patient right = image left)
+        side = -1.0 if rng.random() < 0.7 else 1.0
+        start = (mid + side * rng.uniform(0.08, 0.2) * tw, an.apex_y_px - rng.uniform(0.15, 0.35) * lh)
+        end = (mid - rng.uniform(0.02, 0.08) * tw, an.apex_y_px + rng.uniform(0.25, 0.4) * lh)
+    elif which == 1:  # NG tube down the oesophagus into the stomach
+        start = (mid + rng.normal(0, 0.02) * tw, max(1.0, an.apex_y_px - 0.4 * lh))
+        end = (mid + rng.uniform(0.05, 0.25) * tw, an.diaphragm_y_px + rng.uniform(0.05, 0.25) * lh)
+    else:  # ET tube to above the carina
+        start = (mid + rng.normal(0, 0.02) * tw, max(1.0, an.apex_y_px - 0.4 * lh))
+        end = (mid + rng.normal(0, 0.01) * tw, an.apex_y_px + rng.uniform(0.05, 0.2) * lh)
+    end = (min(max(end[0], 0.0), ctx.width - 1.0), min(max(end[1], 0.0), ctx.height - 1.0))
+    return [_curve(ctx, start, end, float(rng.uniform(-0.15, 0.15)), float(rng.uniform(0.8, 1.5)),
+                   "barium_stripe")]
+
+
+def _sternal_wires(rng, ctx, an) -> list[ObjectSpec]:
+    out = []
+    gap_mm, y = float(rng.uniform(15, 25)), an.apex_y_px + rng.uniform(0.05, 0.15) * an.lung_height_px
+    x = an.midline_x_px + rng.normal(0, 0.01) * an.thorax_width_px
+    for _ in range(int(rng.integers(4, 8))):
+        w, h, d = float(rng.uniform(10, 16)), float(rng.uniform(3, 5)), float(rng.uniform(1.0, 1.4))
+        a = np.linspace(0, 2 * math.pi, 11)
+        pts = np.stack([w / 2 * np.cos(a), h / 2 * np.sin(a), np.zeros_like(a)], 1)
+        segs = [(pts[k], pts[k + 1], d) for k in range(10)]
+        segs.append((np.array([w / 2, 0, 0]), np.array([w / 2 + float(rng.uniform(4, 6)), 0, 0]), d * 1.3))
+        tilt, angle = float(rng.uniform(0, 30)), float(rng.uniform(-15, 15))
+        params = pl.wire_params(segs, pl.rotation(tilt, angle), "steel", tilt, angle)
+        out.append(ObjectSpec(cls=DEVICE_CLASS, kind=kinds.PHYS_WIRE, center_px=(float(x), float(y)),
+                              material="steel", params=params))
+        y += gap_mm / ctx.spacing_mm[0]
+    return out
+
+
+def _clips(rng, ctx, an) -> list[ObjectSpec]:
+    out = []
+    centre = pl.place(rng, ctx, {"thorax": 0.6, "stomach_bowel": 0.2, "neck": 0.2})
+    for _ in range(int(rng.integers(1, 7))):
+        leg, spread, d = float(rng.uniform(5, 9)), math.radians(float(rng.uniform(8, 30))), float(rng.uniform(0.6, 0.9))
+        tip = np.zeros(3)
+        segs = [(tip, np.array([leg * math.cos(s), leg * math.sin(s), 0.0]), d) for s in (-spread / 2, spread / 2)]
+        tilt, angle = float(rng.uniform(0, 60)), float(rng.uniform(0, 360))
+        at = pl.near(rng, ctx, centre, (float(rng.normal(0, 15)), float(rng.normal(0, 15))))
+        out.append(ObjectSpec(cls=DEVICE_CLASS, kind=kinds.PHYS_WIRE, center_px=at, material="steel",
+                              params=pl.wire_params(segs, pl.rotation(tilt, angle), "steel", tilt, angle)))
+    return out
+
+
+def burnt_in(text: str, centre_px: tuple[float, float], *, height_mm: float, value: float, box: bool,
+             quarter: int = 0) -> ObjectSpec:
+    params = {**text_params(text), "height_mm": float(height_mm), "value": float(value), "box": float(box),
+              "quarter": float(quarter)}
+    return ObjectSpec(cls=BURNT_IN_CLASS, kind=BURNT_IN, center_px=(float(centre_px[0]), float(centre_px[1])),
+                      material="none", params=params)
+
+
+def marker(rng: np.random.Generator, ctx: PlacementContext) -> ObjectSpec:
+    """A laterality marker in an upper corner (also what `--randomise` burns in)."""
+    right = rng.random() < 0.5
+    x = ctx.width * (float(rng.uniform(0.8, 0.95)) if right else float(rng.uniform(0.05, 0.2)))
+    y = ctx.height * float(rng.uniform(0.04, 0.15))
+    return burnt_in("L" if rng.random() < 0.5 else "R", (x, y), height_mm=float(rng.uniform(8, 15)),
+                    value=float(rng.uniform(0.85, 1.0)), box=bool(rng.random() < 0.5))
+
+
+def _text(rng, ctx, an) -> list[ObjectSpec]:
+    text = TEXTS[int(rng.integers(len(TEXTS)))]
+    y = ctx.height * (float(rng.uniform(0.03, 0.1)) if rng.random() < 0.6 else float(rng.uniform(0.9, 0.97)))
+    x = ctx.width * float(rng.uniform(0.25, 0.75))
+    return [burnt_in(text, (x, y), height_mm=float(rng.uniform(4, 9)), value=float(rng.uniform(0.85, 1.0)), box=False)]
+
+
+def _arrow(rng, ctx, an) -> list[ObjectSpec]:
+    x = an.thorax_x0_px if rng.random() < 0.5 else an.thorax_x1_px
+    y = float(rng.uniform(an.apex_y_px, an.diaphragm_y_px))
+    return [burnt_in(">", (float(x), y), height_mm=float(rng.uniform(8, 15)), value=float(rng.uniform(0.85, 1.0)),
+                     box=False, quarter=int(rng.integers(0, 4)))]
+
+
+_DRAW = {"ecg": _ecg, "line_tube": _line, "sternal_wires": _sternal_wires, "clips": _clips,
+         "marker": lambda rng, ctx, an: [marker(rng, ctx)], "text": _text, "arrow": _arrow}
+
+
+def sample_distractors(rng: np.random.Generator, ctx: PlacementContext, mode: str) -> tuple[ObjectSpec, ...]:
+    """The film's distractors (none for mode "none"), each item with its `PROBABILITY`."""
+    if mode not in MODES:
+        raise ValueError(f"distractors: got {mode!r}; allowed: {', '.join(MODES)}")
+    if mode == "none":
+        return ()
+    an = pl.anatomy_of(ctx)
+    out: list[ObjectSpec] = []
+    for item, p in PROBABILITY.items():
+        if rng.random() < p:
+            out += _DRAW[item](rng, ctx, an)
+    return tuple(out)
+
+
+def labelled(distractors, mode: str) -> list[ObjectSpec]:
+    """The distractors that carry a label: the support devices in mode "class", else none."""
+    return [d for d in distractors if d.cls == DEVICE_CLASS] if mode == "class" else []
+
+
+def attenuating(distractors) -> list[ObjectSpec]:
+    """The distractors rendered by attenuation (devices), not painted (burnt-in)."""
+    return [d for d in distractors if d.kind != BURNT_IN]
+
+
