@@ -1,6 +1,6 @@
 """Reports of localising models: the FROC curve and a prediction sheet (PNG), per-image CSVs.
 
-Drawn with PIL, a runtime dependency (matplotlib is only a test extra).
+Drawn with PIL (no figure library needed for these sheets).
 
 CSVs, one row per image, in the order given:
 - `write_classification_csv`: object-CXR's `prediction_classification.csv` shape,
