@@ -113,19 +113,17 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+_CLASSIFIER_COLUMNS = (("accuracy", "accuracy"), ("AUROC any FB", "auroc_any"), ("macro AUROC", "macro_auroc"))
+_LOCALISER_COLUMNS = (("FROC mean", "froc_mean"), ("mAP@0.5", "map_50"), ("Dice", "dice"),
+                      ("image AUROC", "auroc_any"))
+
+
 def markdown_table(table: dict) -> str:
-    if table["config"].get("task") in LOC_TASKS:
-        lines = ["# Three-arm experiment\n", f"Test set: {table['test']}\n",
-                 "| arm | steps | train s | test n | FROC mean | mAP@0.5 | Dice | image AUROC |",
-                 "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for r in table["rows"]:
-            lines.append(f"| {r['arm']} | {r['steps']} | {r['seconds']} | {r['test_n']} | {_fmt(r['froc_mean'])} | "
-                         f"{_fmt(r['map_50'])} | {_fmt(r['dice'])} | {_fmt(r['auroc_any'])} |")
-        return "\n".join(lines) + "\n"
+    columns = _LOCALISER_COLUMNS if table["config"].get("task") in LOC_TASKS else _CLASSIFIER_COLUMNS
     lines = ["# Three-arm experiment\n", f"Test set: {table['test']}\n",
-             "| arm | steps | train s | test n | accuracy | AUROC any FB | macro AUROC |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| arm | steps | train s | test n | " + " | ".join(name for name, _ in columns) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(columns)]
     for r in table["rows"]:
-        lines.append(f"| {r['arm']} | {r['steps']} | {r['seconds']} | {r['test_n']} | {_fmt(r['accuracy'])} | "
-                     f"{_fmt(r['auroc_any'])} | {_fmt(r['macro_auroc'])} |")
+        lines.append(f"| {r['arm']} | {r['steps']} | {r['seconds']} | {r['test_n']} | "
+                     + " | ".join(_fmt(r[key]) for _, key in columns) + " |")
     return "\n".join(lines) + "\n"

@@ -60,22 +60,14 @@ def points_from_boxes(boxes: torch.Tensor, scores: torch.Tensor) -> torch.Tensor
     return torch.cat([torch.as_tensor(scores, dtype=torch.float32).reshape(-1, 1), centres], dim=1)
 
 
-def _check_points(points: torch.Tensor, i: int) -> torch.Tensor:
-    points = torch.as_tensor(points, dtype=torch.float64)
-    if points.numel() == 0:
-        return points.reshape(0, 3)
-    if points.ndim != 2 or points.shape[1] != 3:
-        raise ValueError(f"points_per_image[{i}]: expected (K, 3) (score, x, y), got {tuple(points.shape)}")
-    return points
-
-
-def _check_boxes(boxes: torch.Tensor, i: int) -> torch.Tensor:
-    boxes = torch.as_tensor(boxes, dtype=torch.float64)
-    if boxes.numel() == 0:
-        return boxes.reshape(0, 4)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes_per_image[{i}]: expected (N, 4) xyxy, got {tuple(boxes.shape)}")
-    return boxes
+def _rows(values: torch.Tensor, columns: int, what: str) -> torch.Tensor:
+    """`values` as a (K, columns) float64 tensor (empty -> (0, columns)); else ValueError naming `what`."""
+    values = torch.as_tensor(values, dtype=torch.float64)
+    if values.numel() == 0:
+        return values.reshape(0, columns)
+    if values.ndim != 2 or values.shape[1] != columns:
+        raise ValueError(f"{what}, got {tuple(values.shape)}")
+    return values
 
 
 def _inside(points: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
@@ -131,7 +123,8 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
     inside_ids: list[list[int]] = []
     num_objects = 0
     for i, (points, boxes) in enumerate(zip(points_per_image, boxes_per_image)):
-        points, boxes = _check_points(points, i), _check_boxes(boxes, i)
+        points = _rows(points, 3, f"points_per_image[{i}]: expected (K, 3) (score, x, y)")
+        boxes = _rows(boxes, 4, f"boxes_per_image[{i}]: expected (N, 4) xyxy")
         masks = None if masks_per_image is None else masks_per_image[i]
         if callable(masks):
             masks = masks() if points.shape[0] and boxes.shape[0] else None
