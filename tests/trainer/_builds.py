@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -79,3 +81,11 @@ def sample_groups(root: Path) -> dict[str, str | None]:
         for sample in FORMATS["wds"].decode(path.read_bytes()):
             out[sample.key] = sample.meta.get("group_id")
     return out
+
+
+def bomb_png(side: int = 20000) -> bytes:
+    """A valid PNG header claiming side x side 8-bit grey pixels, with a few bytes of data."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")

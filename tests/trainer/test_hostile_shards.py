@@ -8,15 +8,13 @@ import io
 import json
 import logging
 import os
-import struct
 import tarfile
-import zlib
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from _builds import write_fake_build
+from _builds import bomb_png, write_fake_build
 from PIL import Image
 
 from generator.errors import ShardError
@@ -37,14 +35,6 @@ def _png(value: int) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.full((16, 16), value, dtype=np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
-
-
-def bomb_png(side: int = 20000) -> bytes:
-    """A valid PNG header claiming side x side 8-bit grey pixels, with a few bytes of data."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def _annotation(key: str, label=1, labels=None, fmt="png") -> dict:

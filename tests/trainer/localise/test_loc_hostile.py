@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import tarfile
-import zlib
 
 import numpy as np
+from _builds import bomb_png
 from PIL import Image
 
 from generator.output.formats import MANIFEST
@@ -24,14 +23,6 @@ def _png(array: np.ndarray, mode: str = "L") -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).convert(mode).save(buf, format="PNG")
     return buf.getvalue()
-
-
-def _bomb_png(side: int = 20000) -> bytes:
-    """A valid PNG header claiming side x side 8-bit grey pixels, with a few bytes of data."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def _sample(tar, key: str, objects, mask: bytes | None) -> None:
@@ -57,7 +48,7 @@ def _hostile_tar() -> bytes:
         _sample(tar, "00000002", [{"class": "coin", "bbox_xyxy": [0, "x", 3, 4]}], _png(ids))
         _sample(tar, "00000003", [{"class": "coin", "bbox_xyxy": [0, 1e400, 3, 4]}], _png(ids))
         _sample(tar, "00000004", good_objects, None)
-        _sample(tar, "00000005", good_objects, _bomb_png())
+        _sample(tar, "00000005", good_objects, bomb_png())
         _sample(tar, "00000006", good_objects, _png(np.stack([ids] * 3, -1), "RGB"))
         _sample(tar, "00000007", [{"class": "pencil", "bbox_xyxy": [4, 4, 12, 10]}], _png(ids))
         _sample(tar, "00000008", good_objects, _png(ids))
