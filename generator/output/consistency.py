@@ -6,7 +6,8 @@ naming function, `generator.output.formats`; `known_shard_paths` also accepts th
 name of a build made before the format folders), each part's count is its shard's planned range
 (`count`, `shard_size` of the config), histogram and groups add up to it, no path appears
 twice, the totals are non-negative and equal what the parts add up to, and `classes` is the
-config's class list (a permuted or duplicated list would silently remap labels).
+config's label classes (its class list, plus `medical_device` last with `--distractors
+class`; a permuted or duplicated list would silently remap labels).
 `part_problems` are a part's own (a resume rebuilds that shard); `build_problems` are the
 whole manifest's (`verify` reports them; a resume refuses `class_problems`).
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
+from generator.names import DEVICE_CLASS
 from generator.output.formats import known_shard_paths
 from generator.output.manifest import Manifest, ShardPart
 
@@ -75,8 +77,12 @@ def class_problems(manifest: Manifest) -> list[str]:
     if len(set(classes)) != len(classes):
         out.append(f"classes {classes} list a class twice")
     config_classes = manifest.config.get("classes")
-    if config_classes is not None and list(config_classes) != classes:
-        out.append(f"classes {classes} differ from the config's classes {list(config_classes)} (order is label order)")
+    if config_classes is not None:
+        # The manifest lists the label classes (`GenerateConfig.label_classes`), which a
+        # --distractors class build extends by its devices' class.
+        expected = [*config_classes, *([DEVICE_CLASS] if manifest.config.get("distractors") == "class" else [])]
+        if expected != classes:
+            out.append(f"classes {classes} differ from the config's label classes {expected} (order is label order)")
     return out
 
 

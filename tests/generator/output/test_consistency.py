@@ -69,7 +69,7 @@ def test_a_part_pointing_at_another_shards_file_fails_verify_and_is_rebuilt_on_r
     (lambda d: d["totals"].update(samples=60000, expected_samples=60000), "totals expect 60000 samples"),
     (lambda d: d["parts"]["0"].update(count=2), "part 0: count 2, its planned range holds 3"),
     (lambda d: d["parts"]["0"]["histogram"].update(coin=-7), "part 0: class histogram"),
-    (lambda d: d.update(classes=list(reversed(d["classes"]))), "differ from the config's classes"),
+    (lambda d: d.update(classes=list(reversed(d["classes"]))), "differ from the config's label classes"),
     (lambda d: d.update(classes=d["classes"] + d["classes"][:1]), "list a class twice"),
 ])
 def test_inconsistent_manifests_fail_verify(built, change, expected):
@@ -80,8 +80,23 @@ def test_inconsistent_manifests_fail_verify(built, change, expected):
 
 def test_a_permuted_class_list_is_refused_on_resume(built, films):
     _edit(built, lambda d: d.update(classes=list(reversed(d["classes"]))))
-    with pytest.raises(ConfigError, match="--out: .*a consistent radiopaque build .*differ from the config's classes"):
+    with pytest.raises(ConfigError,
+                       match="--out: .*a consistent radiopaque build .*differ from the config's label classes"):
         build(_config(films), RunConfig(out=str(built), progress=False))
+
+
+def test_a_distractors_class_build_lists_its_device_class_and_verifies(films, tmp_path):
+    config = BuildConfig(count=4, seed=1, size=64, style="physical", distractors="class", shard_size=2,
+                         formats=("wds",), sources=SourceConfig(input=str(films)))
+    out = tmp_path / "c"
+    build(config, RunConfig(out=str(out), progress=False))
+    doc = json.loads((out / "dataset.json").read_text())
+    assert doc["classes"] == [*doc["config"]["classes"], "medical_device"]
+    assert verify_build(str(out)) == ([], 2)
+    build(config, RunConfig(out=str(out), progress=False))  # a resume accepts its own class list
+    _edit(out, lambda d: d.update(classes=d["classes"][:-1]))  # the device class dropped: labels would shift
+    problems, _ = verify_build(str(out))
+    assert any("differ from the config's label classes" in p for p in problems), problems
 
 
 @pytest.mark.parametrize("content", [b"{not json", b"\xff\xfe", b"[]", b'{"parts": {"0": {"index": 0, "count": -1}}}'])
