@@ -20,7 +20,11 @@ With `--negatives` (untouched real films, no object), `negatives` in metrics.jso
 image-level false-positive rate at the two operating points of `trainer.metrics.negatives_report`
 set on --data, and `marks_per_film`: the false positives per image on the real films at the score
 threshold of each FROC operating point of --data (every mark on a film without an inserted
-object is a false positive). Films are never named: they are counted.
+object is a false positive), and `at_object_sensitivity_0.9`: at the highest threshold whose marks
+find 90 % of --data's objects (FROC's hit rule), the share of real films flagged (image score at or
+above it), their marks per film, and --data's own false positives per image and flagged `none`
+images; `top_negatives.png` shows the highest-scoring real films with their marks at that
+operating point, titled by index and score. Films are never named: they are counted.
 """
 
 from __future__ import annotations
@@ -36,16 +40,19 @@ from generator.device import resolve_device
 from trainer.config import EvalConfig, TrainConfig
 from trainer.data import open_negatives
 from trainer.errors import CheckpointError
-from trainer.metrics import negatives_report
+from trainer.metrics import negatives_report, share_at_or_above
 from trainer.rng import INIT, derive_seed, forked_rng
 from trainer.stream import is_build
 
 from . import report as files
+from .froc import score_at_sensitivity
 from .samples import open_loc_data
 from .targets import collate_loc
 from .task import LocTask
 
 log = logging.getLogger(__name__)
+
+OBJECT_SENSITIVITY = 0.9  # the share of --data's objects found at the real films' operating point
 
 
 def load_localiser(checkpoint: dict, path: str = "checkpoint") -> tuple[LocTask, torch.nn.Module, TrainConfig]:
@@ -87,7 +94,7 @@ def open_eval_data(source: str, task: LocTask, *, image_size: int, batch_size: i
 
     labelled = read_labelled(source)
     unknown = [name for name in labelled.class_names if name not in task.fg]
-    class_map = {name: task.fg[0] for name in labelled.class_names} if unknown else None
+    class_map = {name: task.fg[task.fb[0]] for name in labelled.class_names} if unknown else None
     if unknown:
         log.warning("%s: classes %s are not the model's %s: scoring class-agnostically", source, unknown, task.fg)
     ds = LabelledLocDataset(labelled, classes=task.classes, image_size=image_size, class_map=class_map)
@@ -137,7 +144,10 @@ def evaluate_localiser(cfg: EvalConfig, checkpoint: dict) -> dict:
         neg_loader = DataLoader(negatives.dataset, batch_size=cfg.batch_size, num_workers=cfg.loader_workers,
                                 collate_fn=collate_plain)
         found = task.predict(model, neg_loader, device)
-        report["negatives"] = _negatives(result, found, froc_full["thresholds"])
+        report["negatives"] = _negatives(result, found, froc_full)
+        if cfg.top_losses:
+            _write_top_negatives(out / "top_negatives.png", task, model, device, negatives.dataset, found, cfg,
+                                 report["negatives"][f"at_object_sensitivity_{OBJECT_SENSITIVITY:g}"]["threshold"])
     import json
 
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
@@ -145,19 +155,70 @@ def evaluate_localiser(cfg: EvalConfig, checkpoint: dict) -> dict:
     return report
 
 
-def _negatives(result: dict, found: dict, thresholds: dict) -> dict:
-    positive = result["present"].any(axis=1)
+def _negatives(result: dict, found: dict, froc_full: dict) -> dict:
+    positive = result["positive"]
     section = negatives_report(result["image_score"], positive, found["image_score"])
     section["score"] = "image-level score (highest box score / pixel probability)"
     n = len(found["keys"])
     real = np.concatenate([p[:, 0].numpy() for p in found["points"]]) if found["points"] else np.zeros(0)
+    thresholds = froc_full["thresholds"]
     section["marks_per_film"] = {
         "thresholds": thresholds,
         "false_positives_per_film": {k: (float((real >= t).sum()) / n if t is not None else None)
                                      for k, t in thresholds.items()},
         "films": n,
     }
+    section[f"at_object_sensitivity_{OBJECT_SENSITIVITY:g}"] = at_object_sensitivity(result, found, froc_full, real)
     return section
+
+
+def at_object_sensitivity(result: dict, found: dict, froc_full: dict, real_marks: np.ndarray) -> dict:
+    """The operating point of issue 16's target: the highest threshold at which the marks on
+    --data find OBJECT_SENSITIVITY of its objects, and at it the share of real films flagged
+    (image score >= threshold), their marks per film, and --data's own false positives."""
+    t = score_at_sensitivity(result["points"], froc_full, OBJECT_SENSITIVITY)
+    out = {"threshold": t, "object_sensitivity": None, "synthetic_false_positives_per_image": None,
+           "synthetic_none_flagged": None, "real_films_flagged": None, "real_films_flagged_count": None,
+           "real_false_positives_per_film": None}
+    if t is None:
+        return {**out, "note": f"the marks on --data never find {OBJECT_SENSITIVITY:.0%} of its objects"}
+    pooled = np.concatenate([p[:, 0].numpy() for p in result["points"] if len(p)])
+    at = int((pooled >= t).sum())  # curve entry after every mark scoring >= t
+    positive = result["positive"]
+    flagged = np.asarray(found["image_score"]) >= t
+    return {**out, "object_sensitivity": froc_full["curve"]["sensitivity"][at],
+            "synthetic_false_positives_per_image": froc_full["curve"]["fps"][at],
+            "synthetic_none_flagged": share_at_or_above(result["image_score"][~positive], t),
+            "real_films_flagged": float(flagged.mean()) if len(flagged) else None,
+            "real_films_flagged_count": int(flagged.sum()),
+            "real_false_positives_per_film": float((real_marks >= t).sum()) / max(len(flagged), 1)}
+
+
+def _write_top_negatives(path: Path, task: LocTask, model: torch.nn.Module, device: torch.device, dataset,
+                         found: dict, cfg: EvalConfig, threshold: float | None) -> None:
+    """The highest-scoring real films (up to `cfg.top_losses`), predicted again one sheet's worth
+    at a time so no probability map of the other films is held; titled by their index among the
+    negatives and their score, never by file name. Marks drawn: those at or above `threshold`
+    (the 90 %-of-objects operating point), else 0.3."""
+    from torch.utils.data import Subset
+
+    order = np.argsort(-np.asarray(found["image_score"]), kind="stable")[:cfg.top_losses].tolist()
+    loader = DataLoader(Subset(dataset, order), batch_size=cfg.batch_size, num_workers=0, collate_fn=collate_plain)
+    kept = task.predict(model, loader, device, keep=len(order))["kept"]
+    floor = 0.3 if threshold is None else threshold
+    entries = []
+    for index, (image, pred, _, _) in zip(order, kept):
+        entry = {"image": image, "title": f"real film #{index}\nscore {found['image_score'][index]:.3f}",
+                 "points": pred["points"][pred["points"][:, 0] >= floor]}
+        if "boxes" in pred:
+            keep = pred["scores"] >= floor
+            entry.update(pred_boxes=pred["boxes"][keep], pred_scores=pred["scores"][keep],
+                         pred_labels=pred["labels"][keep] + 1, points=torch.zeros(0, 3))
+        else:
+            entry["pred_masks"] = pred["probs"] >= max(floor, 0.5)
+        entries.append(entry)
+    if entries:
+        files.write_prediction_sheet(path, entries, task.fg)
 
 
 def write_outputs(result: dict, report: dict, froc_full: dict, task: LocTask, out: Path) -> None:

@@ -174,6 +174,20 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
     }
 
 
+def score_at_sensitivity(points_per_image: Sequence[torch.Tensor], result: dict, target: float) -> float | None:
+    """The highest score threshold t at which the marks scoring >= t find at least `target` of
+    the objects (an object is found when a mark inside it scores >= t): the score of the first
+    point, in `froc`'s score order, after which `result`'s curve reaches `target`. None when the
+    marks never find that many (or there is no object). points_per_image and result: the same
+    call of `froc`."""
+    scores = [float(s) for p in points_per_image if len(p) for s in torch.as_tensor(p).reshape(-1, 3)[:, 0]]
+    ordered = sorted(scores, reverse=True)  # froc's order; ties do not change the score found
+    for k, sens in enumerate(result["curve"]["sensitivity"][1:]):
+        if not math.isnan(sens) and sens >= target - 1e-12:
+            return ordered[k]
+    return None
+
+
 def froc_of_labelled(points_by_name: Mapping[str, torch.Tensor], images: Sequence, *,
                      fps: Sequence[float] = DEFAULT_FPS, inside_shapes: bool = True) -> dict:
     """FROC of points keyed by image name against labelled images, e.g. an object-CXR submission

@@ -6,6 +6,9 @@ A sample's `objects` (JSON list) hold per object its "class" (a class name of th
 
 Classes: the model's `classes` (the build's, "none" included) minus "none" are the foreground
 classes `fg`; a label is an object's index in `fg` (0-based). Detectors add 1 (0 = background).
+Foreground classes that are not foreign bodies (`NOT_FOREIGN_BODY`: the support devices of a
+`--distractors class` build) are learnt and localised like the others, but never make an image
+"holds a foreign body": its score, its marks for FROC and its truth leave them out.
 """
 
 from __future__ import annotations
@@ -15,12 +18,22 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from generator.names import DEVICE_CLASS
+
 NONE_CLASS = "none"
+NOT_FOREIGN_BODY = (DEVICE_CLASS,)
 
 
 def foreground(classes: Sequence[str]) -> list[str]:
     """The classes an object can have: `classes` without "none", in order."""
     return [c for c in classes if c != NONE_CLASS]
+
+
+def foreign_body_indices(fg: Sequence[str]) -> list[int]:
+    """Indices into `fg` of the foreign-body classes (all but `NOT_FOREIGN_BODY`); all of them
+    when no class is left (a model of devices alone scores its devices)."""
+    kept = [i for i, c in enumerate(fg) if c not in NOT_FOREIGN_BODY]
+    return kept or list(range(len(fg)))
 
 
 def object_classes(objects: Sequence[dict], fg: Sequence[str], where: str = "sample") -> torch.Tensor:

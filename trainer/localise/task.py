@@ -7,6 +7,9 @@ is its highest box score (per class: the highest score of that class's boxes, 0 
 a U-Net's is its highest pixel probability (per class: that channel's highest).
 Points for FROC: a detector's box centres with their scores; a U-Net's local maxima of the
 any-class probability map (`segmenter.peaks`). Coordinates are the model's input pixels.
+The image score, the points and the truth they are scored against are over the foreign-body
+classes only (`targets.foreign_body_indices`): a `medical_device` is localised and has its own
+per-class figures, but a film holding only devices holds no foreign body.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from .mask_metrics import DiceIoU
 from .names import LOC_TASKS, backbone_of
 from .samples import open_loc_data
 from .segmenter import DiceFocalLoss, build_unet, peaks, segment
-from .targets import class_masks, foreground, present
+from .targets import class_masks, foreground, foreign_body_indices, present
 
 # The COCO evaluator logs its whole summary table at INFO on every call (each validation).
 logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
@@ -45,6 +48,7 @@ class LocTask:
         self.fg = foreground(classes)
         if not self.fg:
             raise ValueError(f"classes {classes} hold no object class")
+        self.fb = foreign_body_indices(self.fg)
         self._loss = DiceFocalLoss() if self.kind == "segment" else None
 
     # -- setting up
@@ -86,15 +90,18 @@ class LocTask:
                 agnostic: bool = False) -> dict:
         """Predictions over `loader` (batches of `collate_loc`), per image in loader order.
 
-        Returns keys, scale (N, 2), true boxes/labels, present (N, K) bool, image_score (N,),
-        class_scores (N, K), points [(P, 3)], pred boxes/scores/labels (detect; 0-based labels),
+        Returns keys, scale (N, 2), true boxes/labels, present (N, K) bool, positive (N,) bool (a
+        foreign body present), boxes_fb (the true boxes of foreign bodies), image_score (N,) (over
+        the foreign-body classes), class_scores (N, K), points [(P, 3)] (foreign-body marks), pred
+        boxes/scores/labels (detect; 0-based labels, every class),
         dice (segment: `DiceIoU.aggregate()` at probability 0.5; with `agnostic`, of the any-class
         mask as one class "object") and `kept`: the first `keep` images as (image (1, H, W) cpu,
         prediction dict, true boxes, true labels)."""
         model.eval()
         k = len(self.fg)
         out = {n: [] for n in ("keys", "scale", "boxes_true", "labels_true", "present", "image_score",
-                               "class_scores", "points", "boxes", "scores", "labels", "kept")}
+                               "class_scores", "points", "boxes", "scores", "labels", "kept", "boxes_fb")}
+        fb = torch.tensor(self.fb, dtype=torch.int64)
         dice = DiceIoU(["object"] if agnostic else self.fg) if self.kind == "segment" else None
         for batch in loader:
             images = batch["image"].to(device, non_blocking=True)
@@ -110,7 +117,8 @@ class LocTask:
                         sel = p["scores"][p["labels"] == c]
                         cls[c] = sel.max() if len(sel) else 0.0
                     out["class_scores"].append(cls)
-                    out["points"].append(points_from_boxes(p["boxes"], p["scores"]))
+                    is_fb = torch.isin(p["labels"].cpu(), fb)
+                    out["points"].append(points_from_boxes(p["boxes"].cpu()[is_fb], p["scores"].cpu()[is_fb]))
                     out["boxes"].append(p["boxes"])
                     out["scores"].append(p["scores"])
                     out["labels"].append(p["labels"])
@@ -121,12 +129,14 @@ class LocTask:
                     true = class_masks(batch["inst"].to(device), batch["inst_classes"], k)
                     dice.update(probs >= 0.5, true > 0.5)
                 out["class_scores"] += list(probs.flatten(2).max(dim=2).values.cpu())
-                preds = peaks(probs)
+                preds = [{**p, "labels": fb[p["labels"]]} for p in peaks(probs[:, self.fb])]
                 out["points"] += [p["points"] for p in preds]
             out["keys"] += batch["key"]
             out["scale"].append(batch["scale"])
             out["boxes_true"] += batch["boxes"]
             out["labels_true"] += batch["labels"]
+            out["boxes_fb"] += [b.reshape(-1, 4)[torch.isin(lab, fb)]
+                                for b, lab in zip(batch["boxes"], batch["labels"])]
             out["present"].append(present(batch["inst_classes"], k))
             for i in range(images.shape[0]):
                 if len(out["kept"]) < keep:
@@ -140,7 +150,8 @@ class LocTask:
         out["scale"] = torch.cat(out["scale"])
         out["present"] = torch.cat(out["present"]).numpy()
         out["class_scores"] = torch.stack(out["class_scores"]).numpy()
-        out["image_score"] = out["class_scores"].max(axis=1)
+        out["image_score"] = out["class_scores"][:, self.fb].max(axis=1)
+        out["positive"] = out["present"][:, self.fb].any(axis=1)
         out["dice"] = dice.aggregate() if dice is not None else None
         return out
 
@@ -148,10 +159,11 @@ class LocTask:
         """FROC, mAP (detect), Dice/IoU (segment) and image-level AUROC, per class; JSON-ready.
         `agnostic`: every object and prediction as one class "object" (labelled sets whose class
         names are not the model's). "froc" also holds "curve_result", froc()'s whole result."""
-        positive = result["present"].any(axis=1)
+        positive = result["positive"]
         score = result["image_score"]
         rep = {"task": self.kind, "n": len(result["keys"]), "classes": self.fg,
-               "froc": _froc_summary(froc(result["points"], result["boxes_true"]))}
+               "foreign_body_classes": [self.fg[i] for i in self.fb],
+               "froc": _froc_summary(froc(result["points"], result["boxes_fb"]))}
         if self.kind == "detect":
             def relabel(lab):
                 return torch.ones_like(lab) if agnostic else lab + 1

@@ -47,9 +47,13 @@ def test_segment_trains_and_evaluates(loc_build, tmp_path):
     assert set(report["dice_iou"]) == {"coin", "pin_needle", "mean"}
     assert set(report["image_level"]["per_class_auroc"]) == {"coin", "pin_needle"}
     assert report["negatives"]["count"] == 3 and report["negatives"]["marks_per_film"]["films"] == 3
+    point = report["negatives"]["at_object_sensitivity_0.9"]
+    assert set(point) >= {"threshold", "object_sensitivity", "real_films_flagged", "real_films_flagged_count"}
+    if point["threshold"] is not None:
+        assert point["object_sensitivity"] >= 0.9 and 0 <= point["real_films_flagged_count"] <= 3
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["froc"]["mean"] == report["froc"]["mean"]
-    for name in ("froc.png", "predictions.png"):
+    for name in ("froc.png", "predictions.png", "top_negatives.png"):
         assert (out / name).stat().st_size > 0
     rows = list(csv.reader(open(out / "localization.csv")))
     assert rows[0] == ["image_path", "prediction"] and len(rows) == 13
