@@ -87,6 +87,9 @@ def add_train_parser(sub) -> None:
                        "classifier of the same ResNet gives the backbone)", str)
     _add(p, T, "crop", "detect/segment: train on random PX x PX crops of the --image-size film (crops holding an "
                        "object oversampled), infer on the whole film", int, default_text="the whole film")
+    _add(p, T, "hard_negatives", "with --crop: share of the crops not drawn around an object that are drawn around "
+                                 "one of the film's brightest small structures outside every object (burnt-in text, "
+                                 "electrodes, wires) instead of uniformly", float)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when present (default: off)")
     _add(p, T, "log_every", "log a line every N steps")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar (default: shown)")

@@ -65,6 +65,9 @@ class TrainConfig:
     channels_last: bool = True  # applied on CUDA only: on CPU (oneDNN) NHWC trains slower here
     init: str | None = None  # checkpoint to start from (head replaced when classes differ)
     crop: int | None = None  # detect/segment: train on random crop x crop windows of the image_size film
+    # with crop: the share of the crops not drawn around an object that are drawn around one of the
+    # film's brightest small structures outside every object (trainer.localise.crops.bright_spots)
+    hard_negatives: float = 0.0
     resume: bool = False
     log_every: int = 10
     progress: bool = True
@@ -193,6 +196,10 @@ def _localising(cfg: TrainConfig) -> None:
             raise ConfigError("--crop", cfg.crop, f"32..--image-size ({cfg.image_size}) pixels")
         if cfg.crop % 32:
             raise ConfigError("--crop", cfg.crop, "a multiple of 32 (the models downsample by 32)")
+    if not 0.0 <= cfg.hard_negatives <= 1.0:
+        raise ConfigError("--hard-negatives", cfg.hard_negatives, "a share 0..1")
+    if cfg.hard_negatives and cfg.crop is None:
+        raise ConfigError("--hard-negatives", cfg.hard_negatives, "0 without --crop (it places crops)")
     if cfg.task == "segment" and cfg.image_size % 32:
         raise ConfigError("--image-size", cfg.image_size, "a multiple of 32 for --task segment (a U-Net)")
     for option, value, allowed in (("--mixup", cfg.mixup, "0 (MixUp mixes boxes and masks meaninglessly)"),

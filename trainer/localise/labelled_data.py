@@ -29,8 +29,10 @@ from .targets import collate_loc
 class LabelledSubset(Dataset):
     """`indices` of a LabelledLocDataset, cropped when `crop` is set."""
 
-    def __init__(self, base, indices: list[int], *, crop: int | None, seed: int, object_p: float = 0.7):
-        self.base, self.indices, self.crop, self.seed, self.object_p = base, indices, crop, seed, object_p
+    def __init__(self, base, indices: list[int], *, crop: int | None, seed: int, object_p: float = 0.7,
+                 hard_p: float = 0.0):
+        self.base, self.indices, self.crop, self.seed = base, indices, crop, seed
+        self.object_p, self.hard_p = object_p, hard_p
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -44,12 +46,13 @@ class LabelledSubset(Dataset):
         if self.crop is None:
             return item
         rng = np.random.default_rng([self.seed, CROP_TAG, self.epoch, self.indices[i]])
-        return crop_sample(item, self.crop, rng, self.object_p)
+        return crop_sample(item, self.crop, rng, self.object_p, self.hard_p)
 
 
 def open_labelled_loc_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int,
                            image_size: int, batch_size: int, loader_workers: int, crop: int | None = None,
-                           val_fraction: float = 0.0, split_seed: int = 0, rank: int = 0, world_size: int = 1,
+                           hard_negatives: float = 0.0, val_fraction: float = 0.0, split_seed: int = 0,
+                           rank: int = 0, world_size: int = 1,
                            pin_memory: bool = False) -> Data:
     from trainer.labelled.loc_dataset import LabelledLocDataset
     from trainer.labelled.read import read_labelled
@@ -59,7 +62,7 @@ def open_labelled_loc_data(source: str, *, classes: list[str], subset: str, trai
     names = [im.name for im in labelled.images]
     indices = list(range(len(names))) if subset == "all" else plain_split(plain_groups(names), val_fraction,
                                                                          split_seed, subset)
-    ds = LabelledSubset(base, indices, crop=crop if train else None, seed=cfg_seed)
+    ds = LabelledSubset(base, indices, crop=crop if train else None, seed=cfg_seed, hard_p=hard_negatives)
     sampler = EpochSampler(len(ds), seed=cfg_seed, rank=rank, world_size=world_size, shuffle=train)
     loader = DataLoader(ds, sampler=sampler, batch_size=batch_size, num_workers=loader_workers,
                         pin_memory=pin_memory, collate_fn=collate_loc,

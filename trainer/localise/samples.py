@@ -73,13 +73,14 @@ def resize_ids(ids: torch.Tensor, size: int) -> torch.Tensor:
 class LocStream(ShardStream):
     """A build's samples with localisation targets (see the module docstring). `crop`: None (the
     whole film at `image_size`) or P (random P x P windows of the film at `image_size`, objects
-    oversampled with probability `object_p`)."""
+    oversampled with probability `object_p`, the others around a bright structure with `hard_p`:
+    `crops.choose_crop`)."""
 
-    def __init__(self, url: str, *, crop: int | None = None, object_p: float = 0.7, **kwargs):
+    def __init__(self, url: str, *, crop: int | None = None, object_p: float = 0.7, hard_p: float = 0.0, **kwargs):
         super().__init__(url, **kwargs)
         self.build = LocBuild(url, kwargs.get("fmt"))
         self.fg = foreground(self.classes)
-        self.crop, self.object_p = crop, object_p
+        self.crop, self.object_p, self.hard_p = crop, object_p, hard_p
 
     def _sample(self, shard: ShardRef, record: Record):
         key = f"{shard.path}:{record.key}"
@@ -104,7 +105,7 @@ class LocStream(ShardStream):
                 "inst_classes": inst_classes, "scale": torch.tensor([sx, sy], dtype=torch.float32), "key": key}
         if self.crop is not None:
             rng = np.random.default_rng([self.seed, CROP_TAG, self.epoch, self.rank, zlib.crc32(key.encode())])
-            item = crop_sample(item, self.crop, rng, self.object_p)
+            item = crop_sample(item, self.crop, rng, self.object_p, self.hard_p)
         return item
 
 
@@ -118,22 +119,26 @@ def loc_classes(source: str) -> list[str]:
 
 
 def open_loc_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int, image_size: int,
-                  batch_size: int, loader_workers: int, crop: int | None = None, val_fraction: float = 0.0,
+                  batch_size: int, loader_workers: int, crop: int | None = None, hard_negatives: float = 0.0,
+                  val_fraction: float = 0.0,
                   split_seed: int = 0, rank: int = 0, world_size: int = 1, shuffle_buffer: int = 512,
                   pin_memory: bool = False, **_ignored) -> Data:
     """`trainer.data.open_data` for localisation: a build, or a labelled set (COCO .json,
-    object-CXR .csv, YOLO folder: `labelled_data`). `crop` applies to training loaders only."""
+    object-CXR .csv, YOLO folder: `labelled_data`). `crop` and `hard_negatives` (the share of
+    non-object crops drawn around a bright structure) apply to training loaders only."""
     rank, world_size = (rank, world_size) if train else (0, 1)
     if not is_build(source):
         from .labelled_data import open_labelled_loc_data
 
         return open_labelled_loc_data(source, classes=classes, subset=subset, train=train, cfg_seed=cfg_seed,
                                       image_size=image_size, batch_size=batch_size, loader_workers=loader_workers,
-                                      crop=crop, val_fraction=val_fraction, split_seed=split_seed, rank=rank,
-                                      world_size=world_size, pin_memory=pin_memory)
+                                      crop=crop, hard_negatives=hard_negatives, val_fraction=val_fraction,
+                                      split_seed=split_seed, rank=rank, world_size=world_size,
+                                      pin_memory=pin_memory)
     ds = LocStream(source, classes=classes, subset=subset, val_fraction=val_fraction, split_seed=split_seed,
                    seed=cfg_seed, shuffle=train, rank=rank, world_size=world_size, drop_remainder=train,
-                   image_size=image_size, shuffle_buffer=shuffle_buffer, crop=crop if train else None)
+                   image_size=image_size, shuffle_buffer=shuffle_buffer, crop=crop if train else None,
+                   hard_p=hard_negatives)
     loader = DataLoader(ds, batch_size=batch_size, num_workers=loader_workers, pin_memory=pin_memory,
                         collate_fn=collate_loc,
                         generator=torch.Generator().manual_seed(derive_seed(cfg_seed, LOADER, rank)))

@@ -16,6 +16,7 @@ def test_localising_configs_validate():
     _cfg().validate()
     _cfg(model="retinanet_resnet34", crop=128, image_size=512).validate()
     _cfg(task="segment", model="unet_resnet18", image_size=256, crop=96).validate()
+    _cfg(task="segment", model="unet_resnet18", image_size=256, crop=96, hard_negatives=0.5).validate()
 
 
 @pytest.mark.parametrize("kw, option, allowed", [
@@ -28,6 +29,8 @@ def test_localising_configs_validate():
     (dict(task="multiclass", model="resnet18", crop=64), "--crop", "detect, segment only"),
     (dict(task="segment", model="unet_resnet18", image_size=100), "--image-size", "multiple of 32"),
     (dict(mixup=0.2), "--mixup", "0"),
+    (dict(hard_negatives=0.5), "--hard-negatives", "0 without --crop"),
+    (dict(hard_negatives=1.5, crop=128, image_size=512), "--hard-negatives", "a share 0..1"),
     (dict(balance="weights"), "--balance", "none"),
     (dict(decoder="dali"), "--decoder", "auto, cpu"),
 ])

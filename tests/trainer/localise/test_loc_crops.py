@@ -1,11 +1,12 @@
-"""--crop: windows holding an object are oversampled, draws come from the generator given,
-and a crop's boxes are clipped and filtered."""
+"""--crop: windows holding an object are oversampled, the others drawn around bright structures
+outside every object with --hard-negatives, draws come from the generator given, and a crop's
+boxes are clipped and filtered."""
 
 import numpy as np
 import torch
 from _loc_builds import LOC_CLASSES, write_loc_build
 
-from trainer.localise.crops import choose_crop, crop_boxes
+from trainer.localise.crops import bright_spots, choose_crop, crop_boxes, crop_sample
 from trainer.localise.samples import LocStream
 
 
@@ -55,3 +56,49 @@ def test_stream_crops_change_with_the_epoch_and_repeat_with_the_seed(tmp_path):
     assert all(x.shape == (1, 32, 32) for x in a)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
+def _film_with_letter_and_coin():
+    image = torch.full((1, 256, 256), 0.4)
+    image[0, 40:52, 200:203] = 0.95  # a burnt-in letter stroke, far from every object
+    image[0, 180:184, 30:34] = 0.7  # a fainter stud
+    image[0, 100:110, 100:110] = 0.9  # the coin (object 1)
+    inst = torch.zeros(256, 256, dtype=torch.uint8)
+    inst[100:110, 100:110] = 1
+    return image, inst
+
+
+def test_bright_spots_find_structures_outside_objects_strongest_first():
+    image, inst = _film_with_letter_and_coin()
+    spots = bright_spots(image, inst)
+    assert spots.dtype == np.int64 and spots.shape[1] == 2
+
+    def on_letter(s):
+        return 40 <= s[0] < 52 and 200 <= s[1] < 203
+
+    def on_stud(s):
+        return 180 <= s[0] < 184 and 30 <= s[1] < 34
+
+    assert on_letter(spots[0]) and sum(map(on_stud, spots)) == 1  # the letter (contrast ~0.5) first
+    assert all(on_letter(s) or on_stud(s) for s in spots) and len(spots) <= 3  # a 12 px stroke: its two ends
+    assert len(bright_spots(torch.full((1, 64, 64), 0.4), torch.zeros(64, 64, dtype=torch.uint8))) == 0
+
+
+def test_hard_negative_crops_are_drawn_around_bright_spots():
+    image, inst = _film_with_letter_and_coin()
+    item = {"image": image, "inst": inst, "boxes": torch.tensor([[100.0, 100, 110, 110]]),
+            "labels": torch.tensor([0])}
+    letter = (46, 201)
+
+    def rate(hard_p):
+        rng = np.random.default_rng(3)
+        crops = [crop_sample(item, 64, rng, 0.0, hard_p) for _ in range(400)]
+        return float(np.mean([(c["image"] > 0.9).any().item() and not c["inst"].any().item() for c in crops]))
+
+    assert rate(0.0) < 0.15  # uniform 64 px windows of a 256 px film rarely hold the letter
+    assert rate(1.0) >= 0.45  # one of the two spots, the letter half the time
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    boxes = item["boxes"].numpy()
+    spots = np.array([letter])
+    assert [choose_crop(256, 256, 64, boxes, rng_a, 0.7) for _ in range(50)] == \
+        [choose_crop(256, 256, 64, boxes, rng_b, 0.7, spots, 0.0) for _ in range(50)]  # hard_p 0: the old draws
