@@ -30,24 +30,36 @@ SPOT_MAX = 16
 def bright_spots(image: torch.Tensor, inst: torch.Tensor, *, radius: int = SPOT_RADIUS_PX,
                  min_contrast: float = SPOT_MIN_CONTRAST, max_spots: int = SPOT_MAX) -> np.ndarray:
     """(K, 2) int64 (row, col) of the brightest small structures of `image` (1, H, W) float in
-    [0, 1] away from every object of `inst` (H, W) (0 = background): local maxima (9 x 9) of
-    the image minus its local mean, at least `min_contrast`, farther than `radius` px from any
-    object pixel, highest first, one per structure (a maximum within `radius` px, per axis, of
-    a higher one is skipped: a flat letter stroke has many), at most `max_spots`. K may be 0."""
-    x = image.float().reshape(1, 1, *image.shape[-2:])
-    contrast = x - F.avg_pool2d(x, 2 * radius + 1, 1, radius, count_include_pad=False)
-    near = F.max_pool2d((inst > 0).float().reshape(1, 1, *inst.shape[-2:]), 2 * radius + 1, 1, radius) > 0
-    contrast = contrast.masked_fill(near, float("-inf"))
-    peak = (contrast == F.max_pool2d(contrast, 9, 1, 4)) & (contrast >= min_contrast)
+    [0, 1] away from every object of `inst` (H, W) (0 = background), found at half resolution:
+    local maxima (5 x 5 there) of the image minus its local mean, at least `min_contrast`,
+    about `radius` px or more from any object pixel, highest first, one per structure (a
+    maximum within `radius` px, per axis, of a higher one is skipped: a flat letter stroke has
+    many), at most `max_spots`. K may be 0; rows and cols are within the image."""
+    # Found at half resolution (2 x 2 means; a loader worker does this for every crop): a
+    # structure of a few pixels survives, and the pools cost a quarter.
+    x = F.avg_pool2d(image.float().reshape(1, 1, *image.shape[-2:]), 2, ceil_mode=True)
+    objects = F.max_pool2d((inst > 0).float().reshape(1, 1, *inst.shape[-2:]), 2, ceil_mode=True)
+    r = max(1, radius // 2)
+    contrast = x - _separable(F.avg_pool2d, x, r, count_include_pad=False)
+    contrast = contrast.masked_fill(_separable(F.max_pool2d, objects, r) > 0, float("-inf"))
+    peak = (contrast == _separable(F.max_pool2d, contrast, 2)) & (contrast >= min_contrast)
     ys, xs = torch.nonzero(peak[0, 0], as_tuple=True)
     order = torch.argsort(contrast[0, 0, ys, xs], descending=True, stable=True)[:16 * max_spots]
     kept: list[tuple[int, int]] = []
     for y, x in zip(ys[order].tolist(), xs[order].tolist()):
-        if all(abs(y - ky) > radius or abs(x - kx) > radius for ky, kx in kept):
+        if all(abs(y - ky) > r or abs(x - kx) > r for ky, kx in kept):
             kept.append((y, x))
             if len(kept) == max_spots:
                 break
-    return np.array(kept, dtype=np.int64).reshape(-1, 2)
+    spots = np.array(kept, dtype=np.int64).reshape(-1, 2) * 2 + 1  # the 2 x 2 cell's lower-right pixel
+    return np.minimum(spots, np.array(inst.shape[-2:]) - 1)
+
+
+def _separable(pool, x: torch.Tensor, radius: int, **kwargs) -> torch.Tensor:
+    """A (2 radius + 1)^2 square pool of (1, 1, H, W) as a row pass then a column pass (the
+    mean and the max are separable): O(radius) per pixel instead of O(radius^2)."""
+    rows = pool(x, (1, 2 * radius + 1), 1, (0, radius), **kwargs)
+    return pool(rows, (2 * radius + 1, 1), 1, (radius, 0), **kwargs)
 
 
 def choose_crop(height: int, width: int, crop: int, boxes: np.ndarray, rng: np.random.Generator,
