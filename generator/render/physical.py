@@ -18,6 +18,11 @@ Imaging parameters (stored in the spec's `imaging`):
 |                   |                  | `radiopaque realism` against real metal on cxr-nih)      |
 | psf_sigma_mm      | 0.10-0.35        | detector PSF: CR/DR presampling MTF50 of about 1.5-3      |
 |                   |                  | lp/mm (IEC 62220-1 measurements) ~ Gaussian sigma        |
+| resample_sigma_px | sqrt(1/6), fixed | the film's own resize to output size: an anti-aliased    |
+|                   | (0 in specs made | linear (triangle, +-1 output px) filter, variance 1/6    |
+|                   | before it)       | px^2; the film's structures went through it, the object  |
+|                   |                  | is drawn at output size, so it gets the same blur, added |
+|                   |                  | in quadrature to the PSF (`prepare.resize_to`)           |
 | scatter_fraction  | 0.10-0.40        | scatter share s of the detected signal, SPR / (1 + SPR): |
 |                   |                  | grid chest technique, scatter-to-primary ratio ~0.1-0.7  |
 |                   |                  | from lung to mediastinum (published PA chest measurements)|
@@ -57,6 +62,10 @@ MASK_THRESHOLD = 0.02
 # "windowed" = `WindowedOpticalDepth` on one box per image, "auto" = the device's way.
 OPTICAL_DEPTHS = ("auto", "whole", "windowed")
 
+# The blur of `generator.inputs.prepare.resize_to` in output pixels (a triangle of half-width
+# one output pixel has variance 1/6): a fixed value, not drawn, stored in each spec.
+RESAMPLE_SIGMA_PX = (1.0 / 6.0) ** 0.5
+
 RANGES = {
     "water_equiv_mm": (30.0, 70.0),
     "psf_sigma_mm": (0.10, 0.35),
@@ -70,6 +79,7 @@ def sample_imaging(rng: np.random.Generator, ctx: PlacementContext) -> dict[str,
     out = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in RANGES.items()}
     out["noise_seed"] = int(rng.integers(0, 2**31 - 1))
     out.update(sample_processing(rng))
+    out["resample_sigma_px"] = RESAMPLE_SIGMA_PX
     out["spacing_row_mm"], out["spacing_col_mm"] = float(ctx.spacing_mm[0]), float(ctx.spacing_mm[1])
     if ctx.display_levels is not None:
         out["display_dark"], out["display_bright"], out["display_peak"] = map(float, ctx.display_levels)
@@ -106,7 +116,8 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
     b, _, h, w = images.shape
     dev = images.device
     spacing = torch.stack([_column(imaging, "spacing_row_mm", dev), _column(imaging, "spacing_col_mm", dev)], 1)
-    psf_px = _column(imaging, "psf_sigma_mm", dev)[:, None] / spacing  # (B, 2)
+    resample_px = torch.tensor([float(im.get("resample_sigma_px", 0.0)) for im in imaging], device=dev)
+    psf_px = torch.hypot(_column(imaging, "psf_sigma_mm", dev)[:, None] / spacing, resample_px[:, None])  # (B, 2)
     scatter_px = _column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing  # (B, 2)
     fraction = _column(imaging, "scatter_fraction", dev)
     taps = psf_taps(psf_px)  # (B, 2, 2 r + 1)
