@@ -10,7 +10,16 @@ wires, clips and markers. Detection (documented, deliberately simple):
   3. candidates = local maxima of the top-hat (9 x 9 non-maximum suppression) above
      `TOPHAT_MIN` (0.15 of the display range) and at least 95th-percentile bright in the
      image, outside a border band of 8 % of the size (burnt-in text and letters live
-     there), at most 3 per image, strongest first.
+     there);
+  4. not clipped: a candidate is dropped when its 3 x 3 core holds a work pixel at least
+     half of whose footprint on the stored film is at the 8-bit ceiling (255). A clipped
+     value is a censored measurement (neither its contrast nor its edge can be read), and on
+     these films the structures drawn at 255 are the burnt-in annotations ("PORTABLE",
+     "SUPINE", initials), not metal in the beam. The test runs on the stored pixels: the
+     resize to `WORK_PX` blurs a 2-pixel letter stroke below the ceiling;
+  5. one detection per object: strongest first, a candidate within `MIN_SEPARATION_MM`
+     (one discriminator crop) of one already taken is the same object (a ring, a
+     letter, an electrode gives several maxima) and is skipped; at most 3 per image.
 Synthetic metal: physical-style objects of every class rendered on the same films; the
 measurement point is each object's densest pixel.
 
@@ -50,7 +59,7 @@ from generator.render.styles import get_style
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
 from generator.tools.discriminator import crop, discriminate, patient_id
-from generator.tools.realism_config import RealismConfig
+from generator.tools.realism_config import CROP_MM, RealismConfig
 
 WORK_PX = 512
 TOPHAT_MM = 8.0
@@ -58,6 +67,8 @@ TOPHAT_MIN = 0.15
 RING_MM = (6.0, 9.0)
 BORDER_FRACTION = 0.08
 MAX_PER_IMAGE = 3
+MIN_SEPARATION_MM = CROP_MM  # one crop side: no two real crops of a film share most of their pixels
+CLIPPED_SHARE = 0.5  # of a work pixel's footprint on the stored film at 255
 SYNTHETIC_CLASSES = ("coin", "button_battery", "magnets", "bullet", "shrapnel", "pin_needle", "blade",
                      "jewellery_clothing")
 SHAPE_MATCHED_CLASSES = ("jewellery_clothing", "pin_needle")
@@ -74,12 +85,16 @@ class Measure:
     edge_mm: float
 
 
-def _load(path: Path, spacing_mm: tuple[float, float]) -> tuple[np.ndarray, tuple[float, float]]:
+def _load(path: Path, spacing_mm: tuple[float, float]) -> tuple[np.ndarray, tuple[float, float], np.ndarray]:
+    """The film at `WORK_PX` (H, W) float32 in [0, 1], its spacing there, and (H, W) float32
+    the share of each work pixel's footprint on the stored film at the 8-bit ceiling."""
     img = Image.open(path).convert("L")
     scale = WORK_PX / max(img.size)
     size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     px = np.asarray(img.resize(size, Image.BILINEAR), dtype=np.float32) / 255.0
-    return px, (spacing_mm[0] * img.height / size[1], spacing_mm[1] * img.width / size[0])
+    ceiling = Image.fromarray(((np.asarray(img) == 255) * 255).astype(np.uint8))
+    clipped = np.asarray(ceiling.resize(size, Image.BOX), dtype=np.float32) / 255.0
+    return px, (spacing_mm[0] * img.height / size[1], spacing_mm[1] * img.width / size[0]), clipped
 
 
 def white_tophat(px: np.ndarray, size_px: int) -> np.ndarray:
@@ -90,8 +105,11 @@ def white_tophat(px: np.ndarray, size_px: int) -> np.ndarray:
     return kornia.morphology.top_hat(x, torch.ones(k, k))[0, 0].numpy()
 
 
-def detect_metal(px: np.ndarray, spacing_mm: tuple[float, float]) -> list[tuple[int, int]]:
-    """(row, col) of bright, small, compact structures; see the module docstring."""
+def detect_metal(px: np.ndarray, spacing_mm: tuple[float, float],
+                 clipped: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(row, col) of bright, small, compact structures, strongest first; see the module
+    docstring. clipped: (H, W) share of each pixel at the stored film's ceiling (`_load`);
+    None: nothing is clipped."""
     size_px = max(3, round(TOPHAT_MM / min(spacing_mm)))
     th = white_tophat(px, size_px)
     t = torch.from_numpy(th)[None, None]
@@ -101,8 +119,18 @@ def detect_metal(px: np.ndarray, spacing_mm: tuple[float, float]) -> list[tuple[
     peaks[:by] = peaks[h - by:] = False
     peaks[:, :bx] = peaks[:, w - bx:] = False
     rows, cols = np.nonzero(peaks)
-    order = np.argsort(-th[rows, cols])[:MAX_PER_IMAGE]
-    return [(int(rows[k]), int(cols[k])) for k in order]
+    taken: list[tuple[int, int]] = []
+    for k in np.argsort(-th[rows, cols], kind="stable"):
+        row, col = int(rows[k]), int(cols[k])
+        if clipped is not None and clipped[max(row - 1, 0):row + 2, max(col - 1, 0):col + 2].max() >= CLIPPED_SHARE:
+            continue
+        if any(math.hypot((row - r) * spacing_mm[0], (col - c) * spacing_mm[1]) < MIN_SEPARATION_MM
+               for r, c in taken):
+            continue
+        taken.append((row, col))
+        if len(taken) == MAX_PER_IMAGE:
+            break
+    return taken
 
 
 def measure(px: np.ndarray, row: int, col: int, spacing_mm: tuple[float, float],
@@ -195,13 +223,13 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
     the synthetic ones) and, per real detection, one more object of each shape-matched class."""
     from generator.run.shard import render_specs
 
-    px, sp = _load(path, spacing_mm)
+    px, sp, clipped = _load(path, spacing_mm)
     src = torch.from_numpy(px)[None]
     an = estimate_anatomy(src)
     h, w = px.shape
     ctx = PlacementContext(height=h, width=w, spacing_mm=sp, body_mask=an.body_mask, anatomy=an,
                            display_levels=display_levels_np(px))
-    points = detect_metal(px, sp)
+    points = detect_metal(px, sp, clipped)
     real = [m for m in (measure(px, r, c, sp) for r, c in points) if m]
 
     def spec(k: int, cls: str, rng: np.random.Generator, objects=None) -> SampleSpec:
