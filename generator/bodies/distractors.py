@@ -17,7 +17,10 @@ the spec's `distractors`, never in `objects`, never in `labels` as a foreign bod
 | clips          | 0.12     | 1-6 ligating clips: V of two 5-9 legs, wire 0.6-0.9, steel       |
 | marker         | 0.60     | burnt-in "L" or "R", 8-15 high, boxed half the time, upper corner|
 | text           | 0.35     | "PORTABLE", "AP", "PA", "SUPINE", "ERECT", 4-9 high, top/bottom  |
-| arrow          | 0.10     | a burnt-in arrow 8-15 long at the thorax's edge                  |
+| arrow          | 0.25     | a burnt-in arrow 8-15 long at the thorax's edge: the block       |
+|                |          | "upright" arrow of portable films or a line arrow, half and half |
+Burnt-in text and arrows carry a black outline (white with a dark border, as portable films'
+annotations are burnt in); markers do not.
 Lines and leads are 16-segment quadratic Bezier curves (`phys_wire`); electrodes are
 `phys_sheet` snaps. Burnt-in items are painted (`generator.render.burnt_in`).
 All draws come from the sample's own distractor stream (`generator.rng.STREAM_DISTRACTORS`),
@@ -41,7 +44,7 @@ from generator.spec import ObjectSpec
 MODES = DISTRACTOR_MODES  # listed in generator.names, which the CLI reads without importing torch
 BURNT_IN_CLASS = "burnt_in"
 PROBABILITY = {"ecg": 0.40, "line_tube": 0.25, "sternal_wires": 0.10, "clips": 0.12, "marker": 0.60, "text": 0.35,
-               "arrow": 0.10}
+               "arrow": 0.25}
 TEXTS = ("PORTABLE", "AP", "PA", "SUPINE", "ERECT", "AP PORTABLE")
 
 
@@ -135,9 +138,9 @@ def _clips(rng, ctx, an) -> list[ObjectSpec]:
 
 
 def burnt_in(text: str, centre_px: tuple[float, float], *, height_mm: float, value: float, box: bool,
-             quarter: int = 0) -> ObjectSpec:
+             quarter: int = 0, outline: bool = False) -> ObjectSpec:
     params = {**text_params(text), "height_mm": float(height_mm), "value": float(value), "box": float(box),
-              "quarter": float(quarter)}
+              "quarter": float(quarter), "outline": float(outline)}
     return ObjectSpec(cls=BURNT_IN_CLASS, kind=BURNT_IN, center_px=(float(centre_px[0]), float(centre_px[1])),
                       material="none", params=params)
 
@@ -155,14 +158,16 @@ def _text(rng, ctx, an) -> list[ObjectSpec]:
     text = TEXTS[int(rng.integers(len(TEXTS)))]
     y = ctx.height * (float(rng.uniform(0.03, 0.1)) if rng.random() < 0.6 else float(rng.uniform(0.9, 0.97)))
     x = ctx.width * float(rng.uniform(0.25, 0.75))
-    return [burnt_in(text, (x, y), height_mm=float(rng.uniform(4, 9)), value=float(rng.uniform(0.85, 1.0)), box=False)]
+    return [burnt_in(text, (x, y), height_mm=float(rng.uniform(4, 9)), value=float(rng.uniform(0.85, 1.0)), box=False,
+                     outline=True)]
 
 
 def _arrow(rng, ctx, an) -> list[ObjectSpec]:
     x = an.thorax_x0_px if rng.random() < 0.5 else an.thorax_x1_px
     y = float(rng.uniform(an.apex_y_px, an.diaphragm_y_px))
-    return [burnt_in(">", (float(x), y), height_mm=float(rng.uniform(8, 15)), value=float(rng.uniform(0.85, 1.0)),
-                     box=False, quarter=int(rng.integers(0, 4)))]
+    glyph = "}" if rng.random() < 0.5 else ">"
+    return [burnt_in(glyph, (float(x), y), height_mm=float(rng.uniform(8, 15)), value=float(rng.uniform(0.85, 1.0)),
+                     box=False, quarter=int(rng.integers(0, 4)), outline=True)]
 
 
 _DRAW = {"ecg": _ecg, "line_tube": _line, "sternal_wires": _sternal_wires, "clips": _clips,

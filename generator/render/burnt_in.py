@@ -6,11 +6,14 @@ A `burnt_in` object (kind `BURNT_IN`, drawn by `generator.bodies.distractors` or
 `generator.render.randomise`) has params:
 | name        | meaning                                                             |
 |-------------|---------------------------------------------------------------------|
-| c0 .. c11   | the text as character codes (`ord`), 0 = end; ">" is an arrow       |
+| c0 .. c11   | the text as character codes (`ord`), 0 = end; ">" is a line arrow,  |
+|             | "}" a block arrow (the "upright" arrow of portable films)            |
 | height_mm   | glyph height (markers 8-15 mm, text 4-9 mm on the films we model)   |
 | value       | painted level, display units [0, 1] (0.85-1.0: white)               |
 | box         | 1: a frame around the text (a boxed or circled marker), 0: none     |
 | quarter     | 0-3: quarter turns (arrows point right, down, left, up)             |
+| outline     | 1: a black outline one pixel wide around the glyphs (how stations   |
+|             | burn in text and arrows to read on any background), 0 or absent: no |
 center_px is the text's centre. Glyphs are a 5 x 7 bitmap font (`GLYPHS`), scaled with
 bilinear interpolation to the height in pixels.
 """
@@ -31,6 +34,7 @@ _FONT = {
     "S": ".####|#....|#....|.###.|....#|....#|####.", "T": "#####|..#..|..#..|..#..|..#..|..#..|..#..",
     "U": "#...#|#...#|#...#|#...#|#...#|#...#|.###.", " ": ".....|.....|.....|.....|.....|.....|.....",
     ">": "...#...|....#..|.....#.|#######|.....#.|....#..|...#...",
+    "}": "...#...|...##..|######.|#######|######.|...##..|...#...",
 }
 GLYPHS = {c: torch.tensor([[1.0 if ch == "#" else 0.0 for ch in row] for row in g.split("|")]) for c, g in
           _FONT.items()}
@@ -76,6 +80,11 @@ def paint(image: torch.Tensor, obj, spacing_mm: tuple[float, float]) -> None:
     w = max(2, round(bm.shape[1] * cols_per_cell))
     alpha = F.interpolate(bm[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
     alpha = alpha.to(image.device)
+    outline = p.get("outline", 0.0) > 0.5
+    if outline:  # crisp glyphs, one pixel more on each side for a black border all round
+        alpha = F.pad((alpha >= 0.5).float(), (1, 1, 1, 1))
+        h, w = h + 2, w + 2
+        dark = F.max_pool2d(alpha[None, None], 3, 1, 1)[0, 0]
     _, big_h, big_w = image.shape
     r0, c0 = round(obj.center_px[1] - h / 2), round(obj.center_px[0] - w / 2)
     rs, cs = max(r0, 0), max(c0, 0)
@@ -84,4 +93,6 @@ def paint(image: torch.Tensor, obj, spacing_mm: tuple[float, float]) -> None:
         return
     a = alpha[rs - r0 : re - r0, cs - c0 : ce - c0]
     region = image[0, rs:re, cs:ce]
+    if outline:
+        region.mul_(1.0 - dark[rs - r0 : re - r0, cs - c0 : ce - c0])
     region.mul_(1.0 - a).add_(a * float(p["value"]))

@@ -75,3 +75,23 @@ def test_class_mode_labels_only_the_devices(shards):
         assert sum(o["class"] == dis.DEVICE_CLASS for o in s.objects) == len(devices)
         assert sum(o["class"] != dis.DEVICE_CLASS for o in s.objects) == len(s.spec["objects"])
         assert all(o["class"] != dis.BURNT_IN_CLASS for o in s.objects)  # markers and text: never labelled
+
+
+def test_outlined_burnt_in_arrows_are_white_with_a_black_border():
+    from generator.render.burnt_in import paint
+
+    def painted(outline: bool) -> torch.Tensor:
+        image = torch.full((1, 64, 64), 0.5)
+        paint(image, dis.burnt_in("}", (32.0, 32.0), height_mm=14.0, value=1.0, box=False, outline=outline),
+              (0.5, 0.5))
+        return image[0]
+
+    plain, outlined = painted(False), painted(True)
+    assert plain.max() == pytest.approx(1.0) and plain.min() >= 0.5 - 1e-6  # no dark pixel without the outline
+    assert outlined.max() == pytest.approx(1.0) and outlined.min() < 0.05  # the border is black
+    glyph = outlined > 0.99
+    ring = outlined < 0.05
+    assert set(outlined.unique().tolist()) == {0.0, 0.5, 1.0}  # crisp: black border, white glyph, film
+    grown = torch.nn.functional.max_pool2d(glyph[None, None].float(), 3, 1, 1)[0, 0] > 0
+    assert torch.equal(ring, grown & ~glyph)  # the border is the glyph grown by one pixel, all round
+    assert dis.burnt_in("AP", (1.0, 1.0), height_mm=5, value=1, box=False).params["outline"] == 0.0
