@@ -14,12 +14,12 @@ from generator.inputs.plausible import SPACING_RANGE, spacing_problem
 from generator.inputs.splits import DEFAULT_FRACTIONS, check_fractions
 from generator.names import (
     DEFAULT_STYLE,
-    DEVICE_CLASS,
     DISTRACTOR_MODES,
     IMAGE_FORMATS,
     NONE_CLASS,
     RANDOMISE_LEVELS,
     STYLE_NAMES,
+    label_classes_of,
 )
 
 SHARD_FORMATS = ("wds", "parquet")
@@ -156,7 +156,7 @@ class BuildConfig:
         """The classes of `labels` (and of the manifest): the drawn classes, plus
         `medical_device` with `--distractors class` (a label of distractors, never drawn as
         a sample's class)."""
-        return (*self.classes, DEVICE_CLASS) if self.distractors == "class" else self.classes
+        return label_classes_of(self.classes, self.distractors)
 
     @property
     def positive_classes(self) -> tuple[str, ...]:

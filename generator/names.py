@@ -32,5 +32,12 @@ markers in every film, never labelled; the same with the devices labelled `DEVIC
 DEVICE_CLASS = "medical_device"
 """The label class of support devices and implants with `--distractors class`."""
 
+
+def label_classes_of(classes, distractors: str) -> tuple[str, ...]:
+    """The classes of a build's `labels` and manifest: the drawn `classes`, plus `DEVICE_CLASS`
+    last with `--distractors class` (a label of distractors, never drawn as a sample's class)."""
+    return (*classes, DEVICE_CLASS) if distractors == "class" else tuple(classes)
+
+
 RANDOMISE_LEVELS = ("none", "light", "strong")
 """`--randomise` values (`render.randomise`): whole-film domain randomisation strength."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from generator.names import DEVICE_CLASS
+from generator.names import label_classes_of
 from generator.output.formats import known_shard_paths
 from generator.output.manifest import Manifest, ShardPart
 
@@ -78,9 +78,7 @@ def class_problems(manifest: Manifest) -> list[str]:
         out.append(f"classes {classes} list a class twice")
     config_classes = manifest.config.get("classes")
     if config_classes is not None:
-        # The manifest lists the label classes (`GenerateConfig.label_classes`), which a
-        # --distractors class build extends by its devices' class.
-        expected = [*config_classes, *([DEVICE_CLASS] if manifest.config.get("distractors") == "class" else [])]
+        expected = list(label_classes_of(config_classes, manifest.config.get("distractors")))
         if expected != classes:
             out.append(f"classes {classes} differ from the config's label classes {expected} (order is label order)")
     return out

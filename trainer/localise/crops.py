@@ -46,9 +46,9 @@ def bright_spots(image: torch.Tensor, inst: torch.Tensor, *, radius: int = SPOT_
     ys, xs = torch.nonzero(peak[0, 0], as_tuple=True)
     order = torch.argsort(contrast[0, 0, ys, xs], descending=True, stable=True)[:16 * max_spots]
     kept: list[tuple[int, int]] = []
-    for y, x in zip(ys[order].tolist(), xs[order].tolist()):
-        if all(abs(y - ky) > r or abs(x - kx) > r for ky, kx in kept):
-            kept.append((y, x))
+    for row, col in zip(ys[order].tolist(), xs[order].tolist()):
+        if all(abs(row - kr) > r or abs(col - kc) > r for kr, kc in kept):
+            kept.append((row, col))
             if len(kept) == max_spots:
                 break
     spots = np.array(kept, dtype=np.int64).reshape(-1, 2) * 2 + 1  # the 2 x 2 cell's lower-right pixel

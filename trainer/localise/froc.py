@@ -180,11 +180,11 @@ def score_at_sensitivity(points_per_image: Sequence[torch.Tensor], result: dict,
     point, in `froc`'s score order, after which `result`'s curve reaches `target`. None when the
     marks never find that many (or there is no object). points_per_image and result: the same
     call of `froc`."""
-    scores = [float(s) for p in points_per_image if len(p) for s in torch.as_tensor(p).reshape(-1, 3)[:, 0]]
-    ordered = sorted(scores, reverse=True)  # froc's order; ties do not change the score found
-    for k, sens in enumerate(result["curve"]["sensitivity"][1:]):
+    scores = [torch.as_tensor(p, dtype=torch.float64).reshape(-1, 3)[:, 0] for p in points_per_image]
+    ordered = torch.sort(torch.cat(scores) if scores else torch.zeros(0), descending=True).values  # froc's order
+    for k, sens in enumerate(result["curve"]["sensitivity"][1:]):  # ties do not change the score found
         if not math.isnan(sens) and sens >= target - 1e-12:
-            return ordered[k]
+            return float(ordered[k])
     return None
 
 
