@@ -90,6 +90,8 @@ def add_train_parser(sub) -> None:
     _add(p, T, "hard_negatives", "with --crop: share of the crops not drawn around an object that are drawn around "
                                  "one of the film's brightest small structures outside every object (burnt-in text, "
                                  "electrodes, wires) instead of uniformly", float)
+    _add(p, T, "object_crops", "with --crop: share of the crops drawn around an object (on a film holding one); "
+                               "the rest are hard negatives or uniform", float)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt when present (default: off)")
     _add(p, T, "log_every", "log a line every N steps")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar (default: shown)")

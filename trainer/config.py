@@ -68,6 +68,8 @@ class TrainConfig:
     # with crop: the share of the crops not drawn around an object that are drawn around one of the
     # film's brightest small structures outside every object (trainer.localise.crops.bright_spots)
     hard_negatives: float = 0.0
+    # with crop: the share of the crops drawn around an object (on films holding one)
+    object_crops: float = 0.7
     resume: bool = False
     log_every: int = 10
     progress: bool = True
@@ -200,6 +202,8 @@ def _localising(cfg: TrainConfig) -> None:
         raise ConfigError("--hard-negatives", cfg.hard_negatives, "a share 0..1")
     if cfg.hard_negatives and cfg.crop is None:
         raise ConfigError("--hard-negatives", cfg.hard_negatives, "0 without --crop (it places crops)")
+    if not 0.0 <= cfg.object_crops <= 1.0:
+        raise ConfigError("--object-crops", cfg.object_crops, "a share 0..1")
     if cfg.task == "segment" and cfg.image_size % 32:
         raise ConfigError("--image-size", cfg.image_size, "a multiple of 32 for --task segment (a U-Net)")
     for option, value, allowed in (("--mixup", cfg.mixup, "0 (MixUp mixes boxes and masks meaninglessly)"),

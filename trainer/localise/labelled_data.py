@@ -51,8 +51,8 @@ class LabelledSubset(Dataset):
 
 def open_labelled_loc_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int,
                            image_size: int, batch_size: int, loader_workers: int, crop: int | None = None,
-                           hard_negatives: float = 0.0, val_fraction: float = 0.0, split_seed: int = 0,
-                           rank: int = 0, world_size: int = 1,
+                           hard_negatives: float = 0.0, object_crops: float = 0.7, val_fraction: float = 0.0,
+                           split_seed: int = 0, rank: int = 0, world_size: int = 1,
                            pin_memory: bool = False) -> Data:
     from trainer.labelled.loc_dataset import LabelledLocDataset
     from trainer.labelled.read import read_labelled
@@ -62,7 +62,8 @@ def open_labelled_loc_data(source: str, *, classes: list[str], subset: str, trai
     names = [im.name for im in labelled.images]
     indices = list(range(len(names))) if subset == "all" else plain_split(plain_groups(names), val_fraction,
                                                                          split_seed, subset)
-    ds = LabelledSubset(base, indices, crop=crop if train else None, seed=cfg_seed, hard_p=hard_negatives)
+    ds = LabelledSubset(base, indices, crop=crop if train else None, seed=cfg_seed, object_p=object_crops,
+                        hard_p=hard_negatives)
     sampler = EpochSampler(len(ds), seed=cfg_seed, rank=rank, world_size=world_size, shuffle=train)
     loader = DataLoader(ds, sampler=sampler, batch_size=batch_size, num_workers=loader_workers,
                         pin_memory=pin_memory, collate_fn=collate_loc,

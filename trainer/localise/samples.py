@@ -120,25 +120,27 @@ def loc_classes(source: str) -> list[str]:
 
 def open_loc_data(source: str, *, classes: list[str], subset: str, train: bool, cfg_seed: int, image_size: int,
                   batch_size: int, loader_workers: int, crop: int | None = None, hard_negatives: float = 0.0,
-                  val_fraction: float = 0.0,
+                  object_crops: float = 0.7, val_fraction: float = 0.0,
                   split_seed: int = 0, rank: int = 0, world_size: int = 1, shuffle_buffer: int = 512,
                   pin_memory: bool = False, **_ignored) -> Data:
     """`trainer.data.open_data` for localisation: a build, or a labelled set (COCO .json,
-    object-CXR .csv, YOLO folder: `labelled_data`). `crop` and `hard_negatives` (the share of
-    non-object crops drawn around a bright structure) apply to training loaders only."""
+    object-CXR .csv, YOLO folder: `labelled_data`). `crop`, `object_crops` (the share of crops
+    drawn around an object) and `hard_negatives` (the share of the other crops drawn around a
+    bright structure) apply to training loaders only."""
     rank, world_size = (rank, world_size) if train else (0, 1)
     if not is_build(source):
         from .labelled_data import open_labelled_loc_data
 
         return open_labelled_loc_data(source, classes=classes, subset=subset, train=train, cfg_seed=cfg_seed,
                                       image_size=image_size, batch_size=batch_size, loader_workers=loader_workers,
-                                      crop=crop, hard_negatives=hard_negatives, val_fraction=val_fraction,
+                                      crop=crop, hard_negatives=hard_negatives, object_crops=object_crops,
+                                      val_fraction=val_fraction,
                                       split_seed=split_seed, rank=rank, world_size=world_size,
                                       pin_memory=pin_memory)
     ds = LocStream(source, classes=classes, subset=subset, val_fraction=val_fraction, split_seed=split_seed,
                    seed=cfg_seed, shuffle=train, rank=rank, world_size=world_size, drop_remainder=train,
                    image_size=image_size, shuffle_buffer=shuffle_buffer, crop=crop if train else None,
-                   hard_p=hard_negatives)
+                   object_p=object_crops, hard_p=hard_negatives)
     loader = DataLoader(ds, batch_size=batch_size, num_workers=loader_workers, pin_memory=pin_memory,
                         collate_fn=collate_loc,
                         generator=torch.Generator().manual_seed(derive_seed(cfg_seed, LOADER, rank)))

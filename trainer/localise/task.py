@@ -54,7 +54,8 @@ class LocTask:
     # -- setting up
     def open_data(self, source: str, **kwargs):
         """`trainer.data.open_data`'s arguments; training loaders take `--crop` windows."""
-        return open_loc_data(source, crop=self.cfg.crop, hard_negatives=self.cfg.hard_negatives, **kwargs)
+        return open_loc_data(source, crop=self.cfg.crop, hard_negatives=self.cfg.hard_negatives,
+                             object_crops=self.cfg.object_crops, **kwargs)
 
     def build_model(self) -> nn.Module:
         if self.kind == "detect":

@@ -1,6 +1,8 @@
 """Distractors: drawn into positives and negatives, listed in the spec, never a foreign
 body's label; `class` mode labels the devices `medical_device` and nothing else."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -95,3 +97,19 @@ def test_outlined_burnt_in_arrows_are_white_with_a_black_border():
     grown = torch.nn.functional.max_pool2d(glyph[None, None].float(), 3, 1, 1)[0, 0] > 0
     assert torch.equal(ring, grown & ~glyph)  # the border is the glyph grown by one pixel, all round
     assert dis.burnt_in("AP", (1.0, 1.0), height_mm=5, value=1, box=False).params["outline"] == 0.0
+
+
+def test_block_arrows_point_up_as_portable_films_upright_arrow_does():
+    from generator.render.burnt_in import paint, text_of
+
+    arrows = [d for i in range(400) for d in dis.sample_distractors(np.random.default_rng(i), CTX, "negative")
+              if d.kind == BURNT_IN and text_of(d.params) in ("}", ">")]
+    block = [d for d in arrows if text_of(d.params) == "}"]
+    assert 0.6 < len(block) / len(arrows) < 0.9  # three in four (BLOCK_ARROW_SHARE)
+    assert {d.params["quarter"] for d in block} == {float(dis.UP)}
+    assert len({d.params["quarter"] for d in arrows if text_of(d.params) == ">"}) == 4  # line arrows: any way
+    image = torch.zeros(1, 64, 64)
+    paint(image, dataclasses.replace(block[0], center_px=(32.0, 32.0)), (0.5, 0.5))
+    width = (image[0] > 0.5).sum(dim=1)
+    width = width[width > 0]  # per glyph row, top to bottom
+    assert width[0] < width[-1] < width.max()  # the narrow tip on top, the barb, the stem below

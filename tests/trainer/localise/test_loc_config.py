@@ -31,6 +31,7 @@ def test_localising_configs_validate():
     (dict(mixup=0.2), "--mixup", "0"),
     (dict(hard_negatives=0.5), "--hard-negatives", "0 without --crop"),
     (dict(hard_negatives=1.5, crop=128, image_size=512), "--hard-negatives", "a share 0..1"),
+    (dict(object_crops=-0.1, crop=128, image_size=512), "--object-crops", "a share 0..1"),
     (dict(balance="weights"), "--balance", "none"),
     (dict(decoder="dali"), "--decoder", "auto, cpu"),
 ])

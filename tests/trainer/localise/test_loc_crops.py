@@ -102,3 +102,26 @@ def test_hard_negative_crops_are_drawn_around_bright_spots():
     spots = np.array([letter])
     assert [choose_crop(256, 256, 64, boxes, rng_a, 0.7) for _ in range(50)] == \
         [choose_crop(256, 256, 64, boxes, rng_b, 0.7, spots, 0.0) for _ in range(50)]  # hard_p 0: the old draws
+
+
+def test_object_crops_sets_the_share_of_windows_around_an_object(tmp_path):
+    from trainer.config import TrainConfig
+    from trainer.localise.task import LocTask
+
+    build = write_loc_build(tmp_path / "b", [12], size=128)
+
+    def held(object_crops):
+        cfg = TrainConfig(data=str(build), out=str(tmp_path / "o"), task="segment", model="unet_resnet18",
+                          image_size=128, crop=32, object_crops=object_crops).validate()
+        data = LocTask(cfg, LOC_CLASSES).open_data(str(build), classes=LOC_CLASSES, subset="all", train=True,
+                                                   cfg_seed=0, image_size=128, batch_size=1, loader_workers=0)
+        with_objects = [x for epoch in range(8) for x in _epoch(data.dataset, epoch) if x["had_objects"]]
+        return np.mean([len(x["boxes"]) > 0 for x in with_objects])
+
+    assert held(1.0) == 1.0  # every window of a film with an object holds one
+    assert held(0.0) < 0.5  # uniform windows of a 128 px film rarely do
+
+
+def _epoch(stream, epoch):
+    stream.set_epoch(epoch)
+    return [{"boxes": x["boxes"], "had_objects": bool(len(x["inst_classes"]))} for x in stream]
