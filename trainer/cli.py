@@ -119,6 +119,9 @@ def add_evaluate_parser(sub) -> None:
     _add(p, E, "device", "auto = cuda when present", choices=DEVICES)
     _add(p, E, "image_size", "input size", int, default_text="the checkpoint's training size")
     _add(p, E, "threshold", "detect/segment: image-level score threshold for sensitivity and specificity")
+    _add(p, E, "min_box_px", "detect/segment: FROC widens object boxes narrower than this (model pixels) so a mark "
+                             "within half of it hits a 1-3 px fragment; 0 scores boxes as drawn", float,
+         default_text="9 on a build, 0 on a labelled set")
     _add(p, E, "top_losses", "samples in the top-losses contact sheet (and in the sheet of the highest-scoring "
                              "--negatives)")
     _add(p, E, "negatives", "real films with no inserted object, all counted as none (a folder of images or a CSV "

@@ -159,6 +159,8 @@ class EvalConfig:
     negatives_split: str | None = None
     split_fractions: tuple[tuple[str, float], ...] = DEFAULT_FRACTIONS
     split_seed: int = 0
+    # detect/segment: FROC widens boxes under this many model pixels; None: 9 on a build, 0 on a labelled set
+    min_box_px: float | None = None
     progress: bool = True
 
     def validate(self) -> EvalConfig:
@@ -170,6 +172,8 @@ class EvalConfig:
         _at_least("--batch-size", self.batch_size, 1)
         _at_least("--loader-workers", self.loader_workers, 0)
         _at_least("--top-losses", self.top_losses, 0)
+        if self.min_box_px is not None and not 0 <= self.min_box_px <= 64:
+            raise ConfigError("--min-box-px", self.min_box_px, "0..64 model pixels (0: boxes as drawn)")
         if not 0.0 <= self.threshold <= 1.0:
             raise ConfigError("--threshold", self.threshold, "0 <= t <= 1")
         if self.image_size is not None and not MIN_IMAGE_PX <= self.image_size <= MAX_IMAGE_PX:

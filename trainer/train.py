@@ -297,6 +297,11 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     val_data = None
     if dist.is_main and (cfg.val or cfg.val_fraction > 0):
         val_source = cfg.val or cfg.data
+        val_min_box_px = 0.0
+        if loc is not None:
+            from trainer.localise.task import min_box_px_for
+
+            val_min_box_px = min_box_px_for(val_source)
         val_decoder_ok = raw and is_build(val_source)
         val_dali = dali and dali_unusable(val_source) is None
         val_data = opener(val_source, subset="all" if cfg.val else "val", train=False,
@@ -406,7 +411,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
                      "train_seconds": stats.seconds, "images_per_s": stats.images_per_s,
                      "data_s": stats.data_s, "compute_s": stats.compute_s}
             if val_data is not None and loc is not None:
-                report = loc.report(loc.predict(model, val_data.loader, device))
+                report = loc.report(loc.predict(model, val_data.loader, device), min_box_px=val_min_box_px)
                 metric_name, value = loc.headline(report)
                 entry.update({"val_" + metric_name: value, "val_auroc_any": report["image_level"]["auroc_any"]})
             elif val_data is not None:

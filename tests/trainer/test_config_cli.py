@@ -40,6 +40,8 @@ def test_configs_are_frozen_and_eval_validates():
         cfg.epochs = 3  # type: ignore[misc]
     with pytest.raises(ConfigError, match="--top-losses"):
         EvalConfig(checkpoint="c", data="d", out="o", top_losses=-1).validate()
+    with pytest.raises(ConfigError, match=r"--min-box-px.*0\.\.64 model pixels"):
+        EvalConfig(checkpoint="c", data="d", out="o", min_box_px=-2).validate()
 
 
 def test_every_flag_states_its_default_and_is_kebab_case():

@@ -9,12 +9,18 @@ predicted boxes, outlines and marks in red, titled by index), `predictions.csv` 
 score, per-class scores, truth, marks), object-CXR's submission files `classification.csv`
 (`image_path,prediction`) and `localization.csv` (`image_path,prediction` with `score x y;...`
 in the stored image's pixels: the model's divided by the loader's scale) and, for detectors,
-`detections.csv` (every predicted and true box). Drawn and written by `trainer.localise.report`.
+`detections.csv` (every predicted and true box), and `objects.csv`: per foreign body of --data its
+image, class, box (stored pixels), the highest score of a mark that hits it (empty: none does)
+and whether it is found at the threshold that finds 90 % of them (sorted by score, the hardest
+first: which objects set that threshold). Drawn and written by `trainer.localise.report`.
 
 Labelled sets whose class names are not the model's (object-CXR's single class) are scored
 class-agnostically: every object and prediction counts as one class "object" (FROC and the
 any-object AUROC need no class; mAP and Dice are then class-agnostic), flagged in metrics.json.
-FROC counts a mark inside an object's box (object-CXR's ellipses and polygons: their box).
+FROC counts a mark inside an object's box (object-CXR's ellipses and polygons: their box); on a
+build, a box under `--min-box-px` (default `task.BUILD_MIN_BOX_PX`, 9 model pixels; 0 on a
+labelled set: the challenge's rule) is widened to it first (`froc`'s "Small objects"), and
+metrics.json's `froc.min_box_px` says which rule scored it.
 
 With `--negatives` (untouched real films, no object), `negatives` in metrics.json: the
 image-level false-positive rate at the two operating points of `trainer.metrics.negatives_report`
@@ -48,7 +54,7 @@ from . import report as files
 from .froc import score_at_sensitivity
 from .samples import open_loc_data
 from .targets import collate_loc
-from .task import LocTask
+from .task import LocTask, min_box_px_for
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +140,8 @@ def evaluate_localiser(cfg: EvalConfig, checkpoint: dict) -> dict:
     finally:
         if bar is not None:
             bar.close()
-    report = task.report(result, cfg.threshold, agnostic=agnostic)
+    min_box_px = cfg.min_box_px if cfg.min_box_px is not None else min_box_px_for(cfg.data)
+    report = task.report(result, cfg.threshold, agnostic=agnostic, min_box_px=min_box_px)
     froc_full = report["froc"].pop("curve_result")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,6 +228,22 @@ def _write_top_negatives(path: Path, task: LocTask, model: torch.nn.Module, devi
         files.write_prediction_sheet(path, entries, task.fg)
 
 
+def object_rows(result: dict, froc_full: dict, task: LocTask) -> list[dict]:
+    """`objects.csv`'s rows (module docstring), the objects no mark hits first, then by score."""
+    t = score_at_sensitivity(result["points"], froc_full, OBJECT_SENSITIVITY)
+    fb = torch.tensor(task.fb, dtype=torch.int64)
+    best = iter(froc_full["object_scores"])
+    rows = []
+    for key, boxes, labels, s in zip(result["keys"], result["boxes_fb"], result["labels_true"], result["scale"]):
+        stored = boxes.reshape(-1, 4) / torch.tensor([float(s[0]), float(s[1])] * 2)
+        for box, label in zip(stored.tolist(), labels[torch.isin(labels, fb)].tolist()):
+            score = next(best)
+            rows.append({"image_path": key, "class": task.fg[label], "x1": box[0], "y1": box[1], "x2": box[2],
+                         "y2": box[3], "best_score": score,
+                         f"found_at_{OBJECT_SENSITIVITY:.0%}": int(score is not None and t is not None and score >= t)})
+    return sorted(rows, key=lambda r: -1.0 if r["best_score"] is None else r["best_score"])
+
+
 def write_outputs(result: dict, report: dict, froc_full: dict, task: LocTask, out: Path) -> None:
     """The CSVs and PNGs of the module docstring."""
     keys = result["keys"]
@@ -236,6 +259,7 @@ def write_outputs(result: dict, report: dict, froc_full: dict, task: LocTask, ou
         row["marks"] = files.format_points(stored[i])
         rows.append(row)
     files.write_rows_csv(out / "predictions.csv", rows)
+    files.write_rows_csv(out / "objects.csv", object_rows(result, froc_full, task))
     if task.kind == "detect":
         unscale = [torch.tensor([float(s[0]), float(s[1])] * 2) for s in scale]
         preds = [{"boxes": b / u, "scores": sc, "labels": lab + 1}

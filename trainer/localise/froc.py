@@ -31,6 +31,14 @@ and a point (x, y) is inside object n when `masks[n, floor(y), floor(x)]` is set
 the image is inside nothing). A rasterised mask and an exact polygon test can disagree only on
 boundary pixels.
 
+Small objects (`min_side`, default 0: the challenge's rule). A box narrower or lower than
+`min_side` px is widened to it about its centre before the test: a 1-3 px shot pellet or
+fragment is then hit by a mark within about min_side / 2 px of it. Mark finders merge the
+maxima within a radius into one mark (`segmenter.PEAK_RADIUS_PX`), so a mark that lands one
+pixel beside a 2 px object, or on the brighter fragment beside it, is the model finding that
+object; scored strictly it counts as a miss and a false positive. Boxes of `min_side` or more
+and mask regions are unchanged.
+
 `curve` is the whole free-response curve: false positives per image and sensitivity after each
 predicted point in score order, from (0, 0): entry k + 1 is the state after the k-th point by
 score (one entry per point, so callers may index it by the sorted scores; drop it from a
@@ -70,6 +78,16 @@ def _rows(values: torch.Tensor, columns: int, what: str) -> torch.Tensor:
     return values
 
 
+def widen(boxes: torch.Tensor, min_side: float) -> torch.Tensor:
+    """(N, 4) xyxy boxes with every side shorter than `min_side` widened to it about the box's
+    centre; the others unchanged."""
+    if min_side <= 0 or boxes.numel() == 0:
+        return boxes
+    centre, half = (boxes[:, :2] + boxes[:, 2:]) / 2, (boxes[:, 2:] - boxes[:, :2]) / 2
+    half = torch.maximum(half, torch.full_like(half, min_side / 2))
+    return torch.cat([centre - half, centre + half], dim=1)
+
+
 def _inside(points: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
     """(K, N) bool: point k lies in object n's box (edges included) or, given masks, its mask."""
     x, y = points[:, 1:2], points[:, 2:3]  # (K, 1)
@@ -87,7 +105,8 @@ def _inside(points: torch.Tensor, boxes: torch.Tensor, masks: torch.Tensor | Non
 
 def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[torch.Tensor], *,
          fps: Sequence[float] = DEFAULT_FPS,
-         masks_per_image: Sequence[torch.Tensor | Callable[[], torch.Tensor] | None] | None = None) -> dict:
+         masks_per_image: Sequence[torch.Tensor | Callable[[], torch.Tensor] | None] | None = None,
+         min_side: float = 0.0) -> dict:
     """Sensitivity at each operating point of false positives per image, their mean, the curve.
 
     Args:
@@ -100,10 +119,13 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
             regions then are the masks, see the module docstring), a function returning one
             (called once, when that image is scored, so full-size masks need not all be held
             at once), or None (its boxes).
+        min_side: boxes with a side under this many px are widened to it (see "Small objects").
 
     Returns:
         {"sensitivity": {fp_key(fp): float}, "mean": float, "fps": [...], "images": int,
-         "objects": int, "points": int, "curve": {"fps": [...], "sensitivity": [...]},
+         "objects": int, "points": int, "min_side": float, "object_scores": [float | None]
+         (per object, image order then box order: the highest score of a point inside it, None
+         when no point is), "curve": {"fps": [...], "sensitivity": [...]},
          "thresholds": {fp_key(fp): float | None}}.
         With no ground-truth object at all, sensitivities are NaN (nothing to find).
     """
@@ -112,6 +134,8 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
     if masks_per_image is not None and len(masks_per_image) != len(boxes_per_image):
         raise ValueError(f"masks for {len(masks_per_image)} images, boxes for {len(boxes_per_image)}")
     fps = [float(f) for f in fps]
+    if not min_side >= 0:
+        raise ValueError(f"min_side must be >= 0 px, got {min_side}")
     if not fps or any(b <= a for a, b in zip(fps, fps[1:])) or fps[0] <= 0:
         raise ValueError(f"fps must be positive and increasing, got {fps}")
     num_images = len(boxes_per_image)
@@ -124,7 +148,7 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
     num_objects = 0
     for i, (points, boxes) in enumerate(zip(points_per_image, boxes_per_image)):
         points = _rows(points, 3, f"points_per_image[{i}]: expected (K, 3) (score, x, y)")
-        boxes = _rows(boxes, 4, f"boxes_per_image[{i}]: expected (N, 4) xyxy")
+        boxes = widen(_rows(boxes, 4, f"boxes_per_image[{i}]: expected (N, 4) xyxy"), min_side)
         masks = None if masks_per_image is None else masks_per_image[i]
         if callable(masks):
             masks = masks() if points.shape[0] and boxes.shape[0] else None
@@ -140,6 +164,11 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
                 inside_ids += [[] for _ in range(points.shape[0])]
         num_objects += boxes.shape[0]
     order = sorted(range(len(scores)), key=lambda k: -scores[k])
+    object_scores: list[float | None] = [None] * num_objects
+    for k in order:  # highest first: the first point inside an object is its best
+        for n in inside_ids[k]:
+            if object_scores[n] is None:
+                object_scores[n] = scores[k]
 
     def sensitivity(hits: int) -> float:
         return hits / num_objects if num_objects else math.nan
@@ -169,6 +198,8 @@ def froc(points_per_image: Sequence[torch.Tensor], boxes_per_image: Sequence[tor
         "images": num_images,
         "objects": num_objects,
         "points": len(scores),
+        "min_side": float(min_side),
+        "object_scores": object_scores,
         "curve": {"fps": curve_fps, "sensitivity": curve_sens},
         "thresholds": {fp_key(f): t for f, t in zip(fps, thresholds)},
     }

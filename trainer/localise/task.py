@@ -7,6 +7,9 @@ is its highest box score (per class: the highest score of that class's boxes, 0 
 a U-Net's is its highest pixel probability (per class: that channel's highest).
 Points for FROC: a detector's box centres with their scores; a U-Net's local maxima of the
 any-class probability map (`segmenter.peaks`). Coordinates are the model's input pixels.
+On a build, FROC widens boxes under BUILD_MIN_BOX_PX (a build's 1-3 px fragments and pellets)
+so that a mark within PEAK_RADIUS_PX of one hits it (`froc`'s "Small objects"); on a labelled
+set the challenge's rule stands (`min_box_px_for`).
 The image score, the points and the truth they are scored against are over the foreign-body
 classes only (`targets.foreign_body_indices`): a `medical_device` is localised and has its own
 per-class figures, but a film holding only devices holds no foreign body.
@@ -21,6 +24,7 @@ import torch
 from torch import nn
 
 from trainer.metrics import auroc
+from trainer.stream import is_build
 
 from .detection_metrics import detection_map
 from .detector import build_detector, detect, detector_loss, load_matching
@@ -29,11 +33,19 @@ from .joint_augment import JointAugment, JointAugmentConfig
 from .mask_metrics import DiceIoU
 from .names import LOC_TASKS, backbone_of
 from .samples import open_loc_data
-from .segmenter import DiceFocalLoss, build_unet, peaks, segment
+from .segmenter import PEAK_RADIUS_PX, DiceFocalLoss, build_unet, peaks, segment
 from .targets import class_masks, foreground, foreign_body_indices, present
 
 # The COCO evaluator logs its whole summary table at INFO on every call (each validation).
 logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
+
+BUILD_MIN_BOX_PX = 2 * PEAK_RADIUS_PX + 1  # one mark stands for every maximum within PEAK_RADIUS_PX
+
+
+def min_box_px_for(source: str) -> float:
+    """FROC's `min_side` on `source`: BUILD_MIN_BOX_PX on a build, 0 (the object-CXR
+    challenge's rule: human-drawn boxes, scored as drawn) on a labelled set."""
+    return float(BUILD_MIN_BOX_PX) if is_build(source) else 0.0
 
 
 class LocTask:
@@ -156,15 +168,16 @@ class LocTask:
         out["dice"] = dice.aggregate() if dice is not None else None
         return out
 
-    def report(self, result: dict, threshold: float = 0.5, agnostic: bool = False) -> dict:
+    def report(self, result: dict, threshold: float = 0.5, agnostic: bool = False, min_box_px: float = 0.0) -> dict:
         """FROC, mAP (detect), Dice/IoU (segment) and image-level AUROC, per class; JSON-ready.
         `agnostic`: every object and prediction as one class "object" (labelled sets whose class
-        names are not the model's). "froc" also holds "curve_result", froc()'s whole result."""
+        names are not the model's). `min_box_px`: FROC's `min_side` (`min_box_px_for`). "froc"
+        also holds "curve_result", froc()'s whole result."""
         positive = result["positive"]
         score = result["image_score"]
         rep = {"task": self.kind, "n": len(result["keys"]), "classes": self.fg,
                "foreign_body_classes": [self.fg[i] for i in self.fb],
-               "froc": _froc_summary(froc(result["points"], result["boxes_fb"]))}
+               "froc": _froc_summary(froc(result["points"], result["boxes_fb"], min_side=min_box_px))}
         if self.kind == "detect":
             def relabel(lab):
                 return torch.ones_like(lab) if agnostic else lab + 1
@@ -207,5 +220,6 @@ def _froc_summary(result: dict) -> dict:
     negatives' thresholds; the caller drops it before writing JSON)."""
     return {"sensitivity": {k: _clean(v) for k, v in result["sensitivity"].items()}, "mean": _clean(result["mean"]),
             "images": result["images"], "objects": result["objects"], "points": result["points"],
+            "min_box_px": result["min_side"],
             "thresholds": result["thresholds"], "curve_result": result}
 

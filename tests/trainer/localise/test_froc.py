@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from trainer.localise.froc import froc
+from trainer.localise.froc import froc, widen
 
 
 def _pts(*rows):
@@ -120,3 +120,19 @@ def test_an_object_cxr_submission_scored_inside_the_ellipse(tmp_path):
     assert by_box["sensitivity"] == {"0.5": 1.0} and by_box["curve"]["fps"][-1] == 0.0
     with pytest.raises(ValueError, match="not in the labelled set"):
         froc_of_labelled({"c.png": _pts()}, gt.images)
+
+
+def test_small_boxes_are_widened_to_min_side_about_their_centre():
+    pellet, coin = [10, 10, 12, 12], [30, 30, 50, 50]  # a 2 px pellet, a 20 px coin
+    beside = _pts([0.9, 14.5, 11], [0.8, 40, 40])  # 3.5 px from the pellet's centre; inside the coin
+    far = _pts([0.9, 17, 11], [0.8, 52, 40])  # 6 px from the pellet; 2 px right of the coin
+    strict = froc([beside], [_boxes(pellet, coin)], fps=(1,))
+    assert strict["curve"]["sensitivity"] == [0.0, 0.0, 0.5] and strict["curve"]["fps"][-1] == 1.0
+    assert strict["min_side"] == 0.0
+    widened = froc([beside], [_boxes(pellet, coin)], fps=(1,), min_side=9)
+    assert widened["curve"]["sensitivity"] == [0.0, 0.5, 1.0] and widened["curve"]["fps"][-1] == 0.0
+    missed = froc([far], [_boxes(pellet, coin)], fps=(1,), min_side=9)
+    assert missed["curve"]["sensitivity"][-1] == 0.0 and missed["curve"]["fps"][-1] == 2.0  # big boxes unchanged
+    assert widen(_boxes(pellet, coin).double(), 9).tolist() == [[6.5, 6.5, 15.5, 15.5], [30, 30, 50, 50]]
+    with pytest.raises(ValueError, match="min_side must be >= 0"):
+        froc([beside], [_boxes(pellet)], min_side=-1)

@@ -55,3 +55,22 @@ def test_no_operating_point_when_the_marks_never_find_enough():
     section = at_object_sensitivity(result, found, froc(points, BOXES), np.array([0.2]))
     assert section["threshold"] is None and section["real_films_flagged"] is None
     assert "never find 90%" in section["note"]
+
+
+def test_objects_csv_rows_give_each_object_its_best_mark_hardest_first():
+    from types import SimpleNamespace
+
+    from trainer.localise.evaluation import object_rows
+
+    missed = [POINTS[0][:2], _pts(), POINTS[2], POINTS[3]]  # the object of image 1 is never marked
+    result = {"points": missed, "keys": ["a", "b", "c", "d"], "boxes_fb": BOXES,
+              "labels_true": [torch.tensor([0, 1]), torch.tensor([1]), torch.tensor([]).long(), torch.tensor([]).long()],
+              "scale": torch.tensor([[0.5, 0.5]] * 4)}
+    full = froc(missed, BOXES)
+    assert full["object_scores"] == [pytest.approx(0.9), pytest.approx(0.5), None]
+    task = SimpleNamespace(fb=[0, 1], fg=["coin", "pin_needle"])
+    rows = object_rows(result, full, task)
+    assert [(r["image_path"], r["class"], r["best_score"]) for r in rows] == [
+        ("b", "pin_needle", None), ("a", "pin_needle", pytest.approx(0.5)), ("a", "coin", pytest.approx(0.9))]
+    assert rows[1]["x1"] == 40.0 and rows[1]["y2"] == 60.0  # stored pixels: model pixels / scale
+    assert all(r["found_at_90%"] == 0 for r in rows)  # 2 of 3 is never 90 %: no threshold
