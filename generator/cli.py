@@ -191,6 +191,8 @@ def add_realism_parser(sub) -> None:
                    help=f"seeds seed, seed + 1, ... for the AUROC's spread (default: {d.repeats})")
     p.add_argument("--crop-mm", type=float, default=CROP_MM, help=f"side of every crop in mm (default: {CROP_MM:g})")
     p.add_argument("--json", default=None, help="also write the report as JSON to this file (default: none)")
+    p.add_argument("--sheet", default=None, help="also draw the crops the discriminator compares (real metal, then "
+                                                 "synthetic) into this PNG (default: none)")
     p.set_defaults(func=cmd_realism)
 
 
@@ -214,11 +216,15 @@ def cmd_realism(args) -> int:
     out = Path(args.json) if args.json else None
     if out is not None and not out.parent.exists():
         out.parent.mkdir(parents=True)
+    if args.sheet and Path(args.sheet).suffix.lower() != ".png":
+        raise ConfigError("--sheet", args.sheet, "a .png file name")
     config = RealismConfig(data=args.data, n_images=args.n_images, seed=args.seed, crop_mm=args.crop_mm,
                            discriminator=DiscriminatorConfig(epochs=args.epochs, folds=args.folds,
                                                              repeats=args.repeats))
-    result = realism_report(config)
+    result = realism_report(config, sheet=args.sheet)
     print(format_report(result))
+    if args.sheet:
+        print(f"wrote {args.sheet}")
     if out is not None:
         out.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {out}")

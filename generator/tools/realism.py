@@ -320,10 +320,11 @@ def _select(films: list[_Film], keep, rng: np.random.Generator) -> tuple[np.ndar
     return np.array(crops, dtype=np.float32).reshape(-1, *films[0].real_crops[0].shape), groups, classes
 
 
-def realism_report(config: RealismConfig) -> dict:
+def realism_report(config: RealismConfig, sheet: str | Path | None = None) -> dict:
     """The report as plain data (the `--json` file): medians and quartiles of contrast and
     edge width, real vs synthetic, and the discriminator's AUROC. Counts only: no file
-    names or patient numbers."""
+    names or patient numbers. `sheet`: also write the crops the discriminator compares,
+    real above synthetic (all classes, then shape-matched), as a PNG there (`crop_sheet`)."""
     folder = Path(config.data)
     style = get_style("physical")
     spacings = _spacings(folder)
@@ -334,7 +335,7 @@ def realism_report(config: RealismConfig) -> dict:
     real_crops = np.array([c for f in with_metal for c in f.real_crops], dtype=np.float32)
     real_groups = [f.patient for f in with_metal for _ in f.real_crops]
     rng = sample_rng(config.seed, 0, _STREAM_SELECT)
-    variants = {}
+    variants, shown = {}, {"real metal": real_crops}
     for name, (description, keep) in VARIANTS.items():
         if not with_metal:
             variants[name] = {"description": description, "auc": None, "note": "no real metal found"}
@@ -342,6 +343,11 @@ def realism_report(config: RealismConfig) -> dict:
         crops, groups, classes = _select(with_metal, keep, rng)
         result = discriminate(real_crops, real_groups, crops, groups, config.discriminator, config.seed)
         variants[name] = {"description": description, **result, "synthetic_classes": classes}
+        shown[f"synthetic, {name.replace('_', ' ')}"] = crops
+    if sheet is not None:
+        from generator.tools.crop_sheet import write_crop_sheet
+
+        write_crop_sheet(sheet, shown)
     main = variants.pop("all_classes")
     return {
         "real": _measures([m for f in films for m in f.real]),

@@ -60,9 +60,12 @@ def _check_shape(result: dict) -> None:
 def test_report_has_the_documented_keys_and_no_file_names(films):
     config = RealismConfig(data=str(films), n_images=8, seed=0,
                            discriminator=DiscriminatorConfig(epochs=2, folds=2, repeats=2, bootstrap=20))
-    result = realism_report(config)
+    result = realism_report(config, sheet=films.parent / "sheet" / "crops.png")
     _check_shape(result)
     assert result["films"]["used"] == 8 and result["films"]["patients"] == 4
+    sheet = np.asarray(Image.open(films.parent / "sheet" / "crops.png"))
+    assert sheet.ndim == 2 and sheet.shape[1] == 16 * (32 * 3 + 2) + 2  # 16 crops of 32 px, magnified 3x
+    assert sheet.shape[0] >= 4 * (14 + 32 * 3)  # real metal, then the three synthetic selections
     assert result["real"]["contrast"]["n"] >= 8  # the studs were found
     d = result["discriminator"]
     assert d["crops"]["real"] == d["crops"]["synthetic"] > 0  # as many synthetic crops as real, per film
@@ -77,10 +80,35 @@ def test_realism_command_on_a_few_real_films_writes_the_json(tmp_path):
     data = shared_data("cxr-nih")
     out = tmp_path / "realism.json"
     proc = subprocess.run([sys.executable, "-m", "radiopaque.cli", "realism", "--data", str(data), "--n-images", "8",
-                           "--epochs", "1", "--folds", "2", "--repeats", "1", "--json", str(out)],
+                           "--epochs", "1", "--folds", "2", "--repeats", "1", "--json", str(out),
+                           "--sheet", str(tmp_path / "crops.png")],
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
     _check_shape(result)
     assert result["films"]["used"] == 8 and result["config"]["discriminator"]["folds"] == 2
     assert not NIH_NAME.search(proc.stdout)
+    assert Image.open(tmp_path / "crops.png").size[0] > 0 and "wrote" in proc.stdout
+
+
+def test_crop_sheet_shows_each_crop_against_its_own_background():
+    from generator.tools.crop_sheet import GAP, LABEL_PX, MAGNIFY, crop_sheet
+
+    crops = np.full((3, 16, 16), 0.4, dtype=np.float32) + 0.01 * np.random.default_rng(0).standard_normal((3, 16, 16))
+    crops[:, 6:10, 6:10] += np.array([0.05, 0.2, 0.5])[:, None, None]  # faint, medium, bright studs
+    sheet = np.asarray(crop_sheet({"real metal": crops, "synthetic": crops[:1]}, per_row=3)).astype(int)
+    top = LABEL_PX + GAP
+    centre = [sheet[top + 8 * MAGNIFY, GAP + k * (16 * MAGNIFY + GAP) + 8 * MAGNIFY] for k in range(3)]
+    corner = sheet[top + 1, GAP + 1]
+    assert corner < centre[0] < centre[1] <= centre[2]  # brighter studs, brighter tiles
+    assert sheet.shape == (2 * (LABEL_PX + 16 * MAGNIFY + GAP) + GAP, 3 * (16 * MAGNIFY + GAP) + GAP)
+    with pytest.raises(ValueError, match="one P for every block"):
+        crop_sheet({"a": crops, "b": np.zeros((1, 8, 8), dtype=np.float32)})
+
+
+def test_realism_sheet_must_be_a_png(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "radiopaque.cli", "realism", "--data", str(tmp_path),
+                           "--sheet", str(tmp_path / "crops.jpg")], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode != 0 and "--sheet" in proc.stderr and ".png" in proc.stderr
+    assert "Traceback" not in proc.stderr
