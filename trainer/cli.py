@@ -173,6 +173,10 @@ def add_experiment_parser(sub) -> None:
     _add(p, X, "task", "what every arm learns; detect/segment take a build or a labelled set (COCO .json, "
                        "object-CXR .csv, YOLO folder) as --real", choices=TASKS)
     _add(p, X, "crop", "detect/segment: train on PX x PX crops", int, default_text="the whole film")
+    _add(p, X, "hard_negatives", "with --crop: share of the crops not around an object drawn around a bright "
+                                 "structure (as train --hard-negatives)", float)
+    _add(p, X, "object_crops", "with --crop: share of the crops drawn around an object (as train --object-crops)",
+         float)
     _add(p, X, "image_size", "square input size in pixels")
     _add(p, X, "batch_size", "images per step")
     _add(p, X, "lr", "peak learning rate")

@@ -237,6 +237,8 @@ class ExperimentConfig:
     model: str = "resnet18"
     task: str = "multiclass"
     crop: int | None = None
+    hard_negatives: float = 0.0
+    object_crops: float = 0.7
     image_size: int = 224
     batch_size: int = 32
     lr: float = 1e-3
@@ -258,6 +260,7 @@ class ExperimentConfig:
 
     def base(self, data: str, out: str, **changes) -> TrainConfig:
         return TrainConfig(data=data, out=out, model=self.model, task=self.task, crop=self.crop,
+                           hard_negatives=self.hard_negatives, object_crops=self.object_crops,
                            image_size=self.image_size,
                            batch_size=self.batch_size, lr=self.lr, seed=self.seed, loader_workers=self.loader_workers,
                            device=self.device, progress=self.progress, epochs=10_000, **changes)
