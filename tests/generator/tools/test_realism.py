@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from generator.tools.realism import _load, detect_metal, white_tophat
+from generator.tools.realism import Stored, _load, detect_metal, white_tophat
 
 
 def test_white_tophat_keeps_small_bright_structures_and_equals_the_max_pool_opening():
@@ -53,7 +53,19 @@ def test_detect_metal_drops_peaks_clipped_on_the_stored_film():
     clipped = np.zeros_like(px)
     clipped[60:64, 60:64] = 1.0  # the first stud is burnt-in text at 255 on the stored film
     assert len(detect_metal(px, (0.7, 0.7))) == 2
-    points = detect_metal(px, (0.7, 0.7), clipped)
+    points = detect_metal(px, (0.7, 0.7), Stored(clipped=clipped, floor=np.zeros_like(px)))
+    assert len(points) == 1 and 180 <= points[0][0] < 184
+
+
+def test_detect_metal_drops_burnt_in_annotations_outlined_in_black():
+    def two_studs(px):
+        px[60:64, 60:64] += 0.5
+        px[180:184, 180:184] += 0.5
+    px = _film_with(two_studs)
+    floor = np.zeros_like(px)
+    floor[58, 58:66] = 1.0  # a black border 3 px (2.1 mm) above the first stud: an outlined arrow
+    floor[184 + 8, 180:184] = 1.0  # black 8 px (5.6 mm) below the second: farther than OUTLINE_MM
+    points = detect_metal(px, (0.7, 0.7), Stored(clipped=np.zeros_like(px), floor=floor))
     assert len(points) == 1 and 180 <= points[0][0] < 184
 
 
@@ -61,9 +73,12 @@ def test_load_maps_the_stored_films_ceiling_at_work_size(tmp_path):
     stored = np.full((1024, 1024), 120, dtype=np.uint8)
     stored[100:400, 500:502] = 255  # a 2-pixel letter stroke at the ceiling
     stored[600:900, 500:502] = 250  # as bright to the eye, not clipped
+    stored[100:400, 700:702] = 3  # a 2-pixel black outline at the floor
     Image.fromarray(stored).save(tmp_path / "film.png")
-    px, spacing, clipped = _load(tmp_path / "film.png", (0.2, 0.2))
-    assert px.shape == clipped.shape == (512, 512) and spacing == (0.4, 0.4)
+    px, spacing, limits = _load(tmp_path / "film.png", (0.2, 0.2))
+    clipped = limits.clipped
+    assert px.shape == clipped.shape == limits.floor.shape == (512, 512) and spacing == (0.4, 0.4)
+    assert limits.floor[100, 350] == 1.0 and limits.floor[:, :340].max() == 0.0
     assert px[100, 250] < 250 / 255  # the resize blurs the stroke below the ceiling...
     assert clipped[100, 250] == 1.0  # ...its footprint is still all at 255
     assert clipped[350, 250] == 0.0 and clipped[:, :240].max() == 0.0
