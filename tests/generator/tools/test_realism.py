@@ -2,6 +2,7 @@
 detection per object, none on a peak clipped at the stored film's 8-bit ceiling."""
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -45,27 +46,29 @@ def test_detect_metal_takes_one_detection_per_object():
     assert any(126 <= r < 130 and 200 <= c < 204 for r, c in points)
 
 
-def test_detect_metal_drops_peaks_clipped_on_the_stored_film():
-    def two_studs(px):
-        px[60:64, 60:64] += 0.5
-        px[180:184, 180:184] += 0.5
-    px = _film_with(two_studs)
+def _two_studs(px):
+    px[60:64, 60:64] += 0.5
+    px[180:184, 180:184] += 0.5
+
+
+def _clipped_first(px):
     clipped = np.zeros_like(px)
     clipped[60:64, 60:64] = 1.0  # the first stud is burnt-in text at 255 on the stored film
-    assert len(detect_metal(px, (0.7, 0.7))) == 2
-    points = detect_metal(px, (0.7, 0.7), Stored(clipped=clipped, floor=np.zeros_like(px)))
-    assert len(points) == 1 and 180 <= points[0][0] < 184
+    return Stored(clipped=clipped, floor=np.zeros_like(px))
 
 
-def test_detect_metal_drops_burnt_in_annotations_outlined_in_black():
-    def two_studs(px):
-        px[60:64, 60:64] += 0.5
-        px[180:184, 180:184] += 0.5
-    px = _film_with(two_studs)
+def _outlined_first(px):
     floor = np.zeros_like(px)
     floor[58, 58:66] = 1.0  # a black border 3 px (2.1 mm) above the first stud: an outlined arrow
     floor[184 + 8, 180:184] = 1.0  # black 8 px (5.6 mm) below the second: farther than OUTLINE_MM
-    points = detect_metal(px, (0.7, 0.7), Stored(clipped=np.zeros_like(px), floor=floor))
+    return Stored(clipped=np.zeros_like(px), floor=floor)
+
+
+@pytest.mark.parametrize("stored", [_clipped_first, _outlined_first], ids=["clipped", "outlined"])
+def test_detect_metal_drops_burnt_in_annotations(stored):
+    px = _film_with(_two_studs)
+    assert len(detect_metal(px, (0.7, 0.7))) == 2
+    points = detect_metal(px, (0.7, 0.7), stored(px))
     assert len(points) == 1 and 180 <= points[0][0] < 184
 
 
