@@ -297,11 +297,7 @@ def run(cfg: TrainConfig, dist: DistInfo = DistInfo()) -> TrainResult:
     val_data = None
     if dist.is_main and (cfg.val or cfg.val_fraction > 0):
         val_source = cfg.val or cfg.data
-        val_min_box_px = 0.0
-        if loc is not None:
-            from trainer.localise.task import min_box_px_for
-
-            val_min_box_px = min_box_px_for(val_source)
+        val_min_box_px = loc.min_box_px_for(val_source) if loc is not None else 0.0
         val_decoder_ok = raw and is_build(val_source)
         val_dali = dali and dali_unusable(val_source) is None
         val_data = opener(val_source, subset="all" if cfg.val else "val", train=False,

@@ -203,6 +203,11 @@ class LocTask:
         return rep
 
     @staticmethod
+    def min_box_px_for(source: str) -> float:
+        """`report`'s min_box_px for predictions on `source` (the module's `min_box_px_for`)."""
+        return min_box_px_for(source)
+
+    @staticmethod
     def headline(report: dict) -> tuple[str, float | None]:
         """The validation metric runs are compared by: the FROC score, else the image-level AUROC."""
         value = report["froc"]["mean"]
