@@ -100,10 +100,8 @@ def _score_localiser(cfg: ExperimentConfig, checkpoint: dict, test_source: str, 
     loader, _, agnostic = open_eval_data(test_source, task, image_size=cfg.image_size, batch_size=cfg.batch_size,
                                          loader_workers=cfg.loader_workers, subset="all" if cfg.test else "val",
                                          val_fraction=cfg.val_fraction)
-    from trainer.localise.task import min_box_px_for
-
     report = task.report(task.predict(model.to(device), loader, device, agnostic=agnostic), agnostic=agnostic,
-                         min_box_px=min_box_px_for(test_source))
+                         min_box_px=task.min_box_px_for(test_source))
     report["froc"].pop("curve_result")
     log.info("FROC mean %s, image-level AUROC %s", report["froc"]["mean"], report["image_level"]["auroc_any"])
     return {"test_n": report["n"], "froc_mean": report["froc"]["mean"],

@@ -54,7 +54,7 @@ from . import report as files
 from .froc import score_at_sensitivity
 from .samples import open_loc_data
 from .targets import collate_loc
-from .task import LocTask, min_box_px_for
+from .task import LocTask
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def evaluate_localiser(cfg: EvalConfig, checkpoint: dict) -> dict:
     finally:
         if bar is not None:
             bar.close()
-    min_box_px = cfg.min_box_px if cfg.min_box_px is not None else min_box_px_for(cfg.data)
+    min_box_px = cfg.min_box_px if cfg.min_box_px is not None else task.min_box_px_for(cfg.data)
     report = task.report(result, cfg.threshold, agnostic=agnostic, min_box_px=min_box_px)
     froc_full = report["froc"].pop("curve_result")
     out = Path(cfg.out)
@@ -231,12 +231,11 @@ def _write_top_negatives(path: Path, task: LocTask, model: torch.nn.Module, devi
 def object_rows(result: dict, froc_full: dict, task: LocTask) -> list[dict]:
     """`objects.csv`'s rows (module docstring), the objects no mark hits first, then by score."""
     t = score_at_sensitivity(result["points"], froc_full, OBJECT_SENSITIVITY)
-    fb = torch.tensor(task.fb, dtype=torch.int64)
     best = iter(froc_full["object_scores"])
     rows = []
-    for key, boxes, labels, s in zip(result["keys"], result["boxes_fb"], result["labels_true"], result["scale"]):
+    for key, boxes, labels, s in zip(result["keys"], result["boxes_fb"], result["labels_fb"], result["scale"]):
         stored = boxes.reshape(-1, 4) / torch.tensor([float(s[0]), float(s[1])] * 2)
-        for box, label in zip(stored.tolist(), labels[torch.isin(labels, fb)].tolist()):
+        for box, label in zip(stored.tolist(), labels.tolist()):
             score = next(best)
             rows.append({"image_path": key, "class": task.fg[label], "x1": box[0], "y1": box[1], "x2": box[2],
                          "y2": box[3], "best_score": score,

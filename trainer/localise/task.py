@@ -9,7 +9,7 @@ Points for FROC: a detector's box centres with their scores; a U-Net's local max
 any-class probability map (`segmenter.peaks`). Coordinates are the model's input pixels.
 On a build, FROC widens boxes under BUILD_MIN_BOX_PX (a build's 1-3 px fragments and pellets)
 so that a mark within PEAK_RADIUS_PX of one hits it (`froc`'s "Small objects"); on a labelled
-set the challenge's rule stands (`min_box_px_for`).
+set the challenge's rule stands (`LocTask.min_box_px_for`).
 The image score, the points and the truth they are scored against are over the foreign-body
 classes only (`targets.foreign_body_indices`): a `medical_device` is localised and has its own
 per-class figures, but a film holding only devices holds no foreign body.
@@ -40,12 +40,6 @@ from .targets import class_masks, foreground, foreign_body_indices, present
 logging.getLogger("faster_coco_eval").setLevel(logging.WARNING)
 
 BUILD_MIN_BOX_PX = 2 * PEAK_RADIUS_PX + 1  # one mark stands for every maximum within PEAK_RADIUS_PX
-
-
-def min_box_px_for(source: str) -> float:
-    """FROC's `min_side` on `source`: BUILD_MIN_BOX_PX on a build, 0 (the object-CXR
-    challenge's rule: human-drawn boxes, scored as drawn) on a labelled set."""
-    return float(BUILD_MIN_BOX_PX) if is_build(source) else 0.0
 
 
 class LocTask:
@@ -104,7 +98,8 @@ class LocTask:
         """Predictions over `loader` (batches of `collate_loc`), per image in loader order.
 
         Returns keys, scale (N, 2), true boxes/labels, present (N, K) bool, positive (N,) bool (a
-        foreign body present), boxes_fb (the true boxes of foreign bodies), image_score (N,) (over
+        foreign body present), boxes_fb and labels_fb (the true boxes of foreign bodies and their
+        labels), image_score (N,) (over
         the foreign-body classes), class_scores (N, K), points [(P, 3)] (foreign-body marks), pred
         boxes/scores/labels (detect; 0-based labels, every class),
         dice (segment: `DiceIoU.aggregate()` at probability 0.5; with `agnostic`, of the any-class
@@ -113,7 +108,7 @@ class LocTask:
         model.eval()
         k = len(self.fg)
         out = {n: [] for n in ("keys", "scale", "boxes_true", "labels_true", "present", "image_score",
-                               "class_scores", "points", "boxes", "scores", "labels", "kept", "boxes_fb")}
+                               "class_scores", "points", "boxes", "scores", "labels", "kept", "boxes_fb", "labels_fb")}
         fb = torch.tensor(self.fb, dtype=torch.int64)
         dice = DiceIoU(["object"] if agnostic else self.fg) if self.kind == "segment" else None
         for batch in loader:
@@ -148,8 +143,9 @@ class LocTask:
             out["scale"].append(batch["scale"])
             out["boxes_true"] += batch["boxes"]
             out["labels_true"] += batch["labels"]
-            out["boxes_fb"] += [b.reshape(-1, 4)[torch.isin(lab, fb)]
-                                for b, lab in zip(batch["boxes"], batch["labels"])]
+            is_fb = [torch.isin(lab, fb) for lab in batch["labels"]]
+            out["boxes_fb"] += [b.reshape(-1, 4)[k] for b, k in zip(batch["boxes"], is_fb)]
+            out["labels_fb"] += [lab[k] for lab, k in zip(batch["labels"], is_fb)]
             out["present"].append(present(batch["inst_classes"], k))
             for i in range(images.shape[0]):
                 if len(out["kept"]) < keep:
@@ -171,7 +167,7 @@ class LocTask:
     def report(self, result: dict, threshold: float = 0.5, agnostic: bool = False, min_box_px: float = 0.0) -> dict:
         """FROC, mAP (detect), Dice/IoU (segment) and image-level AUROC, per class; JSON-ready.
         `agnostic`: every object and prediction as one class "object" (labelled sets whose class
-        names are not the model's). `min_box_px`: FROC's `min_side` (`min_box_px_for`). "froc"
+        names are not the model's). `min_box_px`: FROC's `min_side` (`LocTask.min_box_px_for`). "froc"
         also holds "curve_result", froc()'s whole result."""
         positive = result["positive"]
         score = result["image_score"]
@@ -204,8 +200,10 @@ class LocTask:
 
     @staticmethod
     def min_box_px_for(source: str) -> float:
-        """`report`'s min_box_px for predictions on `source` (the module's `min_box_px_for`)."""
-        return min_box_px_for(source)
+        """`report`'s min_box_px (FROC's `min_side`) for predictions on `source`:
+        BUILD_MIN_BOX_PX on a build, 0 (the object-CXR challenge's rule: human-drawn boxes,
+        scored as drawn) on a labelled set."""
+        return float(BUILD_MIN_BOX_PX) if is_build(source) else 0.0
 
     @staticmethod
     def headline(report: dict) -> tuple[str, float | None]:

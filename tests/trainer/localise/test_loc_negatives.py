@@ -64,7 +64,7 @@ def test_objects_csv_rows_give_each_object_its_best_mark_hardest_first():
 
     missed = [POINTS[0][:2], _pts(), POINTS[2], POINTS[3]]  # the object of image 1 is never marked
     result = {"points": missed, "keys": ["a", "b", "c", "d"], "boxes_fb": BOXES,
-              "labels_true": [torch.tensor([0, 1]), torch.tensor([1])] + [torch.zeros(0, dtype=torch.int64)] * 2,
+              "labels_fb": [torch.tensor([0, 1]), torch.tensor([1])] + [torch.zeros(0, dtype=torch.int64)] * 2,
               "scale": torch.tensor([[0.5, 0.5]] * 4)}
     full = froc(missed, BOXES)
     assert full["object_scores"] == [pytest.approx(0.9), pytest.approx(0.5), None]
