@@ -17,6 +17,14 @@ fractions. Image-right is the patient's left on a PA/AP film.
 
 A drawn centre outside the body mask is redrawn (up to MAX_REDRAWS times, then a uniformly
 drawn body pixel), so no object centre ever lies in the air outside the patient.
+
+Every foreign body is then kept on the film (`on_film`): a centre drawn near the film's edge
+(the neck and abdomen regions reach past it, and are clamped onto it) is moved inward the least
+distance that puts the object's bounding circle on the film. Without that, an earring or a
+fragment centred on the top edge was labelled as a 1-3 pixel sliver that no reader would box
+and no detector can find. Objects larger than WHOLE_ON_FILM_SHARE of the film's smaller side
+(long necklaces) may still run off the film, as real ones do, with their centre at least half
+their extent inside it.
 """
 
 from __future__ import annotations
@@ -26,16 +34,23 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import torch
 
 from generator.anatomy.estimate import Anatomy, nominal_anatomy
 from generator.bodies.context import PlacementContext
 from generator.bodies.materials import mu_per_mm
 from generator.rng import cumulative, pick
+from generator.shapes.base import ParamTable
 from generator.shapes.prism import PRISM_VERTICES
+from generator.shapes.registry import SHAPES
 from generator.shapes.spheres import SPHERE_SLOTS
 from generator.shapes.wire import WIRE_SLOTS
+from generator.spec import ObjectSpec
 
 MAX_REDRAWS = 30
+# Objects whose bounding circle's radius is at most this share of the film's smaller side are
+# kept wholly on the film (module docstring).
+WHOLE_ON_FILM_SHARE = 0.25
 # Objects per positive image: 1 most of the time, sometimes 2-3 of the same class.
 OBJECT_COUNT_P = (0.78, 0.15, 0.07)
 _OBJECT_COUNT_CDF = cumulative(OBJECT_COUNT_P)
@@ -100,6 +115,37 @@ def place(rng: np.random.Generator, ctx: PlacementContext, weights: dict[str, fl
     ys, xs = np.nonzero(an.body_mask)
     k = int(rng.integers(len(xs)))
     return float(xs[k] + rng.uniform()), float(ys[k] + rng.uniform())
+
+
+def extent_px(obj: ObjectSpec, spacing_mm: tuple[float, float]) -> float:
+    """Radius in output pixels of a circle about obj's centre that holds the whole object
+    (its shape's rasterisation window half-size, a bound, not the tightest one)."""
+    names = sorted(obj.params)
+    table = torch.tensor([[obj.params[name]] for name in names], dtype=torch.float32)
+    ext = float(SHAPES[obj.kind].extent_px(ParamTable(names, table), torch.tensor([spacing_mm])).reshape(-1)[0])
+    return ext if math.isfinite(ext) else 0.0
+
+
+def on_film(objects: tuple[ObjectSpec, ...], ctx: PlacementContext) -> tuple[ObjectSpec, ...]:
+    """objects, each moved the least distance that keeps it on the (height, width) film (see the
+    module docstring); an object already on the film keeps its drawn centre."""
+    out = []
+    limit = WHOLE_ON_FILM_SHARE * min(ctx.height, ctx.width)
+    for obj in objects:
+        ext = extent_px(obj, ctx.spacing_mm)
+        margin = ext if ext <= limit else ext / 2.0
+        x, y = obj.center_px
+        x = _inside(x, margin, ctx.width)
+        y = _inside(y, margin, ctx.height)
+        out.append(obj if (x, y) == tuple(obj.center_px) else dataclasses.replace(obj, center_px=(x, y)))
+    return tuple(out)
+
+
+def _inside(v: float, margin: float, size: int) -> float:
+    """v moved into [margin, size - margin]; only onto the film when the object is wider than it."""
+    if 2.0 * margin >= size:
+        margin = 0.0
+    return float(min(max(v, margin), size - margin))
 
 
 def near(rng: np.random.Generator, ctx: PlacementContext, centre: tuple[float, float],

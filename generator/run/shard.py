@@ -22,6 +22,7 @@ from generator.bodies.context import PlacementContext
 from generator.bodies.distractors import attenuating, labelled
 from generator.bodies.distractors import marker as laterality_marker
 from generator.bodies.distractors import sample_distractors as distractors_of
+from generator.bodies.placement import on_film
 from generator.config import BuildConfig
 from generator.inputs.plausible import aspect_problem
 from generator.inputs.prepare import Prepared, prepare
@@ -181,7 +182,7 @@ class ShardRenderer:
         an = prep.anatomy
         ctx = PlacementContext(height=h, width=w, spacing_mm=prep.spacing_mm,
                                anatomy=an, display_levels=prep.display_levels)
-        objects = () if plan.label == NONE_CLASS else self.style.samplers[plan.label](plan.rng, ctx)
+        objects = () if plan.label == NONE_CLASS else on_film(self.style.samplers[plan.label](plan.rng, ctx), ctx)
         cfg = self.config
         distractors = distractors_of(sample_rng(cfg.seed, plan.index, STREAM_DISTRACTORS), ctx, cfg.distractors)
         randomise, marker = sample_randomise(sample_rng(cfg.seed, plan.index, STREAM_RANDOMISE), cfg.randomise, h, w,
