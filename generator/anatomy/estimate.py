@@ -9,7 +9,10 @@ on the long side, returned at the output resolution:
   3. lung fields = dark pixels inside the body, away from its edge;
   4. midline = brightest column (spine, mediastinum) in the central part of the body;
      lung apices and bases = first and last rows with substantial lung width;
-  5. mediastinum = body, not lung, between the inner lung edges, from apex to base.
+  5. mediastinum = body, not lung, between the inner lung edges, from apex to base;
+  6. white = cells within WHITE_HEADROOM of the film's brightest pixel: burnt-out (clipped)
+     regions, such as an under-penetrated abdomen, where an inserted object cannot brighten
+     the film and would be a label on nothing visible (placement avoids them).
 When the lungs cannot be found (lateral views, odd crops) the landmarks fall back to
 nominal proportions of the body's bounding box, and `estimated` is False.
 All coordinates are output pixels, origin top-left, x right, y down.
@@ -17,6 +20,7 @@ All coordinates are output pixels, origin top-left, x right, y down.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -27,6 +31,10 @@ import torch
 from generator.anatomy.bitgrid import bit_grid
 
 WORK_LONG_SIDE_PX = 96
+# A working cell whose mean is within this of the film's brightest pixel is burnt out: the
+# compositing's soft ceiling is that pixel (render.physical), so an object there shows at most
+# this much (0.04 = 10 grey levels of 255; a steel button battery on such a cell rendered 2).
+WHITE_HEADROOM = 0.04
 _MIN_LUNG_FRACTION = 0.04
 _OTSU_BINS = 64
 _BIN_MOMENTS = np.stack((np.ones(_OTSU_BINS), np.arange(_OTSU_BINS, dtype=np.float64)))  # (2, bins): 1, bin index
@@ -53,6 +61,7 @@ class Anatomy:
     thorax_x0_px: float  # outer edge of the image-left lung
     thorax_x1_px: float  # outer edge of the image-right lung
     estimated: bool
+    white_grid: np.ndarray | None = None  # burnt-out cells (step 6); None = none known
 
     def contains(self, x: float, y: float) -> bool:
         """Whether output point (x, y) lies in the body (pixel convention of render.py)."""
@@ -60,6 +69,23 @@ class Anatomy:
             return False
         gh, gw = self.body_grid.shape
         return bool(self.body_grid[min(int(y * gh / self.height), gh - 1), min(int(x * gw / self.width), gw - 1)])
+
+    def shows(self, x: float, y: float) -> bool:
+        """Whether an object at output point (x, y) lies in the body where the film is not burnt
+        out, so that it can show."""
+        if not self.contains(x, y):
+            return False
+        if self.white_grid is None:
+            return True
+        gh, gw = self.white_grid.shape
+        return not self.white_grid[min(int(y * gh / self.height), gh - 1), min(int(x * gw / self.width), gw - 1)]
+
+    @cached_property
+    def showing_mask(self) -> np.ndarray:
+        """(H, W) bool: where `shows` is true."""
+        if self.white_grid is None:
+            return self.body_mask
+        return self.body_mask & ~_upsample(self.white_grid, self.height, self.width)
 
     @cached_property
     def body_mask(self) -> np.ndarray:
@@ -199,7 +225,8 @@ def estimate_anatomy(pixels: torch.Tensor | np.ndarray) -> Anatomy:
     height, width = img.shape
     # An integer pooling factor: fractional area resampling cost more than the rest.
     factor = max(1, round(max(height, width) / WORK_LONG_SIDE_PX))
-    x = _smooth(_pool(img, factor))
+    pooled = _pool(img, factor)
+    x = _smooth(pooled)
     hs, ws = x.shape
     if np.ptp(x) < 1e-6:  # featureless (rounding in the blur can leave a flat image 1 ulp uneven)
         return _nominal(np.ones((hs, ws), dtype=bool), height, width)
@@ -218,9 +245,10 @@ def estimate_anatomy(pixels: torch.Tensor | np.ndarray) -> Anatomy:
     # 3. lungs: dark inside the body, away from its edge and from the image border
     t_lung = _otsu(x[inner]) if inner_bits else t
     lungs = grid.unpack(grid.opening(inner_bits & grid.below(x, t_lung), 3))
+    white = pooled >= float(img.max()) - WHITE_HEADROOM  # 6. burnt out
     anatomy = _landmarks(x, body, lungs)
     if anatomy is None:
-        return _nominal(body, height, width)
+        return dataclasses.replace(_nominal(body, height, width), white_grid=white)
     mid, apex, base, x0, x1, med = anatomy
     sx, sy = width / ws, height / hs
     return Anatomy(
@@ -235,6 +263,7 @@ def estimate_anatomy(pixels: torch.Tensor | np.ndarray) -> Anatomy:
         thorax_x0_px=x0 * sx,
         thorax_x1_px=(x1 + 1) * sx,
         estimated=True,
+        white_grid=white,
     )
 
 

@@ -15,8 +15,10 @@ fractions. Image-right is the patient's left on a PA/AP film.
 | neck             | midline +- 0.1 Tw; apex - 0.35 Lh .. apex + 0.05 Lh                    |
 | chest_wall       | across the thorax, apex .. diaphragm + 0.1 Lh (clothing on the skin)  |
 
-A drawn centre outside the body mask is redrawn (up to MAX_REDRAWS times, then a uniformly
-drawn body pixel), so no object centre ever lies in the air outside the patient.
+A drawn centre outside the body mask, or on a burnt-out (clipped white) part of the film
+where an object cannot show (`Anatomy.shows`), is redrawn (up to MAX_REDRAWS times, then a
+uniformly drawn pixel where objects show, or of the body when there is none), so no object
+centre ever lies in the air outside the patient or on a label-only white patch.
 
 Every foreign body is then kept on the film (`on_film`): a centre drawn near the film's edge
 (the neck and abdomen regions reach past it, and are clamped onto it) is moved inward the least
@@ -76,8 +78,8 @@ def anatomy_of(ctx: PlacementContext) -> Anatomy:
     return _nominal(ctx.height, ctx.width)
 
 
-def in_body(an: Anatomy, x: float, y: float) -> bool:
-    return an.contains(x, y)
+def shows(an: Anatomy, x: float, y: float) -> bool:
+    return an.shows(x, y)
 
 
 def _draw(rng: np.random.Generator, an: Anatomy, region: str) -> tuple[float, float]:
@@ -110,9 +112,11 @@ def place(rng: np.random.Generator, ctx: PlacementContext, weights: dict[str, fl
         # Films often stop just below the diaphragm: keep abdominal draws on the film.
         x = min(max(float(x), 0.0), ctx.width - 1e-3)
         y = min(max(float(y), 0.0), ctx.height - 1e-3)
-        if in_body(an, x, y):
+        if shows(an, x, y):
             return x, y
-    ys, xs = np.nonzero(an.body_mask)
+    ys, xs = np.nonzero(an.showing_mask)
+    if len(xs) == 0:
+        ys, xs = np.nonzero(an.body_mask)
     k = int(rng.integers(len(xs)))
     return float(xs[k] + rng.uniform()), float(ys[k] + rng.uniform())
 
@@ -150,10 +154,10 @@ def _inside(v: float, margin: float, size: int) -> float:
 
 def near(rng: np.random.Generator, ctx: PlacementContext, centre: tuple[float, float],
          offset_mm: tuple[float, float]) -> tuple[float, float]:
-    """centre moved by offset_mm (x, y); the centre itself when that leaves the body."""
+    """centre moved by offset_mm (x, y); the centre itself when that leaves where objects show."""
     x = centre[0] + offset_mm[0] / ctx.spacing_mm[1]
     y = centre[1] + offset_mm[1] / ctx.spacing_mm[0]
-    return (x, y) if in_body(anatomy_of(ctx), x, y) else centre
+    return (x, y) if shows(anatomy_of(ctx), x, y) else centre
 
 
 def object_count(rng: np.random.Generator) -> int:

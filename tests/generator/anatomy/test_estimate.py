@@ -1,5 +1,6 @@
 """Body / lung / mediastinum estimation and the placement priors built on it."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from generator.anatomy.estimate import _otsu, _pool, _smooth, estimate_anatomy, nominal_anatomy
+from generator.anatomy.estimate import WHITE_HEADROOM, _otsu, _pool, _smooth, estimate_anatomy, nominal_anatomy
 from generator.bodies.context import PlacementContext
 from generator.bodies.physical import SAMPLERS
 from generator.rng import sample_rng
@@ -64,6 +65,53 @@ def test_priors_follow_anatomy_on_the_phantom():
     # coins mostly at the thoracic inlet, magnets mostly below the diaphragm
     assert np.median(ys["coin"]) < an.apex_y_px + 0.4 * an.lung_height_px
     assert np.median(ys["magnets"]) > an.diaphragm_y_px - 0.05 * an.lung_height_px
+
+
+def _burnt_out_phantom():
+    """The phantom with its abdomen (below the lungs) clipped white: the film's brightest pixels."""
+    img, body, lungs = _phantom()
+    patch = body.copy()
+    patch[: int(0.78 * img.shape[0])] = False
+    img[patch] = 1.0
+    return img, patch
+
+
+def test_a_burnt_out_patch_is_white_where_objects_cannot_show():
+    img, patch = _burnt_out_phantom()
+    an = estimate_anatomy(torch.from_numpy(img))
+    white = an.body_mask & ~an.showing_mask
+    assert (white & patch).sum() / patch.sum() > 0.8 and not (white & ~patch).any()
+    ys, xs = np.nonzero(patch)
+    x, y = float(np.median(xs)), float(np.median(ys))
+    assert an.contains(x, y) and not an.shows(x, y)
+    assert an.shows(0.3 * 240, 0.45 * 256)  # a lung
+    # without a burnt-out patch only the film's brightest structure is white (the 0.85 spine:
+    # the renderer's soft ceiling is the brightest pixel); lungs and soft tissue show
+    plain, body, _ = _phantom()
+    an_plain = estimate_anatomy(torch.from_numpy(plain))
+    white = an_plain.body_mask & ~an_plain.showing_mask
+    assert white.any() and (plain[white] > 0.85 - WHITE_HEADROOM).mean() > 0.5
+    below = an_plain.body_mask & (plain < 0.85 - WHITE_HEADROOM)
+    assert an_plain.showing_mask[below].mean() > 0.95
+
+
+def test_no_object_centre_on_a_burnt_out_patch():
+    """Magnets go mostly below the diaphragm, where this phantom is clipped white: every centre
+    is redrawn onto film that can show it (without the rule, 4 in 10 land on the patch)."""
+    img, patch = _burnt_out_phantom()
+    an = estimate_anatomy(torch.from_numpy(img))
+    def centres(anatomy):
+        ctx = PlacementContext(height=256, width=240, spacing_mm=(1.2, 1.2), anatomy=anatomy)
+        return [o.center_px for i in range(100) for c in ("magnets", "coin")
+                for o in SAMPLERS[c](sample_rng(5, i), ctx)]
+
+    def on_patch(points):
+        return np.mean([patch[int(y), int(x)] for x, y in points])
+
+    drawn = centres(an)
+    assert len(drawn) >= 200 and all(an.shows(x, y) for x, y in drawn)
+    assert on_patch(drawn) < 0.02  # the working grid's cells straddle the patch's rim
+    assert on_patch(centres(dataclasses.replace(an, white_grid=None))) > 0.2
 
 
 def test_no_object_centre_outside_the_body_on_real_radiographs():
