@@ -20,7 +20,6 @@ All coordinates are output pixels, origin top-left, x right, y down.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -67,18 +66,17 @@ class Anatomy:
         """Whether output point (x, y) lies in the body (pixel convention of render.py)."""
         if not (0.0 <= x < self.width and 0.0 <= y < self.height):
             return False
-        gh, gw = self.body_grid.shape
-        return bool(self.body_grid[min(int(y * gh / self.height), gh - 1), min(int(x * gw / self.width), gw - 1)])
+        return self._cell(self.body_grid, x, y)
 
     def shows(self, x: float, y: float) -> bool:
         """Whether an object at output point (x, y) lies in the body where the film is not burnt
         out, so that it can show."""
-        if not self.contains(x, y):
-            return False
-        if self.white_grid is None:
-            return True
-        gh, gw = self.white_grid.shape
-        return not self.white_grid[min(int(y * gh / self.height), gh - 1), min(int(x * gw / self.width), gw - 1)]
+        return self.contains(x, y) and (self.white_grid is None or not self._cell(self.white_grid, x, y))
+
+    def _cell(self, grid: np.ndarray, x: float, y: float) -> bool:
+        """grid's cell under output point (x, y) (on the film)."""
+        gh, gw = grid.shape
+        return bool(grid[min(int(y * gh / self.height), gh - 1), min(int(x * gw / self.width), gw - 1)])
 
     @cached_property
     def showing_mask(self) -> np.ndarray:
@@ -248,7 +246,7 @@ def estimate_anatomy(pixels: torch.Tensor | np.ndarray) -> Anatomy:
     white = pooled >= float(img.max()) - WHITE_HEADROOM  # 6. burnt out
     anatomy = _landmarks(x, body, lungs)
     if anatomy is None:
-        return dataclasses.replace(_nominal(body, height, width), white_grid=white)
+        return _nominal(body, height, width, white_grid=white)
     mid, apex, base, x0, x1, med = anatomy
     sx, sy = width / ws, height / hs
     return Anatomy(
@@ -304,9 +302,9 @@ def _moving_average(n: int) -> np.ndarray:
     return m
 
 
-def _nominal(body_grid: np.ndarray, height: int, width: int) -> Anatomy:
+def _nominal(body_grid: np.ndarray, height: int, width: int, white_grid: np.ndarray | None = None) -> Anatomy:
     """Landmarks at typical PA proportions of the body's bounding box (grid cells of
-    `body_grid`, converted to output pixels)."""
+    `body_grid`, converted to output pixels); `white_grid` as measured, if it was."""
     gh, gw = body_grid.shape
     sy, sx = height / gh, width / gw
     ys, xs = np.nonzero(body_grid)
@@ -323,7 +321,7 @@ def _nominal(body_grid: np.ndarray, height: int, width: int) -> Anatomy:
     return Anatomy(height=height, width=width, body_grid=body_grid, lung_grid=lung, mediastinum_grid=med,
                    midline_x_px=float(mid * sx), apex_y_px=float(apex * sy), diaphragm_y_px=float(base * sy),
                    thorax_x0_px=float((x0 + 0.12 * bw) * sx), thorax_x1_px=float((x0 + 0.88 * bw) * sx),
-                   estimated=False)
+                   estimated=False, white_grid=white_grid)
 
 
 def nominal_anatomy(height: int, width: int) -> Anatomy:

@@ -78,10 +78,6 @@ def anatomy_of(ctx: PlacementContext) -> Anatomy:
     return _nominal(ctx.height, ctx.width)
 
 
-def shows(an: Anatomy, x: float, y: float) -> bool:
-    return an.shows(x, y)
-
-
 def _draw(rng: np.random.Generator, an: Anatomy, region: str) -> tuple[float, float]:
     lh, tw, mid = max(an.lung_height_px, 1.0), max(an.thorax_width_px, 1.0), an.midline_x_px
     apex, base = an.apex_y_px, an.diaphragm_y_px
@@ -112,7 +108,7 @@ def place(rng: np.random.Generator, ctx: PlacementContext, weights: dict[str, fl
         # Films often stop just below the diaphragm: keep abdominal draws on the film.
         x = min(max(float(x), 0.0), ctx.width - 1e-3)
         y = min(max(float(y), 0.0), ctx.height - 1e-3)
-        if shows(an, x, y):
+        if an.shows(x, y):
             return x, y
     ys, xs = np.nonzero(an.showing_mask)
     if len(xs) == 0:
@@ -157,7 +153,7 @@ def near(rng: np.random.Generator, ctx: PlacementContext, centre: tuple[float, f
     """centre moved by offset_mm (x, y); the centre itself when that leaves where objects show."""
     x = centre[0] + offset_mm[0] / ctx.spacing_mm[1]
     y = centre[1] + offset_mm[1] / ctx.spacing_mm[0]
-    return (x, y) if shows(anatomy_of(ctx), x, y) else centre
+    return (x, y) if anatomy_of(ctx).shows(x, y) else centre
 
 
 def object_count(rng: np.random.Generator) -> int:
