@@ -26,6 +26,7 @@ class PlacementContext:
     body_mask: np.ndarray | None = None  # (H, W) bool, where the patient is; None = unknown
     anatomy: Any = None  # generator.anatomy.estimate.Anatomy (body, lungs, mediastinum, landmarks); None = unknown
     display_levels: tuple[float, float, float] | None = None  # (dark, bright, peak) of the image; None = unknown
+    source_spacing_mm: tuple[float, float] | None = None  # (row, col) pitch of the file as stored; None = unknown
 
 
 Sampler = Callable[[np.random.Generator, PlacementContext], tuple[ObjectSpec, ...]]

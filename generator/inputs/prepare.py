@@ -19,6 +19,7 @@ class Prepared:
     converted: str | None
     anatomy: Any = None  # generator.anatomy.estimate.Anatomy at output size, estimated once per source
     display_levels: tuple[float, float, float] | None = None  # calibrate.display_levels, once per source
+    source_spacing_mm: tuple[float, float] | None = None  # (row, col) of the source as stored, before the resize
 
 
 def output_size(height: int, width: int, long_side: int) -> tuple[int, int]:
@@ -44,4 +45,4 @@ def prepare(
     t = torch.from_numpy(pixels).to(device=device, dtype=torch.float32)
     out = resize_to(t, h, w)
     spacing = (spacing_mm[0] * h0 / h, spacing_mm[1] * w0 / w)
-    return Prepared(out, spacing, meta, converted)
+    return Prepared(out, spacing, meta, converted, source_spacing_mm=(float(spacing_mm[0]), float(spacing_mm[1])))

@@ -23,6 +23,12 @@ Imaging parameters (stored in the spec's `imaging`):
 |                   | before it)       | px^2; the film's structures went through it, the object  |
 |                   |                  | is drawn at output size, so it gets the same blur, added |
 |                   |                  | in quadrature to the PSF (`prepare.resize_to`)           |
+| source_sigma_     | 0, or stored     | a resize the film went through before it reached us: a   |
+| row_mm, _col_mm   | pitch / sqrt(6)  | stored pitch coarser than a detector's own (> 0.2 mm per |
+|                   | per axis (absent | axis, e.g. NIH ChestX-ray14's 1024 px PNGs at 0.3-0.45   |
+|                   | in specs made    | mm) was resampled; modelled as our own resize is (a      |
+|                   | before it: 0)    | triangle of half-width one stored pixel), added in       |
+|                   |                  | quadrature (`source_resample_sigma_mm`)                  |
 | scatter_fraction  | 0.10-0.40        | scatter share s of the detected signal, SPR / (1 + SPR): |
 |                   |                  | grid chest technique, scatter-to-primary ratio ~0.1-0.7  |
 |                   |                  | from lung to mediastinum (published PA chest measurements)|
@@ -66,6 +72,11 @@ OPTICAL_DEPTHS = ("auto", "whole", "windowed")
 # one output pixel has variance 1/6): a fixed value, not drawn, stored in each spec.
 RESAMPLE_SIGMA_PX = (1.0 / 6.0) ** 0.5
 
+# A stored pitch coarser than this is not a detector's own: CR plates and DR panels read chests
+# at 0.10-0.20 mm (0.1, 0.139, 0.143, 0.148, 0.15, 0.16, 0.175, 0.2 mm are common), so a
+# coarser file was resampled before it reached us.
+NATIVE_PITCH_MAX_MM = 0.2
+
 RANGES = {
     "water_equiv_mm": (30.0, 70.0),
     "psf_sigma_mm": (0.10, 0.35),
@@ -75,11 +86,25 @@ RANGES = {
 }
 
 
+def source_resample_sigma_mm(stored_spacing_mm: tuple[float, float] | None) -> tuple[float, float]:
+    """(row, col) Gaussian sigma in mm of a resize the film went through before it reached us,
+    from the pitch of the file as stored: 0 on an axis whose pitch could be a detector's own
+    (<= `NATIVE_PITCH_MAX_MM`) or when the pitch is unknown (None); otherwise the same model as
+    our own resize (`RESAMPLE_SIGMA_PX`): an anti-aliased linear filter of half-width one stored
+    pixel, variance pitch^2 / 6. NIH ChestX-ray14 (2000-3000 px originals at 0.139-0.168 mm,
+    resized to 1024 px): 0.14-0.18 mm."""
+    if stored_spacing_mm is None:
+        return 0.0, 0.0
+    row, col = (float(p) / 6.0**0.5 if p > NATIVE_PITCH_MAX_MM else 0.0 for p in stored_spacing_mm)
+    return row, col
+
+
 def sample_imaging(rng: np.random.Generator, ctx: PlacementContext) -> dict[str, float]:
     out = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in RANGES.items()}
     out["noise_seed"] = int(rng.integers(0, 2**31 - 1))
     out.update(sample_processing(rng))
     out["resample_sigma_px"] = RESAMPLE_SIGMA_PX
+    out["source_sigma_row_mm"], out["source_sigma_col_mm"] = source_resample_sigma_mm(ctx.source_spacing_mm)
     out["spacing_row_mm"], out["spacing_col_mm"] = float(ctx.spacing_mm[0]), float(ctx.spacing_mm[1])
     if ctx.display_levels is not None:
         out["display_dark"], out["display_bright"], out["display_peak"] = map(float, ctx.display_levels)
@@ -117,7 +142,10 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
     dev = images.device
     spacing = torch.stack([_column(imaging, "spacing_row_mm", dev), _column(imaging, "spacing_col_mm", dev)], 1)
     resample_px = torch.tensor([float(im.get("resample_sigma_px", 0.0)) for im in imaging], device=dev)
-    psf_px = torch.hypot(_column(imaging, "psf_sigma_mm", dev)[:, None] / spacing, resample_px[:, None])  # (B, 2)
+    source_mm = torch.tensor([[float(im.get(f"source_sigma_{axis}_mm", 0.0)) for axis in ("row", "col")]
+                              for im in imaging], device=dev)  # (B, 2); 0 in specs made before it
+    detector_mm = torch.hypot(_column(imaging, "psf_sigma_mm", dev)[:, None], source_mm)  # (B, 2)
+    psf_px = torch.hypot(detector_mm / spacing, resample_px[:, None])  # (B, 2)
     scatter_px = _column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing  # (B, 2)
     fraction = _column(imaging, "scatter_fraction", dev)
     taps = psf_taps(psf_px)  # (B, 2, 2 r + 1)

@@ -180,8 +180,8 @@ class ShardRenderer:
         prep = self._cache[plan.source_index]
         _, h, w = prep.pixels.shape
         an = prep.anatomy
-        ctx = PlacementContext(height=h, width=w, spacing_mm=prep.spacing_mm,
-                               anatomy=an, display_levels=prep.display_levels)
+        ctx = PlacementContext(height=h, width=w, spacing_mm=prep.spacing_mm, anatomy=an,
+                               display_levels=prep.display_levels, source_spacing_mm=prep.source_spacing_mm)
         objects = () if plan.label == NONE_CLASS else on_film(self.style.samplers[plan.label](plan.rng, ctx), ctx)
         cfg = self.config
         distractors = distractors_of(sample_rng(cfg.seed, plan.index, STREAM_DISTRACTORS), ctx, cfg.distractors)

@@ -261,7 +261,7 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
     an = estimate_anatomy(src)
     h, w = px.shape
     ctx = PlacementContext(height=h, width=w, spacing_mm=sp, body_mask=an.body_mask, anatomy=an,
-                           display_levels=display_levels_np(px))
+                           display_levels=display_levels_np(px), source_spacing_mm=spacing_mm)
     points = detect_metal(px, sp, stored)
     real = [m for m in (measure(px, r, c, sp) for r, c in points) if m]
 

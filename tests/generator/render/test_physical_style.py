@@ -151,3 +151,48 @@ def test_objects_get_the_films_resize_blur_and_old_specs_render_without_it():
 
     assert torch.equal(out[1], out[2])  # a spec made before the parameter renders as with 0
     assert steepest(gains[0]) < 0.95 * steepest(gains[1])  # 0.92 against 1.01: the edge is softer
+
+
+def test_a_film_resized_before_it_reached_us_blurs_its_objects_by_that_resize():
+    from generator.render.physical import NATIVE_PITCH_MAX_MM, source_resample_sigma_mm
+
+    # A detector's own pitch (or an unknown one) adds nothing; a coarser stored pitch p adds a
+    # triangle filter of half-width p (variance p^2 / 6), per axis.
+    assert source_resample_sigma_mm(None) == (0.0, 0.0)
+    assert source_resample_sigma_mm((0.143, NATIVE_PITCH_MAX_MM)) == (0.0, 0.0)
+    row, col = source_resample_sigma_mm((0.42, 0.36))  # an NIH 1024 px PNG, anisotropic
+    assert row == pytest.approx(0.42 / 6**0.5) and col == pytest.approx(0.36 / 6**0.5)
+    assert 0.14 < col < row < 0.18
+
+    style = get_style("physical")
+    rng = sample_rng(5, 1)
+    nih = PlacementContext(height=H, width=W, spacing_mm=(1.0, 1.0), source_spacing_mm=(0.42, 0.42))
+    spec = _spec(1, "coin")
+    imaging = style.sample_imaging(rng, nih)
+    assert imaging["source_sigma_row_mm"] == imaging["source_sigma_col_mm"] == pytest.approx(0.42 / 6**0.5)
+    assert _spec(1, "coin").imaging["source_sigma_row_mm"] == 0.0  # no stored pitch known: nothing added
+
+    base = {**spec.imaging, "noise_sigma": 0.0, "psf_sigma_mm": 0.1, "resample_sigma_px": 0.0}
+    one = SampleSpec(**{**spec.__dict__, "objects": spec.objects[:1]})
+
+    def imaged(**extra):
+        return SampleSpec(**{**one.__dict__, "imaging": {**base, **extra}})
+
+    resized = imaged(source_sigma_row_mm=0.6, source_sigma_col_mm=0.6)
+    old = imaged()
+    for key in ("source_sigma_row_mm", "source_sigma_col_mm"):
+        old.imaging.pop(key, None)
+    # In quadrature with the PSF: psf 0.1 and source 0.6 mm blur as one Gaussian of hypot(0.1, 0.6).
+    same = imaged(psf_sigma_mm=float(torch.hypot(torch.tensor(0.1), torch.tensor(0.6))),
+                  source_sigma_row_mm=0.0, source_sigma_col_mm=0.0)
+    out, _ = render_specs([resized, old, imaged(source_sigma_row_mm=0.0, source_sigma_col_mm=0.0), same],
+                          [_source()] * 4, style, torch.device("cpu"))
+    gains = out - _source()
+
+    def steepest(gain):  # the largest step between neighbouring pixels, over the object's peak increase
+        g = gain[0]
+        return max(g.diff(dim=0).abs().max().item(), g.diff(dim=1).abs().max().item()) / g.max().item()
+
+    assert torch.equal(out[1], out[2])  # a spec made before the parameters renders as with 0
+    assert float((out[0] - out[3]).abs().max()) < 1e-5
+    assert steepest(gains[0]) < 0.95 * steepest(gains[1])  # 0.92 against 1.01: the edge is softer
