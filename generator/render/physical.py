@@ -20,9 +20,9 @@ Imaging parameters (stored in the spec's `imaging`):
 |                   |                  | lp/mm (IEC 62220-1 measurements) ~ Gaussian sigma        |
 | resample_sigma_px | sqrt(1/6), fixed | the film's own resize to output size: an anti-aliased    |
 |                   | (0 in specs made | linear (triangle, +-1 output px) filter, variance 1/6    |
-|                   | before it)       | px^2; the film's structures went through it, the object  |
-|                   |                  | is drawn at output size, so it gets the same blur, added |
-|                   |                  | in quadrature to the PSF (`prepare.resize_to`)           |
+|                   | before it, and   | px^2; the film's structures went through it, the object  |
+|                   | for a film kept  | is drawn at output size, so it gets the same blur, added |
+|                   | at its size)     | in quadrature to the PSF (`prepare.resize_to`)           |
 | source_sigma_     | 0, or stored     | a resize the film went through before it reached us: a   |
 | row_mm, _col_mm   | pitch / sqrt(6)  | stored pitch coarser than a detector's own (> 0.2 mm per |
 |                   | per axis (absent | axis, e.g. NIH ChestX-ray14's 1024 px PNGs at 0.3-0.45   |
@@ -47,6 +47,7 @@ Imaging parameters (stored in the spec's `imaging`):
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -99,11 +100,19 @@ def source_resample_sigma_mm(stored_spacing_mm: tuple[float, float] | None) -> t
     return row, col
 
 
+def _resized(ctx: PlacementContext) -> bool:
+    """Whether the film was resized to output size (its pitch changed); unknown counts as yes.
+    A film kept at its own size went through no resize filter, so its objects get none."""
+    if ctx.source_spacing_mm is None:
+        return True
+    return not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(ctx.source_spacing_mm, ctx.spacing_mm))
+
+
 def sample_imaging(rng: np.random.Generator, ctx: PlacementContext) -> dict[str, float]:
     out = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in RANGES.items()}
     out["noise_seed"] = int(rng.integers(0, 2**31 - 1))
     out.update(sample_processing(rng))
-    out["resample_sigma_px"] = RESAMPLE_SIGMA_PX
+    out["resample_sigma_px"] = RESAMPLE_SIGMA_PX if _resized(ctx) else 0.0
     out["source_sigma_row_mm"], out["source_sigma_col_mm"] = source_resample_sigma_mm(ctx.source_spacing_mm)
     out["spacing_row_mm"], out["spacing_col_mm"] = float(ctx.spacing_mm[0]), float(ctx.spacing_mm[1])
     if ctx.display_levels is not None:

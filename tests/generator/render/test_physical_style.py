@@ -138,6 +138,11 @@ def test_objects_get_the_films_resize_blur_and_old_specs_render_without_it():
     style = get_style("physical")
     spec = _spec(1, "coin")
     assert spec.imaging["resample_sigma_px"] == pytest.approx((1 / 6) ** 0.5) == RESAMPLE_SIGMA_PX
+    # Only a film that was resized gets the resize's blur: one kept at its own size (same pitch) none.
+    rng = sample_rng(5, 2)
+    for source, expected in (((0.4, 0.4), 0.0), ((0.2, 0.2), RESAMPLE_SIGMA_PX), (None, RESAMPLE_SIGMA_PX)):
+        ctx = PlacementContext(height=H, width=W, spacing_mm=(0.4, 0.4), source_spacing_mm=source)
+        assert style.sample_imaging(rng, ctx)["resample_sigma_px"] == expected, source
     imaging = {**spec.imaging, "noise_sigma": 0.0, "psf_sigma_mm": 0.1}
     blurred = SampleSpec(**{**spec.__dict__, "objects": spec.objects[:1], "imaging": imaging})
     old = SampleSpec(**{**blurred.__dict__, "imaging": {k: v for k, v in imaging.items() if k != "resample_sigma_px"}})
