@@ -72,16 +72,63 @@ def peaks(probs: torch.Tensor, radius: int = PEAK_RADIUS_PX, min_score: float = 
     """Marks from probability maps (B, K, H, W): local maxima of the any-class map (max over K)
     within `radius` px, >= min_score, the highest `max_peaks` per image. Per image: "points"
     (P, 3) float32 (score, x, y) in pixels (pixel centres), "labels" (P,) int64 (the class of the
-    maximum), on the CPU, by descending score."""
+    maximum), on the CPU, by descending score.
+
+    A plateau is one mark: a confident model's sigmoid rounds to exactly 1.0 over a whole object
+    in float32, and every pixel of it is a local maximum (without this, one object took all
+    `max_peaks` marks of its image and the others none). Touching maxima are one plateau (two
+    maxima within `radius` of each other are equal), marked at its first pixel in raster order;
+    equal maxima within `radius` that do not touch are one mark too, the first kept."""
     top, cls = probs.max(dim=1)  # (B, H, W)
     pooled = F.max_pool2d(top[:, None], 2 * radius + 1, stride=1, padding=radius)[:, 0]
     is_peak = (top == pooled) & (top >= min_score)
     out = []
     for b in range(probs.shape[0]):
-        ys, xs = torch.nonzero(is_peak[b], as_tuple=True)
+        ys, xs = torch.nonzero(is_peak[b], as_tuple=True)  # raster order
+        order = torch.argsort(top[b, ys, xs], descending=True, stable=True)
+        ys, xs = ys[order], xs[order]
+        first = _plateau_roots(ys, xs, *top.shape[-2:])
+        ys, xs = _suppress_near(ys[first], xs[first], radius, max_peaks)
         scores = top[b, ys, xs]
-        order = torch.argsort(scores, descending=True)[:max_peaks]
-        ys, xs, scores = ys[order], xs[order], scores[order]
-        points = torch.stack([scores, xs.float() + 0.5, ys.float() + 0.5], dim=1) if len(order) else torch.zeros(0, 3)
+        points = torch.stack([scores, xs.float() + 0.5, ys.float() + 0.5], dim=1) if len(ys) else torch.zeros(0, 3)
         out.append({"points": points.float().cpu(), "labels": cls[b, ys, xs].cpu()})
     return out
+
+
+_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def _plateau_roots(ys: torch.Tensor, xs: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Indices of the first pixel (in the given order) of each 8-connected group of the
+    pixels (ys, xs): min-label propagation over the pixels' own neighbour lists with pointer
+    jumping, so it costs O(pixels) per round, not O(image)."""
+    n = len(ys)
+    if n < 2:
+        return torch.arange(n, device=ys.device)
+    grid = torch.full((h + 2, w + 2), n, dtype=torch.long, device=ys.device)  # n: no pixel there
+    grid[ys + 1, xs + 1] = torch.arange(n, device=ys.device)
+    nb = torch.stack([grid[ys + 1 + dy, xs + 1 + dx] for dy, dx in _NEIGHBOURS])  # (8, n)
+    label = torch.arange(n, device=ys.device)
+    sentinel = torch.tensor([n], device=ys.device)
+    while True:
+        new = torch.minimum(label, torch.cat([label, sentinel])[nb].min(0).values)
+        new = new[new]  # pointer jumping: take my label's label
+        if torch.equal(new, label):
+            return torch.nonzero(label == torch.arange(n, device=ys.device))[:, 0]
+        label = new
+
+
+def _suppress_near(ys: torch.Tensor, xs: torch.Tensor, radius: int, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Greedy: keep candidates in the given order, dropping each one within `radius` px
+    (Chebyshev) of one kept before it; at most `limit`. One vectorised pass per kept mark."""
+    keep = []
+    alive = torch.ones(len(ys), dtype=torch.bool, device=ys.device)
+    while len(keep) < limit:
+        left = torch.nonzero(alive)
+        if not len(left):
+            break
+        i = int(left[0])
+        keep.append(i)
+        alive &= ((ys - ys[i]).abs() > radius) | ((xs - xs[i]).abs() > radius)
+    idx = torch.tensor(keep, dtype=torch.long, device=ys.device)
+    return ys[idx], xs[idx]
