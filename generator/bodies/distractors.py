@@ -21,8 +21,16 @@ the spec's `distractors`, never in `objects`, never in `labels` as a foreign bod
 |                |          | four the block "upright" arrow of portable films, pointing up as |
 |                |          | it always does (7 of the 24 NIH test-split films carry it), else |
 |                |          | a line arrow pointing any of the four ways                       |
+| lead_marker    | 0.50     | the technologist's lead "L" or "R" on the detector, in the beam: |
+|                |          | letter 10-16 high of strokes 1.8-2.8 wide, lead (commercial      |
+|                |          | markers: 1-2 mm thick lead letters 10-19 mm high in a plastic    |
+|                |          | holder), turned +-20 deg, in an upper outer corner of the film   |
+|                |          | and often over the shoulder; imaged like any metal (blur,        |
+|                |          | scatter, processing), so it looks like metal, which it is        |
 Burnt-in text and arrows carry a black outline (white with a dark border, as portable films'
-annotations are burnt in); markers do not.
+annotations are burnt in); markers do not. Lead markers are the metal most real chest films
+carry (on the 24 NIH test-split films, a model trained without them put most of its highest
+marks on them); they are neither a foreign body nor a support device, so no mode labels them.
 Lines and leads are 16-segment quadratic Bezier curves (`phys_wire`); electrodes are
 `phys_sheet` snaps. Burnt-in items are painted (`generator.render.burnt_in`).
 All draws come from the sample's own distractor stream (`generator.rng.STREAM_DISTRACTORS`),
@@ -45,8 +53,16 @@ from generator.spec import ObjectSpec
 
 MODES = DISTRACTOR_MODES  # listed in generator.names, which the CLI reads without importing torch
 BURNT_IN_CLASS = "burnt_in"
+LEAD_MARKER_CLASS = "lead_marker"
+# Drawn in this order, each from the distractor stream: an item appended at the end moves none before it.
 PROBABILITY = {"ecg": 0.40, "line_tube": 0.25, "sternal_wires": 0.10, "clips": 0.12, "marker": 0.60, "text": 0.35,
-               "arrow": 0.35}
+               "arrow": 0.35, "lead_marker": 0.50}
+# Lead letters as strokes on a 4 x 7 grid (x right, y down, in letter heights / 7).
+LEAD_GLYPHS = {
+    "L": ((0, 0, 0, 7), (0, 7, 4, 7)),
+    "R": ((0, 0, 0, 7), (0, 0, 3, 0), (3, 0, 4, 1), (4, 1, 4, 2.5), (4, 2.5, 3, 3.5), (3, 3.5, 0, 3.5),
+          (1.5, 3.5, 4, 7)),
+}
 BLOCK_ARROW_SHARE = 0.75  # of the arrows: the block "upright" arrow, always pointing up
 UP = 3  # burnt_in's quarter turn that points an arrow up
 TEXTS = ("PORTABLE", "AP", "PA", "SUPINE", "ERECT", "AP PORTABLE")
@@ -175,8 +191,24 @@ def _arrow(rng, ctx, an) -> list[ObjectSpec]:
                      value=float(rng.uniform(0.85, 1.0)), box=False, quarter=quarter, outline=True)]
 
 
+def lead_marker(rng: np.random.Generator, ctx: PlacementContext) -> ObjectSpec:
+    """A lead "L" or "R" lying flat on the detector in an upper outer corner (`phys_wire` strokes)."""
+    letter = "L" if rng.random() < 0.5 else "R"
+    height_mm, stroke_mm = float(rng.uniform(10, 16)), float(rng.uniform(1.8, 2.8))
+    unit = height_mm / 7.0
+    segs = [(np.array([x0 * unit, y0 * unit, 0.0]), np.array([x1 * unit, y1 * unit, 0.0]), stroke_mm)
+            for x0, y0, x1, y1 in LEAD_GLYPHS[letter]]
+    angle = float(rng.uniform(-20, 20))
+    right = rng.random() < 0.5
+    x = ctx.width * (float(rng.uniform(0.8, 0.96)) if right else float(rng.uniform(0.04, 0.2)))
+    y = ctx.height * float(rng.uniform(0.04, 0.25))
+    return ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_WIRE, center_px=(x, y), material="lead",
+                      params=pl.wire_params(segs, pl.rotation(0.0, angle), "lead", 0.0, angle))
+
+
 _DRAW = {"ecg": _ecg, "line_tube": _line, "sternal_wires": _sternal_wires, "clips": _clips,
-         "marker": lambda rng, ctx, an: [marker(rng, ctx)], "text": _text, "arrow": _arrow}
+         "marker": lambda rng, ctx, an: [marker(rng, ctx)], "text": _text, "arrow": _arrow,
+         "lead_marker": lambda rng, ctx, an: [lead_marker(rng, ctx)]}
 
 
 def sample_distractors(rng: np.random.Generator, ctx: PlacementContext, mode: str) -> tuple[ObjectSpec, ...]:

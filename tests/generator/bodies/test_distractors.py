@@ -25,9 +25,11 @@ def test_every_item_is_a_device_or_a_burnt_in_annotation():
             seen.add(d.cls)
             if d.cls == dis.DEVICE_CLASS:
                 assert d.kind in SHAPES and d.params["mu_per_mm" if "mu_per_mm" in d.params else "r0_mu_per_mm"] > 0
+            elif d.cls == dis.LEAD_MARKER_CLASS:  # metal in the beam, imaged like the devices
+                assert d.kind in SHAPES and d.material == "lead" and d.params["mu_per_mm"] > 5
             else:
                 assert d.cls == dis.BURNT_IN_CLASS and d.kind == BURNT_IN
-    assert seen == {dis.DEVICE_CLASS, dis.BURNT_IN_CLASS}
+    assert seen == {dis.DEVICE_CLASS, dis.BURNT_IN_CLASS, dis.LEAD_MARKER_CLASS}
     assert dis.sample_distractors(np.random.default_rng(0), CTX, "none") == ()
     with pytest.raises(ValueError, match="allowed: none, negative, class"):
         dis.sample_distractors(np.random.default_rng(0), CTX, "all")
@@ -77,6 +79,37 @@ def test_class_mode_labels_only_the_devices(shards):
         assert sum(o["class"] == dis.DEVICE_CLASS for o in s.objects) == len(devices)
         assert sum(o["class"] != dis.DEVICE_CLASS for o in s.objects) == len(s.spec["objects"])
         assert all(o["class"] != dis.BURNT_IN_CLASS for o in s.objects)  # markers and text: never labelled
+        assert all(o["class"] != dis.LEAD_MARKER_CLASS for o in s.objects)
+    assert any(d["cls"] == dis.LEAD_MARKER_CLASS for s in samples for d in s.spec["distractors"])
+
+
+def test_a_lead_marker_is_a_bright_letter_in_an_upper_corner_imaged_like_metal():
+    from generator.render.styles import get_style
+    from generator.run.shard import render_specs
+    from generator.spec import SampleSpec
+
+    ctx = PlacementContext(height=128, width=128, spacing_mm=(0.5, 0.5))
+    style = get_style("physical")
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        m = dis.lead_marker(rng, ctx)
+        x, y = m.center_px
+        assert (x < 0.2 * 128 or x > 0.8 * 128) and y <= 0.25 * 128  # an upper outer corner
+        m = dataclasses.replace(m, center_px=(64.0, 64.0))  # whole on this small film
+        spec = SampleSpec(index=0, key="0", source_index=0, source_id="s", label="none", style="physical",
+                          height=128, width=128, spacing_mm=(0.5, 0.5), objects=(), distractors=(m,),
+                          imaging={**style.sample_imaging(rng, ctx), "noise_sigma": 0.0})
+        film = torch.full((1, 128, 128), 0.3)
+        film[:, :, 100:] = 0.9  # the film's dark and bright levels (k calibration) need both
+        out, _ = render_specs([spec], [film], style, torch.device("cpu"))
+        gain = (out - film)[0, 0, :, :96]
+        letter = gain > 0.5 * float(gain.max())
+        ys, xs = torch.nonzero(letter, as_tuple=True)
+        height_mm = float(ys.max() - ys.min() + 1) * 0.5
+        assert float(gain.max()) > 0.3  # lead: far brighter than the film
+        assert 8 <= height_mm <= 20  # a 10-16 mm letter (turned up to 20 degrees)
+        box = letter[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        assert 0.15 < float(box.float().mean()) < 0.65  # strokes, not a filled block
 
 
 def test_outlined_burnt_in_arrows_are_white_with_a_black_border():
