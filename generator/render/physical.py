@@ -153,8 +153,8 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
     resample_px = torch.tensor([float(im.get("resample_sigma_px", 0.0)) for im in imaging], device=dev)
     source_mm = torch.tensor([[float(im.get(f"source_sigma_{axis}_mm", 0.0)) for axis in ("row", "col")]
                               for im in imaging], device=dev)  # (B, 2); 0 in specs made before it
-    detector_mm = torch.hypot(_column(imaging, "psf_sigma_mm", dev)[:, None], source_mm)  # (B, 2)
-    psf_px = torch.hypot(detector_mm / spacing, resample_px[:, None])  # (B, 2)
+    blur_mm = torch.hypot(_column(imaging, "psf_sigma_mm", dev)[:, None], source_mm)  # (B, 2): PSF and source resize
+    psf_px = torch.hypot(blur_mm / spacing, resample_px[:, None])  # (B, 2)
     scatter_px = _column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing  # (B, 2)
     fraction = _column(imaging, "scatter_fraction", dev)
     taps = psf_taps(psf_px)  # (B, 2, 2 r + 1)
