@@ -24,9 +24,10 @@ the spec's `distractors`, never in `objects`, never in `labels` as a foreign bod
 | lead_marker    | 0.50     | the technologist's lead "L" or "R" on the detector, in the beam: |
 |                |          | letter 10-16 high of strokes 1.8-2.8 wide, lead (commercial      |
 |                |          | markers: 1-2 mm thick lead letters 10-19 mm high in a plastic    |
-|                |          | holder), turned +-20 deg, in an upper outer corner of the film   |
-|                |          | and often over the shoulder; imaged like any metal (blur,        |
-|                |          | scatter, processing), so it looks like metal, which it is        |
+|                |          | holder), 6 times in 10 with two initials 0.45-0.6 as high below  |
+|                |          | it, turned +-20 deg, in an upper outer corner of the film and    |
+|                |          | often over the shoulder; imaged like any metal (blur, scatter,   |
+|                |          | processing), so it looks like metal, which it is                 |
 Burnt-in text and arrows carry a black outline (white with a dark border, as portable films'
 annotations are burnt in); markers do not. Lead markers are the metal most real chest films
 carry (on the 24 NIH test-split films, a model trained without them put most of its highest
@@ -63,6 +64,20 @@ LEAD_GLYPHS = {
     "R": ((0, 0, 0, 7), (0, 0, 3, 0), (3, 0, 4, 1), (4, 1, 4, 2.5), (4, 2.5, 3, 3.5), (3, 3.5, 0, 3.5),
           (1.5, 3.5, 4, 7)),
 }
+# The technologist's initials on the marker: letters of straight strokes, same grid.
+INITIAL_GLYPHS = {
+    "A": ((0, 7, 2, 0), (2, 0, 4, 7), (1, 3.5, 3, 3.5)),
+    "E": ((0, 0, 0, 7), (0, 0, 4, 0), (0, 3.5, 3, 3.5), (0, 7, 4, 7)),
+    "F": ((0, 0, 0, 7), (0, 0, 4, 0), (0, 3.5, 3, 3.5)),
+    "H": ((0, 0, 0, 7), (4, 0, 4, 7), (0, 3.5, 4, 3.5)),
+    "K": ((0, 0, 0, 7), (4, 0, 0, 4.5), (1.5, 3, 4, 7)),
+    "M": ((0, 7, 0, 0), (0, 0, 2, 4), (2, 4, 4, 0), (4, 0, 4, 7)),
+    "N": ((0, 7, 0, 0), (0, 0, 4, 7), (4, 7, 4, 0)),
+    "T": ((0, 0, 4, 0), (2, 0, 2, 7)),
+    "V": ((0, 0, 2, 7), (2, 7, 4, 0)),
+    "Z": ((0, 0, 4, 0), (4, 0, 0, 7), (0, 7, 4, 7)),
+}
+INITIALS_P = 0.6
 BLOCK_ARROW_SHARE = 0.75  # of the arrows: the block "upright" arrow, always pointing up
 UP = 3  # burnt_in's quarter turn that points an arrow up
 TEXTS = ("PORTABLE", "AP", "PA", "SUPINE", "ERECT", "AP PORTABLE")
@@ -191,17 +206,32 @@ def _arrow(rng, ctx, an) -> list[ObjectSpec]:
                      value=float(rng.uniform(0.85, 1.0)), box=False, quarter=quarter, outline=True)]
 
 
-def lead_marker(rng: np.random.Generator, ctx: PlacementContext) -> ObjectSpec:
-    """A lead "L" or "R" lying flat on the detector in an upper outer corner (`phys_wire` strokes)."""
+def _strokes(glyph, unit_mm: float, stroke_mm: float, at_mm: tuple[float, float]) -> list:
+    """A glyph's strokes as wire segments (p0, p1, diameter) in mm, its grid origin at at_mm."""
+    def point(x: float, y: float) -> np.ndarray:
+        return np.array([at_mm[0] + x * unit_mm, at_mm[1] + y * unit_mm, 0.0])
+
+    return [(point(x0, y0), point(x1, y1), stroke_mm) for x0, y0, x1, y1 in glyph]
+
+
+def lead_marker(rng: np.random.Generator, ctx: PlacementContext, initials_p: float = INITIALS_P) -> ObjectSpec:
+    """A lead "L" or "R" lying flat on the detector in an upper outer corner (`phys_wire` strokes),
+    with two initials below it with probability `initials_p`."""
     letter = "L" if rng.random() < 0.5 else "R"
     height_mm, stroke_mm = float(rng.uniform(10, 16)), float(rng.uniform(1.8, 2.8))
     unit = height_mm / 7.0
-    segs = [(np.array([x0 * unit, y0 * unit, 0.0]), np.array([x1 * unit, y1 * unit, 0.0]), stroke_mm)
-            for x0, y0, x1, y1 in LEAD_GLYPHS[letter]]
+    segs = _strokes(LEAD_GLYPHS[letter], unit, stroke_mm, (0.0, 0.0))
     angle = float(rng.uniform(-20, 20))
     right = rng.random() < 0.5
     x = ctx.width * (float(rng.uniform(0.8, 0.96)) if right else float(rng.uniform(0.04, 0.2)))
     y = ctx.height * float(rng.uniform(0.04, 0.25))
+    if rng.random() < initials_p:
+        small = unit * float(rng.uniform(0.45, 0.6))
+        names = sorted(INITIAL_GLYPHS)
+        top = 7 * unit + 2 * stroke_mm  # below the letter, a stroke's width of gap
+        for k in range(2):
+            glyph = INITIAL_GLYPHS[names[int(rng.integers(len(names)))]]
+            segs += _strokes(glyph, small, 0.7 * stroke_mm, (k * 5.5 * small, top))
     return ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_WIRE, center_px=(x, y), material="lead",
                       params=pl.wire_params(segs, pl.rotation(0.0, angle), "lead", 0.0, angle))
 

@@ -92,7 +92,7 @@ def test_a_lead_marker_is_a_bright_letter_in_an_upper_corner_imaged_like_metal()
     style = get_style("physical")
     for seed in range(4):
         rng = np.random.default_rng(seed)
-        m = dis.lead_marker(rng, ctx)
+        m = dis.lead_marker(rng, ctx, initials_p=0.0)  # the letter alone (initials: the next test)
         x, y = m.center_px
         assert (x < 0.2 * 128 or x > 0.8 * 128) and y <= 0.25 * 128  # an upper outer corner
         m = dataclasses.replace(m, center_px=(64.0, 64.0))  # whole on this small film
@@ -146,3 +146,31 @@ def test_block_arrows_point_up_as_portable_films_upright_arrow_does():
     width = (image[0] > 0.5).sum(dim=1)
     width = width[width > 0]  # per glyph row, top to bottom
     assert width[0] < width[-1] < width.max()  # the narrow tip on top, the barb, the stem below
+
+
+def test_lead_markers_carry_two_initials_below_the_letter_six_times_in_ten():
+    from generator.shapes.wire import WIRE_SLOTS
+
+    ctx = PlacementContext(height=128, width=128, spacing_mm=(0.5, 0.5))
+
+    def strokes(m):  # (K, 4) in-plane ends of the used wire slots
+        k = sum(1 for name in m.params if name.endswith("_diameter_mm"))
+        return np.array([[m.params[f"s{i}_{c}_mm"] for c in ("x0", "y0", "x1", "y1")] for i in range(k)])
+
+    counts = []
+    for seed in range(200):
+        m = dis.lead_marker(np.random.default_rng(seed), ctx)
+        letter = dis.lead_marker(np.random.default_rng(seed), ctx, initials_p=0.0)
+        assert len(strokes(m)) <= WIRE_SLOTS
+        counts.append(len(strokes(m)) > len(strokes(letter)))  # more strokes than its letter: initials
+    assert 0.5 < np.mean(counts) < 0.7
+    rng = np.random.default_rng(3)
+    alone = dis.lead_marker(rng, ctx, initials_p=0.0)
+    named = dis.lead_marker(np.random.default_rng(3), ctx, initials_p=1.0)
+    assert named.center_px == alone.center_px  # the initials draw after the letter's own draws
+    a, b = strokes(alone), strokes(named)
+    assert len(b) >= len(a) + 4  # two initials of at least two strokes each
+    def height(s):
+        return np.ptp(np.concatenate([s[:, 1], s[:, 3]]))
+
+    assert height(b) > 1.3 * height(a)  # below the letter (turned at most 20 degrees)
