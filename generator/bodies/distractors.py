@@ -77,6 +77,7 @@ INITIAL_GLYPHS = {
     "V": ((0, 0, 2, 7), (2, 7, 4, 0)),
     "Z": ((0, 0, 4, 0), (4, 0, 0, 7), (0, 7, 4, 7)),
 }
+_INITIALS = tuple(sorted(INITIAL_GLYPHS))
 INITIALS_P = 0.6
 BLOCK_ARROW_SHARE = 0.75  # of the arrows: the block "upright" arrow, always pointing up
 UP = 3  # burnt_in's quarter turn that points an arrow up
@@ -180,11 +181,19 @@ def burnt_in(text: str, centre_px: tuple[float, float], *, height_mm: float, val
                       material="none", params=params)
 
 
+def _upper_corner(rng: np.random.Generator, ctx: PlacementContext, x_share: tuple[float, float],
+                  y_share: tuple[float, float]) -> tuple[float, float]:
+    """(x, y) px in the upper left or (mirrored) right corner: x_share of the width from the
+    film's side, y_share of the height from its top."""
+    right = rng.random() < 0.5
+    lo, hi = (1.0 - x_share[1], 1.0 - x_share[0]) if right else x_share
+    x = ctx.width * float(rng.uniform(lo, hi))
+    return x, ctx.height * float(rng.uniform(*y_share))
+
+
 def marker(rng: np.random.Generator, ctx: PlacementContext) -> ObjectSpec:
     """A laterality marker in an upper corner (also what `--randomise` burns in)."""
-    right = rng.random() < 0.5
-    x = ctx.width * (float(rng.uniform(0.8, 0.95)) if right else float(rng.uniform(0.05, 0.2)))
-    y = ctx.height * float(rng.uniform(0.04, 0.15))
+    x, y = _upper_corner(rng, ctx, (0.05, 0.2), (0.04, 0.15))
     return burnt_in("L" if rng.random() < 0.5 else "R", (x, y), height_mm=float(rng.uniform(8, 15)),
                     value=float(rng.uniform(0.85, 1.0)), box=bool(rng.random() < 0.5))
 
@@ -222,15 +231,12 @@ def lead_marker(rng: np.random.Generator, ctx: PlacementContext, initials_p: flo
     unit = height_mm / 7.0
     segs = _strokes(LEAD_GLYPHS[letter], unit, stroke_mm, (0.0, 0.0))
     angle = float(rng.uniform(-20, 20))
-    right = rng.random() < 0.5
-    x = ctx.width * (float(rng.uniform(0.8, 0.96)) if right else float(rng.uniform(0.04, 0.2)))
-    y = ctx.height * float(rng.uniform(0.04, 0.25))
+    x, y = _upper_corner(rng, ctx, (0.04, 0.2), (0.04, 0.25))
     if rng.random() < initials_p:
         small = unit * float(rng.uniform(0.45, 0.6))
-        names = sorted(INITIAL_GLYPHS)
         top = 7 * unit + 2 * stroke_mm  # below the letter, a stroke's width of gap
         for k in range(2):
-            glyph = INITIAL_GLYPHS[names[int(rng.integers(len(names)))]]
+            glyph = INITIAL_GLYPHS[_INITIALS[int(rng.integers(len(_INITIALS)))]]
             segs += _strokes(glyph, small, 0.7 * stroke_mm, (k * 5.5 * small, top))
     return ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_WIRE, center_px=(x, y), material="lead",
                       params=pl.wire_params(segs, pl.rotation(0.0, angle), "lead", 0.0, angle))

@@ -129,8 +129,10 @@ def _levels(images: torch.Tensor, imaging: list[dict]):
     return display_levels(images)
 
 
-def _column(imaging: list[dict], name: str, device) -> torch.Tensor:
-    return torch.tensor([float(im[name]) for im in imaging], dtype=torch.float32, device=device)
+def _column(imaging: list[dict], name: str, device, default: float | None = None) -> torch.Tensor:
+    """(B,) float32: each spec's `name`; `default` where a spec lacks it (None: required)."""
+    return torch.tensor([float(im[name] if default is None else im.get(name, default)) for im in imaging],
+                        dtype=torch.float32, device=device)
 
 
 def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[dict], *,
@@ -150,9 +152,10 @@ def composite(images: torch.Tensor, windows: list[ObjectWindows], imaging: list[
     b, _, h, w = images.shape
     dev = images.device
     spacing = torch.stack([_column(imaging, "spacing_row_mm", dev), _column(imaging, "spacing_col_mm", dev)], 1)
-    resample_px = torch.tensor([float(im.get("resample_sigma_px", 0.0)) for im in imaging], device=dev)
-    source_mm = torch.tensor([[float(im.get(f"source_sigma_{axis}_mm", 0.0)) for axis in ("row", "col")]
-                              for im in imaging], device=dev)  # (B, 2); 0 in specs made before it
+    # Blur terms absent from specs made before them count as 0.
+    resample_px = _column(imaging, "resample_sigma_px", dev, default=0.0)
+    source_mm = torch.stack([_column(imaging, f"source_sigma_{axis}_mm", dev, default=0.0)
+                             for axis in ("row", "col")], 1)  # (B, 2)
     blur_mm = torch.hypot(_column(imaging, "psf_sigma_mm", dev)[:, None], source_mm)  # (B, 2): PSF and source resize
     psf_px = torch.hypot(blur_mm / spacing, resample_px[:, None])  # (B, 2)
     scatter_px = _column(imaging, "scatter_sigma_mm", dev)[:, None] / spacing  # (B, 2)
