@@ -27,7 +27,10 @@ the spec's `distractors`, never in `objects`, never in `labels` as a foreign bod
 |                |          | holder), 6 times in 10 with two initials 0.45-0.6 as high below  |
 |                |          | it, turned +-20 deg, in an upper outer corner of the film and    |
 |                |          | often over the shoulder; imaged like any metal (blur, scatter,   |
-|                |          | processing), so it looks like metal, which it is                 |
+|                |          | processing), so it looks like metal, which it is. 7 in 10 sit in |
+|                |          | a PMMA block 5-8 thick, 2-4 wider than the letters all round (a  |
+|                |          | faint rectangle); 4 blocks in 10 hang on a steel split ring of   |
+|                |          | 15-25 across, wire 1.0-1.5, through the block's top              |
 Burnt-in text and arrows carry a black outline (white with a dark border, as portable films'
 annotations are burnt in); markers do not. Lead markers are the metal most real chest films
 carry (on the 24 NIH test-split films, a model trained without them put most of its highest
@@ -79,6 +82,8 @@ INITIAL_GLYPHS = {
 }
 _INITIALS = tuple(sorted(INITIAL_GLYPHS))
 INITIALS_P = 0.6
+HOLDER_P = 0.7  # of the lead markers: in a plastic block
+RING_P = 0.4  # of the blocks: a split ring through the top
 BLOCK_ARROW_SHARE = 0.75  # of the arrows: the block "upright" arrow, always pointing up
 UP = 3  # burnt_in's quarter turn that points an arrow up
 TEXTS = ("PORTABLE", "AP", "PA", "SUPINE", "ERECT", "AP PORTABLE")
@@ -242,9 +247,55 @@ def lead_marker(rng: np.random.Generator, ctx: PlacementContext, initials_p: flo
                       params=pl.wire_params(segs, pl.rotation(0.0, angle), "lead", 0.0, angle))
 
 
+def _wire_points_mm(wire: ObjectSpec) -> tuple[np.ndarray, np.ndarray]:
+    """A phys_wire's used segment ends (2 K, 2) in mm about its centre, and their diameters (K,)."""
+    k = sum(1 for name in wire.params if name.endswith("_diameter_mm"))
+    ends = np.array([[wire.params[f"s{i}_{c}_mm"] for c in ("x0", "y0", "x1", "y1")] for i in range(k)])
+    return ends.reshape(-1, 2), np.array([wire.params[f"s{i}_diameter_mm"] for i in range(k)])
+
+
+def marker_holder(rng: np.random.Generator, ctx: PlacementContext, letter: ObjectSpec, holder_p: float = HOLDER_P,
+                  ring_p: float = RING_P) -> list[ObjectSpec]:
+    """The plastic block a lead marker sits in (with probability `holder_p`) and, on a block
+    (`ring_p`), the steel split ring through its top that keeps it on a lanyard; both turned
+    with the letter. Drawn after the letter's own draws, so the letter is the same with or
+    without them."""
+    if rng.random() >= holder_p:
+        return []
+    turn = math.radians(letter.params["angle_deg"])
+    rot = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
+    ends, diameters = _wire_points_mm(letter)
+    upright = ends @ rot  # row vectors: undo the turn, the letter's own frame
+    margin = float(rng.uniform(2.0, 4.0)) + float(diameters.max()) / 2
+    lo, hi = upright.min(0) - margin, upright.max(0) + margin
+    corners = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]) @ rot.T
+    centre_mm = corners.mean(0)
+    sx, sy = ctx.spacing_mm[1], ctx.spacing_mm[0]
+    at = (letter.center_px[0] + centre_mm[0] / sx, letter.center_px[1] + centre_mm[1] / sy)
+    block = ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_PRISM, center_px=at, material="plastic",
+                       params=pl.prism_params(corners, thickness_mm=float(rng.uniform(5.0, 8.0)), material="plastic",
+                                              tilt_deg=0.0, angle_deg=0.0))
+    if rng.random() >= ring_p:
+        return [block]
+    radius, wire_mm = float(rng.uniform(7.5, 12.5)), float(rng.uniform(1.0, 1.5))
+    hub = rot @ np.array([(lo[0] + hi[0]) / 2, lo[1] - 0.6 * radius])  # above the block, through a hole in it
+    a = np.linspace(0.0, 2 * math.pi, 25)[:-1] + float(rng.uniform(0.2, 0.6))  # a split ring: one gap
+    pts = np.stack([radius * np.cos(a), radius * np.sin(a), np.zeros_like(a)], 1)
+    segs = [(pts[k], pts[k + 1], wire_mm) for k in range(len(a) - 1)]
+    ring = ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_WIRE,
+                      center_px=(letter.center_px[0] + hub[0] / sx, letter.center_px[1] + hub[1] / sy),
+                      material="steel", params=pl.wire_params(segs, np.eye(3), "steel", 0.0, 0.0))
+    return [block, ring]
+
+
+def _lead_marker(rng, ctx, an) -> list[ObjectSpec]:
+    letter = lead_marker(rng, ctx)
+    return [letter, *marker_holder(rng, ctx, letter)]
+
+
 _DRAW = {"ecg": _ecg, "line_tube": _line, "sternal_wires": _sternal_wires, "clips": _clips,
          "marker": lambda rng, ctx, an: [marker(rng, ctx)], "text": _text, "arrow": _arrow,
-         "lead_marker": lambda rng, ctx, an: [lead_marker(rng, ctx)]}
+         "lead_marker": _lead_marker}
 
 
 def sample_distractors(rng: np.random.Generator, ctx: PlacementContext, mode: str) -> tuple[ObjectSpec, ...]:

@@ -25,8 +25,9 @@ def test_every_item_is_a_device_or_a_burnt_in_annotation():
             seen.add(d.cls)
             if d.cls == dis.DEVICE_CLASS:
                 assert d.kind in SHAPES and d.params["mu_per_mm" if "mu_per_mm" in d.params else "r0_mu_per_mm"] > 0
-            elif d.cls == dis.LEAD_MARKER_CLASS:  # metal in the beam, imaged like the devices
-                assert d.kind in SHAPES and d.material == "lead" and d.params["mu_per_mm"] > 5
+            elif d.cls == dis.LEAD_MARKER_CLASS:  # in the beam, imaged like the devices
+                materials = {"lead": 5, "plastic": 0.02, "steel": 0.9}  # the letter, its block, its ring
+                assert d.kind in SHAPES and d.params["mu_per_mm"] > materials[d.material]
             else:
                 assert d.cls == dis.BURNT_IN_CLASS and d.kind == BURNT_IN
     assert seen == {dis.DEVICE_CLASS, dis.BURNT_IN_CLASS, dis.LEAD_MARKER_CLASS}
@@ -174,3 +175,49 @@ def test_lead_markers_carry_two_initials_below_the_letter_six_times_in_ten():
         return np.ptp(np.concatenate([s[:, 1], s[:, 3]]))
 
     assert height(b) > 1.3 * height(a)  # below the letter (turned at most 20 degrees)
+
+
+def test_a_marker_holder_is_a_faint_plastic_block_round_the_letters_with_a_ring_on_top():
+    from generator.render.styles import get_style
+    from generator.run.shard import render_specs
+    from generator.spec import SampleSpec
+
+    ctx = PlacementContext(height=256, width=256, spacing_mm=(0.25, 0.25))
+    def pieces(seed):
+        rng = np.random.default_rng(seed)
+        return len(dis.marker_holder(rng, ctx, dis.lead_marker(rng, ctx)))
+
+    shares = np.array([pieces(seed) for seed in range(400)])
+    assert 0.62 < np.mean(shares > 0) < 0.78 and 0.2 < np.mean(shares == 2) < 0.36  # 0.7; 0.7 x 0.4
+    style = get_style("physical")
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        letter = dis.lead_marker(rng, ctx)
+        block, ring = dis.marker_holder(rng, ctx, letter, holder_p=1.0, ring_p=1.0)
+        assert (block.material, ring.material) == ("plastic", "steel")
+        assert dis.lead_marker(np.random.default_rng(seed), ctx) == letter  # drawn after the letter
+        move = (128.0 - letter.center_px[0], 150.0 - letter.center_px[1])  # whole on this small film
+
+        def film_of(*items):
+            items = tuple(dataclasses.replace(o, center_px=(o.center_px[0] + move[0], o.center_px[1] + move[1]))
+                          for o in items)
+            spec = SampleSpec(index=0, key="0", source_index=0, source_id="s", label="none", style="physical",
+                              height=256, width=256, spacing_mm=(0.25, 0.25), objects=(), distractors=items,
+                              imaging={**style.sample_imaging(np.random.default_rng(9), ctx), "noise_sigma": 0.0})
+            film = torch.full((1, 256, 256), 0.3)
+            film[:, :, 240:] = 0.9
+            return (render_specs([spec], [film], style, torch.device("cpu"))[0] - film)[0, 0, :, :240]
+
+        alone, with_block, with_ring = film_of(letter), film_of(letter, block), film_of(letter, block, ring)
+        bright = alone > 0.3 * float(alone.max())
+        block_only = (with_block - alone) > 0.01
+        ys, xs = torch.nonzero(bright, as_tuple=True)
+        assert bool(block_only[ys.min() - 3, xs.float().mean().long()])  # the block reaches past the letters
+        faint = float((with_block - alone)[block_only & ~bright].median())
+        assert 0.01 < faint < 0.15 * float(alone.max())  # PMMA: a faint rectangle next to the lead
+        area_mm2 = float(block_only.sum()) * 0.25**2
+        assert 1.5 * float(bright.sum()) * 0.25**2 < area_mm2 < 2500
+        ring_only = (with_ring - with_block) > 0.1
+        rys, rxs = torch.nonzero(ring_only, as_tuple=True)
+        assert float(rys.float().mean()) < float(ys.float().mean())  # above the letters (turned <= 20 deg)
+        assert not bool(ring_only[int(rys.float().mean().round()), int(rxs.float().mean().round())])  # hollow
