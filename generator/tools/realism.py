@@ -43,15 +43,18 @@ the physical imaging pipeline (so both sides carry the same noise and no 8-bit
 quantisation), against as many crops of synthetic metal from the same film (centred on each
 object's densest pixel, outside the same border band), scored patient-grouped (patient
 numbers parsed from NIH names in memory only). Variants: all classes, shape-matched
-(`SHAPE_MATCHED_CLASSES`) and detector-matched (synthetic objects that pass the detector's
-thresholds). `realism_report` returns counts and figures only, never file names.
+(`SHAPE_MATCHED_CLASSES`), detector-matched (synthetic objects that pass the detector's
+thresholds) and device-matched (the distractors of `--distractors negative`, our rendering
+of what the real detections are: electrodes, leads, clips, lead markers; same imaging, same
+kind of object, so what separates the two sides there is the rendering). `realism_report`
+returns counts and figures only, never file names.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import kornia
@@ -62,6 +65,8 @@ from PIL import Image
 
 from generator.anatomy.estimate import estimate_anatomy
 from generator.bodies.context import PlacementContext
+from generator.bodies.distractors import LEAD_MARKER_CLASS, attenuating, sample_distractors
+from generator.names import DEVICE_CLASS
 from generator.render.calibrate import display_levels_np
 from generator.render.styles import get_style
 from generator.rng import sample_rng
@@ -87,6 +92,8 @@ DEFAULT_SPACING_MM = (0.143 * 2.5, 0.143 * 2.5)
 # so adding the discriminator's renders moved no object of the contrast and edge figures.
 _STREAM_EXTRA = 2
 _STREAM_SELECT = 3
+_STREAM_DEVICES = 4
+DEVICE_MATCHED_CLASSES = (DEVICE_CLASS, LEAD_MARKER_CLASS)  # what the real detections mostly are
 
 
 @dataclass(frozen=True)
@@ -253,7 +260,8 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
     n * classes + k of `config.seed`, as `radiopaque realism` always has) and measure each
     at its densest pixel. Where the film has real metal, also render a `none` pass of the
     same film (its crops of the real metal then went through the same imaging pipeline as
-    the synthetic ones) and, per real detection, one more object of each shape-matched class."""
+    the synthetic ones) and, per real detection, one more object of each shape-matched class
+    and one of the film's own distractors (`_devices`) alone on it."""
     from generator.run.shard import render_specs
 
     px, sp, stored = _load(path, spacing_mm)
@@ -279,6 +287,11 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
         for _ in points:
             for cls in SHAPE_MATCHED_CLASSES:
                 specs.append(spec(len(specs), cls, rng))
+        rng = sample_rng(config.seed, n, _STREAM_DEVICES)
+        devices = _devices(rng, ctx)
+        for _ in points:
+            item = devices[int(rng.integers(len(devices)))]
+            specs.append(replace(spec(len(specs), item.cls, rng, objects=()), distractors=(item,)))
     images, windows = render_specs(specs, [src] * len(specs), style, torch.device("cpu"))
     images_np = images[:, 0].numpy()  # (B, H, W)
     synthetic: dict[str, list[Measure]] = {c: [] for c in SYNTHETIC_CLASSES}
@@ -311,6 +324,17 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
     return _Film(patient_id(path.name), real, synthetic, real_crops, candidates)
 
 
+def _devices(rng: np.random.Generator, ctx: PlacementContext, tries: int = 50) -> list:
+    """A film's metal distractors (`--distractors negative`: electrodes, leads, lines, wires,
+    clips, lead markers and their rings; not the faint plastic marker blocks), drawn until
+    there is one: the synthetic counterpart of what the real detector finds."""
+    for _ in range(tries):
+        items = [d for d in attenuating(sample_distractors(rng, ctx, "negative")) if d.material != "plastic"]
+        if items:
+            return items
+    raise RuntimeError(f"no metal distractor in {tries} draws; distractors.PROBABILITY is all but off")
+
+
 def _stats(values: list[float]) -> dict:
     if not values:
         return {"median": None, "q1": None, "q3": None, "n": 0}
@@ -330,7 +354,12 @@ VARIANTS = {
     "shape_matched": (f"{' and '.join(SHAPE_MATCHED_CLASSES)} only (wires, chains, studs, pins: the synthetic "
                       "shapes closest to ECG leads and clips)", lambda c, d, p: c in SHAPE_MATCHED_CLASSES),
     "detector_matched": ("only objects that pass the real detector's thresholds at their centre (top-hat and "
-                         "95th percentile), as the real crops had to", lambda c, d, p: d),
+                         "95th percentile), as the real crops had to",
+                         lambda c, d, p: d and c not in DEVICE_MATCHED_CLASSES),
+    "device_matched": ("the film's own synthetic distractors (ECG electrodes and leads, lines, sternal wires, "
+                       "clips, lead markers: what the real detections are), one alone on the film per real crop; "
+                       "not foreign bodies, so this measures the imaging, not the foreign bodies' shapes",
+                       lambda c, d, p: c in DEVICE_MATCHED_CLASSES),
 }
 CAVEATS = (
     "shape differs by construction: synthetic foreign bodies are not ECG leads or clips, so a high AUROC may be "

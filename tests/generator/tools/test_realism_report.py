@@ -52,7 +52,7 @@ def _check_shape(result: dict) -> None:
     assert d["auc"] == result["discriminator_auc"]
     assert {"crops", "patients", "epochs", "folds", "seeds", "auc_per_seed", "auc_ci95", "caveats",
             "variants"} <= set(d)
-    assert set(d["variants"]) == {"shape_matched", "detector_matched"}
+    assert set(d["variants"]) == {"shape_matched", "detector_matched", "device_matched"}
     text = json.dumps(result)
     assert not NIH_NAME.search(text) and ".png" not in text  # counts only
 
@@ -65,12 +65,16 @@ def test_report_has_the_documented_keys_and_no_file_names(films):
     assert result["films"]["used"] == 8 and result["films"]["patients"] == 4
     sheet = np.asarray(Image.open(films.parent / "sheet" / "crops.png"))
     assert sheet.ndim == 2 and sheet.shape[1] == 16 * (32 * 3 + 2) + 2  # 16 crops of 32 px, magnified 3x
-    assert sheet.shape[0] >= 4 * (14 + 32 * 3)  # real metal, then the three synthetic selections
+    assert sheet.shape[0] >= 5 * (14 + 32 * 3)  # real metal, then the four synthetic selections
     assert result["real"]["contrast"]["n"] >= 8  # the studs were found
     d = result["discriminator"]
     assert d["crops"]["real"] == d["crops"]["synthetic"] > 0  # as many synthetic crops as real, per film
     assert d["patients"]["total"] == 4 and d["seeds"] == [0, 1] and len(d["auc_per_seed"]) == 2
     assert 0.0 <= result["discriminator_auc"] <= 1.0
+    devices = d["variants"]["device_matched"]  # our distractors against the real detections, one per crop
+    assert set(devices["synthetic_classes"]) <= {"medical_device", "lead_marker"}
+    assert sum(devices["synthetic_classes"].values()) == devices["crops"]["synthetic"] > 0
+    assert "medical_device" not in d["variants"]["detector_matched"]["synthetic_classes"]
     assert result["config"]["n_images"] == 8 and result["config"]["discriminator"]["epochs"] == 2
     table = format_report(result)
     assert "all classes" in table and "shape-matched" in table and "10000001" not in table
@@ -112,3 +116,17 @@ def test_realism_sheet_must_be_a_png(tmp_path):
                           timeout=120)
     assert proc.returncode != 0 and "--sheet" in proc.stderr and ".png" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_device_matched_crops_are_metal_distractors_never_the_plastic_marker_block():
+    from generator.bodies.context import PlacementContext
+    from generator.tools.realism import _devices
+
+    ctx = PlacementContext(height=256, width=256, spacing_mm=(1.4, 1.4))
+    seen = set()
+    for seed in range(60):
+        items = _devices(np.random.default_rng(seed), ctx)
+        assert items and all(d.material != "plastic" and d.params.get("mu_per_mm", d.params.get("r0_mu_per_mm")) > 0.3
+                             for d in items)
+        seen |= {d.material for d in items}
+    assert {"steel", "copper", "lead"} <= seen
