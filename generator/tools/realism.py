@@ -65,14 +65,13 @@ from PIL import Image
 
 from generator.anatomy.estimate import estimate_anatomy
 from generator.bodies.context import PlacementContext
-from generator.bodies.distractors import LEAD_MARKER_CLASS, attenuating, sample_distractors
-from generator.names import DEVICE_CLASS
 from generator.render.calibrate import display_levels_np
 from generator.render.styles import get_style
 from generator.rng import sample_rng
 from generator.spec import SampleSpec
 from generator.tools.discriminator import crop, discriminate, patient_id
 from generator.tools.realism_config import CROP_MM, RealismConfig
+from generator.tools.realism_variants import CAVEATS, SHAPE_MATCHED_CLASSES, VARIANTS, devices
 
 WORK_PX = 512
 TOPHAT_MM = 8.0
@@ -86,14 +85,12 @@ FLOOR_LEVEL = 8  # stored 8-bit values at or below this are the black floor (an 
 OUTLINE_MM = 4.0  # a candidate with the floor this near is inside a burnt-in annotation
 SYNTHETIC_CLASSES = ("coin", "button_battery", "magnets", "bullet", "shrapnel", "pin_needle", "blade",
                      "jewellery_clothing")
-SHAPE_MATCHED_CLASSES = ("jewellery_clothing", "pin_needle")
 DEFAULT_SPACING_MM = (0.143 * 2.5, 0.143 * 2.5)
 # Streams of `sample_rng` apart from the per-class objects' (stream 0, index n * classes + k),
 # so adding the discriminator's renders moved no object of the contrast and edge figures.
 _STREAM_EXTRA = 2
 _STREAM_SELECT = 3
 _STREAM_DEVICES = 4
-DEVICE_MATCHED_CLASSES = (DEVICE_CLASS, LEAD_MARKER_CLASS)  # what the real detections mostly are
 
 
 @dataclass(frozen=True)
@@ -261,7 +258,7 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
     at its densest pixel. Where the film has real metal, also render a `none` pass of the
     same film (its crops of the real metal then went through the same imaging pipeline as
     the synthetic ones) and, per real detection, one more object of each shape-matched class
-    and one of the film's own distractors (`_devices`) alone on it."""
+    and one of the film's own distractors (`realism_variants.devices`) alone on it."""
     from generator.run.shard import render_specs
 
     px, sp, stored = _load(path, spacing_mm)
@@ -288,9 +285,9 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
             for cls in SHAPE_MATCHED_CLASSES:
                 specs.append(spec(len(specs), cls, rng))
         rng = sample_rng(config.seed, n, _STREAM_DEVICES)
-        devices = _devices(rng, ctx)
+        items = devices(rng, ctx)
         for _ in points:
-            item = devices[int(rng.integers(len(devices)))]
+            item = items[int(rng.integers(len(items)))]
             specs.append(replace(spec(len(specs), item.cls, rng, objects=()), distractors=(item,)))
     images, windows = render_specs(specs, [src] * len(specs), style, torch.device("cpu"))
     images_np = images[:, 0].numpy()  # (B, H, W)
@@ -324,17 +321,6 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
     return _Film(patient_id(path.name), real, synthetic, real_crops, candidates)
 
 
-def _devices(rng: np.random.Generator, ctx: PlacementContext, tries: int = 50) -> list:
-    """A film's metal distractors (`--distractors negative`: electrodes, leads, lines, wires,
-    clips, lead markers and their rings; not the faint plastic marker blocks), drawn until
-    there is one: the synthetic counterpart of what the real detector finds."""
-    for _ in range(tries):
-        items = [d for d in attenuating(sample_distractors(rng, ctx, "negative")) if d.material != "plastic"]
-        if items:
-            return items
-    raise RuntimeError(f"no metal distractor in {tries} draws; distractors.PROBABILITY is all but off")
-
-
 def _stats(values: list[float]) -> dict:
     if not values:
         return {"median": None, "q1": None, "q3": None, "n": 0}
@@ -345,30 +331,6 @@ def _stats(values: list[float]) -> dict:
 
 def _measures(ms: list[Measure]) -> dict:
     return {"contrast": _stats([m.ratio for m in ms]), "edge_mm": _stats([m.edge_mm for m in ms])}
-
-
-# Which synthetic crops each discriminator variant may draw, per film, as many as the film
-# has real crops: (description, keep(class, passes_detector, per_class_render)).
-VARIANTS = {
-    "all_classes": ("one object of each class per film, chosen at random", lambda c, d, p: p),
-    "shape_matched": (f"{' and '.join(SHAPE_MATCHED_CLASSES)} only (wires, chains, studs, pins: the synthetic "
-                      "shapes closest to ECG leads and clips)", lambda c, d, p: c in SHAPE_MATCHED_CLASSES),
-    "detector_matched": ("only objects that pass the real detector's thresholds at their centre (top-hat and "
-                         "95th percentile), as the real crops had to",
-                         lambda c, d, p: d and c not in DEVICE_MATCHED_CLASSES),
-    "device_matched": ("the film's own synthetic distractors (ECG electrodes and leads, lines, sternal wires, "
-                       "clips, lead markers: what the real detections are), one alone on the film per real crop; "
-                       "not foreign bodies, so this measures the imaging, not the foreign bodies' shapes",
-                       lambda c, d, p: c in DEVICE_MATCHED_CLASSES),
-}
-CAVEATS = (
-    "shape differs by construction: synthetic foreign bodies are not ECG leads or clips, so a high AUROC may be "
-    "shape alone; see the shape_matched variant (restricted to wire-like classes)",
-    "real crops are what the top-hat detector found (bright, small, compact); synthetic objects are not selected "
-    "that way; see the detector_matched variant",
-    "few real crops (one to three per film with real metal): read the interval, not the third decimal",
-    "a lower bound on separability: more epochs or a larger model can only tell the sides apart better",
-)
 
 
 def _select(films: list[_Film], keep, rng: np.random.Generator) -> tuple[np.ndarray, list[str], dict[str, int]]:

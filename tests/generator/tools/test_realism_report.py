@@ -120,12 +120,12 @@ def test_realism_sheet_must_be_a_png(tmp_path):
 
 def test_device_matched_crops_are_metal_distractors_never_the_plastic_marker_block():
     from generator.bodies.context import PlacementContext
-    from generator.tools.realism import _devices
+    from generator.tools.realism_variants import devices
 
     ctx = PlacementContext(height=256, width=256, spacing_mm=(1.4, 1.4))
     seen = set()
     for seed in range(60):
-        items = _devices(np.random.default_rng(seed), ctx)
+        items = devices(np.random.default_rng(seed), ctx)
         assert items and all(d.material != "plastic" and d.params.get("mu_per_mm", d.params.get("r0_mu_per_mm")) > 0.3
                              for d in items)
         seen |= {d.material for d in items}
