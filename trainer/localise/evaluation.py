@@ -30,7 +30,9 @@ object is a false positive), and `at_object_sensitivity_0.9`: at the highest thr
 find 90 % of --data's objects (FROC's hit rule), the share of real films flagged (image score at or
 above it), their marks per film, and --data's own false positives per image and flagged `none`
 images; `top_negatives.png` shows the highest-scoring real films with their marks at that
-operating point, titled by index and score. Films are never named: they are counted.
+operating point, titled by index and score, and `negatives.csv` gives every real film's row by
+the same index: its score, its marks at that point and whether it is flagged (`negative_rows`),
+so two checkpoints compare film by film. Films are never named: they are counted.
 """
 
 from __future__ import annotations
@@ -152,9 +154,11 @@ def evaluate_localiser(cfg: EvalConfig, checkpoint: dict) -> dict:
                                 collate_fn=collate_plain)
         found = task.predict(model, neg_loader, device)
         report["negatives"] = _negatives(result, found, froc_full)
+        threshold = report["negatives"][f"at_object_sensitivity_{OBJECT_SENSITIVITY:g}"]["threshold"]
+        files.write_rows_csv(out / "negatives.csv", negative_rows(found, threshold))
         if cfg.top_losses:
             _write_top_negatives(out / "top_negatives.png", task, model, device, negatives.dataset, found, cfg,
-                                 report["negatives"][f"at_object_sensitivity_{OBJECT_SENSITIVITY:g}"]["threshold"])
+                                 threshold)
     import json
 
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
@@ -199,6 +203,19 @@ def at_object_sensitivity(result: dict, found: dict, froc_full: dict, real_marks
             "real_films_flagged": float(flagged.mean()) if len(flagged) else None,
             "real_films_flagged_count": int(flagged.sum()),
             "real_false_positives_per_film": float((real_marks >= t).sum()) / max(len(flagged), 1)}
+
+
+def negative_rows(found: dict, threshold: float | None) -> list[dict]:
+    """`negatives.csv`: per real film, by its index among the negatives (top_negatives.png's
+    "#N"; never its name), its image score and, at the 90 %-of-objects threshold (empty when
+    there is none), its marks and whether it is flagged (image score at or above it)."""
+    column = f"at_{OBJECT_SENSITIVITY:.0%}"
+    rows = []
+    for index, (score, marks) in enumerate(zip(np.asarray(found["image_score"]).tolist(), found["points"])):
+        at = None if threshold is None else int((marks[:, 0] >= threshold).sum())
+        rows.append({"film": index, "score": float(score), f"marks_{column}": at,
+                     f"flagged_{column}": None if threshold is None else int(score >= threshold)})
+    return rows
 
 
 def _write_top_negatives(path: Path, task: LocTask, model: torch.nn.Module, device: torch.device, dataset,

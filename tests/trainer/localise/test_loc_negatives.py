@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.localise.evaluation import at_object_sensitivity
+from trainer.localise.evaluation import at_object_sensitivity, negative_rows
 from trainer.localise.froc import froc, score_at_sensitivity
 
 
@@ -45,6 +45,17 @@ def test_real_films_flagged_at_the_synthetic_object_sensitivity():
     assert section["synthetic_none_flagged"] == 0.5  # image 2 (0.6), not image 3 (0.3)
     assert section["real_films_flagged"] == pytest.approx(1 / 3) and section["real_films_flagged_count"] == 1
     assert section["real_false_positives_per_film"] == pytest.approx(2 / 3)  # 0.55 and 0.51
+
+
+def test_negatives_csv_rows_give_each_real_film_its_score_marks_and_flag_by_index():
+    real_points = [_pts((0.55, 1, 1), (0.51, 5, 5), (0.2, 9, 9)), _pts((0.4, 1, 1)), _pts()]
+    found = {"image_score": np.array([0.55, 0.4, 0.0]), "points": real_points}
+    rows = negative_rows(found, 0.5)
+    assert [r["film"] for r in rows] == [0, 1, 2]  # top_negatives.png's "#N", never a name
+    assert [r["marks_at_90%"] for r in rows] == [2, 0, 0] and [r["flagged_at_90%"] for r in rows] == [1, 0, 0]
+    assert [r["score"] for r in rows] == pytest.approx([0.55, 0.4, 0.0])
+    none = negative_rows(found, None)  # no operating point: the score alone
+    assert all(r["marks_at_90%"] is None and r["flagged_at_90%"] is None for r in none)
 
 
 def test_no_operating_point_when_the_marks_never_find_enough():

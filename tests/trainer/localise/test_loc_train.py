@@ -59,6 +59,10 @@ def test_segment_trains_and_evaluates(loc_build, tmp_path):
     assert rows[0] == ["image_path", "prediction"] and len(rows) == 13
     rows = list(csv.DictReader(open(out / "predictions.csv")))
     assert len(rows) == 12 and {"score", "score_coin", "truth", "marks"} <= set(rows[0])
+    films = list(csv.DictReader(open(out / "negatives.csv")))  # one row per real film, by index, no name
+    assert [r["film"] for r in films] == ["0", "1", "2"] and "film0" not in (out / "negatives.csv").read_text()
+    if point["threshold"] is not None:
+        assert sum(int(r["flagged_at_90%"]) for r in films) == point["real_films_flagged_count"]
 
 
 @pytest.mark.slow
