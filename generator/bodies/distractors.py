@@ -262,19 +262,20 @@ def marker_holder(rng: np.random.Generator, ctx: PlacementContext, letter: Objec
     without them."""
     if rng.random() >= holder_p:
         return []
-    turn = math.radians(letter.params["angle_deg"])
-    rot = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
+    rot = pl.rotation(0.0, letter.params["angle_deg"])[:2, :2]  # the letter's in-plane turn
     ends, diameters = _wire_points_mm(letter)
     upright = ends @ rot  # row vectors: undo the turn, the letter's own frame
     margin = float(rng.uniform(2.0, 4.0)) + float(diameters.max()) / 2
     lo, hi = upright.min(0) - margin, upright.max(0) + margin
     corners = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]]) @ rot.T
-    centre_mm = corners.mean(0)
-    sx, sy = ctx.spacing_mm[1], ctx.spacing_mm[0]
-    at = (letter.center_px[0] + centre_mm[0] / sx, letter.center_px[1] + centre_mm[1] / sy)
-    block = ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_PRISM, center_px=at, material="plastic",
-                       params=pl.prism_params(corners, thickness_mm=float(rng.uniform(5.0, 8.0)), material="plastic",
-                                              tilt_deg=0.0, angle_deg=0.0))
+
+    def beside_letter(offset_mm: np.ndarray) -> tuple[float, float]:
+        dx, dy = _px(ctx, float(offset_mm[0]), float(offset_mm[1]))
+        return letter.center_px[0] + dx, letter.center_px[1] + dy
+
+    block = ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_PRISM, center_px=beside_letter(corners.mean(0)),
+                       material="plastic", params=pl.prism_params(corners, thickness_mm=float(rng.uniform(5.0, 8.0)),
+                                                                  material="plastic", tilt_deg=0.0, angle_deg=0.0))
     if rng.random() >= ring_p:
         return [block]
     radius, wire_mm = float(rng.uniform(7.5, 12.5)), float(rng.uniform(1.0, 1.5))
@@ -282,9 +283,8 @@ def marker_holder(rng: np.random.Generator, ctx: PlacementContext, letter: Objec
     a = np.linspace(0.0, 2 * math.pi, 25)[:-1] + float(rng.uniform(0.2, 0.6))  # a split ring: one gap
     pts = np.stack([radius * np.cos(a), radius * np.sin(a), np.zeros_like(a)], 1)
     segs = [(pts[k], pts[k + 1], wire_mm) for k in range(len(a) - 1)]
-    ring = ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_WIRE,
-                      center_px=(letter.center_px[0] + hub[0] / sx, letter.center_px[1] + hub[1] / sy),
-                      material="steel", params=pl.wire_params(segs, np.eye(3), "steel", 0.0, 0.0))
+    ring = ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_WIRE, center_px=beside_letter(hub), material="steel",
+                      params=pl.wire_params(segs, np.eye(3), "steel", 0.0, 0.0))
     return [block, ring]
 
 
