@@ -8,7 +8,10 @@ the spec's `distractors`, never in `objects`, never in `labels` as a foreign bod
 |----------------|---------:|-----------------------------------------------------------------|
 | ecg            | 0.40     | 3-5 electrodes: snap stud, flange 7-10 across of 0.2-0.3 steel   |
 |                |          | sheet, boss 3.5-4.5 (3M Red Dot / Ambu snap drawings); a lead    |
-|                |          | each, copper bundle 0.3-0.6, 80-250 long, curving off the chest  |
+|                |          | each, copper bundle 0.3-0.6, 80-250 long, curving off the chest; |
+|                |          | 7 in 10 keep the lead's connector on the stud: a brass socket    |
+|                |          | plate 7-10 across, 0.4-0.8 thick, tilted 20-50 deg (a bright     |
+|                |          | oval, as real electrodes with leads read on cxr-nih films)       |
 | line_tube      | 0.25     | central line (jugular to the SVC), NG tube (mouth to stomach) or |
 |                |          | ET tube (to above the carina): the radiopaque stripe, 0.8-1.5    |
 |                |          | wide, barium-loaded polymer                                      |
@@ -22,15 +25,17 @@ the spec's `distractors`, never in `objects`, never in `labels` as a foreign bod
 |                |          | it always does (7 of the 24 NIH test-split films carry it), else |
 |                |          | a line arrow pointing any of the four ways                       |
 | lead_marker    | 0.50     | the technologist's lead "L" or "R" on the detector, in the beam: |
-|                |          | letter 10-16 high of strokes 1.8-2.8 wide, lead (commercial      |
-|                |          | markers: 1-2 mm thick lead letters 10-19 mm high in a plastic    |
-|                |          | holder), 6 times in 10 with two initials 0.45-0.6 as high below  |
-|                |          | it, turned +-20 deg, in an upper outer corner of the film and    |
-|                |          | often over the shoulder; imaged like any metal (blur, scatter,   |
-|                |          | processing), so it looks like metal, which it is. 7 in 10 sit in |
-|                |          | a PMMA block 5-8 thick, 2-4 wider than the letters all round (a  |
-|                |          | faint rectangle); 4 blocks in 10 hang on a steel split ring of   |
-|                |          | 15-25 across, wire 1.0-1.5, through the block's top              |
+|                |          | letter 10-18 high of strokes 0.17-0.23 of its height, lead       |
+|                |          | (commercial markers: 1-2 mm thick block letters 10-19 mm high    |
+|                |          | in a plastic holder), 6 times in 10 with two initials 0.45-0.6   |
+|                |          | as high below it, 4 times in 10 read from behind (mirrored, as   |
+|                |          | on several cxr-nih films), turned +-20 deg, in an upper outer    |
+|                |          | corner of the film and often over the shoulder; imaged like any  |
+|                |          | metal (blur, scatter, processing), so it looks like metal, which |
+|                |          | it is. 7 in 10 sit in a PMMA block 5-8 thick, 2-4 wider than the |
+|                |          | letters all round (a faint rectangle); 4 blocks in 10 hang on a  |
+|                |          | steel split ring of 15-25 across, wire 1.0-1.5, through the      |
+|                |          | block's top                                                      |
 Burnt-in text and arrows carry a black outline (white with a dark border, as portable films'
 annotations are burnt in); markers do not. Lead markers are the metal most real chest films
 carry (on the 24 NIH test-split films, a model trained without them put most of its highest
@@ -50,6 +55,7 @@ import numpy as np
 from generator.bodies import placement as pl
 from generator.bodies import sheet_metal
 from generator.bodies.context import PlacementContext
+from generator.bodies.materials import mu_per_mm
 from generator.names import DEVICE_CLASS, DISTRACTOR_MODES
 from generator.render.burnt_in import BURNT_IN, text_params
 from generator.shapes import kinds
@@ -81,7 +87,11 @@ INITIAL_GLYPHS = {
     "Z": ((0, 0, 4, 0), (4, 0, 0, 7), (0, 7, 4, 7)),
 }
 _INITIALS = tuple(sorted(INITIAL_GLYPHS))
+CONNECTOR_P = 0.7  # of the electrodes: the lead's snap connector still on the stud
 INITIALS_P = 0.6
+LETTER_HEIGHT_MM = (10.0, 18.0)
+STROKE_SHARE = (0.17, 0.23)  # stroke width / letter height: block letters, 1.7-4.1 mm
+MIRROR_P = 0.4  # of the lead markers: read from behind (the marker faces the tube, or is turned over)
 HOLDER_P = 0.7  # of the lead markers: in a plastic block
 RING_P = 0.4  # of the blocks: a split ring through the top
 BLOCK_ARROW_SHARE = 0.75  # of the arrows: the block "upright" arrow, always pointing up
@@ -125,7 +135,25 @@ def _ecg(rng, ctx, an) -> list[ObjectSpec]:
         end = (at[0] + length_mm * math.cos(turn) / ctx.spacing_mm[1], at[1] + length_mm * math.sin(turn) /
                ctx.spacing_mm[0])
         out.append(_curve(ctx, at, end, float(rng.uniform(-0.4, 0.4)), float(rng.uniform(0.3, 0.6)), "copper"))
+        if rng.random() < CONNECTOR_P:
+            out.append(lead_connector(rng, ctx, at, turn))
     return out
+
+
+def lead_connector(rng: np.random.Generator, ctx: PlacementContext, stud_px: tuple[float, float],
+                   turn: float) -> ObjectSpec:
+    """The lead wire's snap connector on an electrode's stud: its brass socket plate (a disc
+    7-10 across, 0.4-0.8 thick, with a rolled rim) tilted 20-50 deg about the wire's direction
+    (the wire pulls it over), so it reads as a bright oval, shifted 1-2 mm toward the wire.
+    Sizes: the socket of a 4 mm ECG snap (AAMI EC53 connectors) in its housing."""
+    mu = mu_per_mm("brass")
+    radius, plate = float(rng.uniform(3.5, 5.0)), float(rng.uniform(0.4, 0.8))
+    params = sheet_metal.sheet_params([(radius, 0.0, plate, 0.0, mu), (radius, radius - 0.6, 1.2, 0.0, mu)],
+                                      tilt_deg=float(rng.uniform(20, 50)), angle_deg=math.degrees(turn))
+    shift = float(rng.uniform(1.0, 2.0))
+    at = (stud_px[0] + shift * math.cos(turn) / ctx.spacing_mm[1],
+          stud_px[1] + shift * math.sin(turn) / ctx.spacing_mm[0])
+    return ObjectSpec(cls=DEVICE_CLASS, kind=kinds.PHYS_SHEET, center_px=at, material="brass", params=params)
 
 
 def _line(rng, ctx, an) -> list[ObjectSpec]:
@@ -228,21 +256,28 @@ def _strokes(glyph, unit_mm: float, stroke_mm: float, at_mm: tuple[float, float]
     return [(point(x0, y0), point(x1, y1), stroke_mm) for x0, y0, x1, y1 in glyph]
 
 
-def lead_marker(rng: np.random.Generator, ctx: PlacementContext, initials_p: float = INITIALS_P) -> ObjectSpec:
+def lead_marker(rng: np.random.Generator, ctx: PlacementContext, initials_p: float = INITIALS_P,
+                mirror_p: float = MIRROR_P) -> ObjectSpec:
     """A lead "L" or "R" lying flat on the detector in an upper outer corner (`phys_wire` strokes),
-    with two initials below it with probability `initials_p`."""
+    with two initials below it with probability `initials_p`, the whole read from behind
+    (mirrored) with probability `mirror_p`."""
     letter = "L" if rng.random() < 0.5 else "R"
-    height_mm, stroke_mm = float(rng.uniform(10, 16)), float(rng.uniform(1.8, 2.8))
+    height_mm = float(rng.uniform(*LETTER_HEIGHT_MM))
+    stroke_mm = height_mm * float(rng.uniform(*STROKE_SHARE))
     unit = height_mm / 7.0
     segs = _strokes(LEAD_GLYPHS[letter], unit, stroke_mm, (0.0, 0.0))
     angle = float(rng.uniform(-20, 20))
     x, y = _upper_corner(rng, ctx, (0.04, 0.2), (0.04, 0.25))
+    mirrored = rng.random() < mirror_p  # drawn before the initials: the same with or without them
     if rng.random() < initials_p:
         small = unit * float(rng.uniform(0.45, 0.6))
         top = 7 * unit + 2 * stroke_mm  # below the letter, a stroke's width of gap
         for k in range(2):
             glyph = INITIAL_GLYPHS[_INITIALS[int(rng.integers(len(_INITIALS)))]]
             segs += _strokes(glyph, small, 0.7 * stroke_mm, (k * 5.5 * small, top))
+    if mirrored:  # the whole marker read from behind: letter and initials flipped left to right
+        flip = np.array([-1.0, 1.0, 1.0])
+        segs = [(p0 * flip, p1 * flip, d) for p0, p1, d in segs]
     return ObjectSpec(cls=LEAD_MARKER_CLASS, kind=kinds.PHYS_WIRE, center_px=(x, y), material="lead",
                       params=pl.wire_params(segs, pl.rotation(0.0, angle), "lead", 0.0, angle))
 

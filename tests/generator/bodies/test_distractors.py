@@ -2,12 +2,14 @@
 body's label; `class` mode labels the devices `medical_device` and nothing else."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 import torch
 
 from generator.bodies import distractors as dis
+from generator.bodies import placement as pl
 from generator.bodies.context import PlacementContext
 from generator.config import BuildConfig, SourceConfig
 from generator.inputs.sources import list_sources
@@ -108,7 +110,7 @@ def test_a_lead_marker_is_a_bright_letter_in_an_upper_corner_imaged_like_metal()
         ys, xs = torch.nonzero(letter, as_tuple=True)
         height_mm = float(ys.max() - ys.min() + 1) * 0.5
         assert float(gain.max()) > 0.3  # lead: far brighter than the film
-        assert 8 <= height_mm <= 20  # a 10-16 mm letter (turned up to 20 degrees)
+        assert 8 <= height_mm <= 25  # a 10-18 mm letter and its strokes (turned up to 20 degrees)
         box = letter[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
         assert 0.15 < float(box.float().mean()) < 0.65  # strokes, not a filled block
 
@@ -175,6 +177,73 @@ def test_lead_markers_carry_two_initials_below_the_letter_six_times_in_ten():
         return np.ptp(np.concatenate([s[:, 1], s[:, 3]]))
 
     assert height(b) > 1.3 * height(a)  # below the letter (turned at most 20 degrees)
+
+
+def _upright(m) -> np.ndarray:
+    """A lead marker's segment ends in its own (unturned) frame, about their mean: (2 K, 2) mm."""
+    ends, _ = dis._wire_points_mm(m)
+    up = ends @ pl.rotation(0.0, m.params["angle_deg"])[:2, :2]
+    return up - up.mean(0)
+
+
+def test_lead_markers_are_block_letters_read_from_behind_four_times_in_ten():
+    ctx = PlacementContext(height=128, width=128, spacing_mm=(0.5, 0.5))
+    flipped = []
+    for seed in range(400):
+        plain = dis.lead_marker(np.random.default_rng(seed), ctx, mirror_p=0.0)
+        mirrored = dis.lead_marker(np.random.default_rng(seed), ctx, mirror_p=1.0)
+        assert mirrored.center_px == plain.center_px and mirrored.params["angle_deg"] == plain.params["angle_deg"]
+        a, b = _upright(plain), _upright(mirrored)
+        np.testing.assert_allclose(b[:, 0], -a[:, 0], atol=2e-3)  # left and right swapped
+        np.testing.assert_allclose(b[:, 1], a[:, 1], atol=2e-3)  # top and bottom kept
+        flipped.append(dis.lead_marker(np.random.default_rng(seed), ctx) != plain)
+        letter = dis.lead_marker(np.random.default_rng(seed), ctx, initials_p=0.0, mirror_p=0.0)
+        up, (_, diameters) = _upright(letter), dis._wire_points_mm(letter)
+        height_mm = float(np.ptp(up[:, 1]))  # the letter's 7 grid units
+        assert 10.0 <= height_mm <= 18.0
+        assert np.all((diameters / height_mm > 0.17 - 1e-6) & (diameters / height_mm < 0.23 + 1e-6))
+    assert 0.32 < np.mean(flipped) < 0.48  # MIRROR_P = 0.4
+
+
+def test_most_electrodes_keep_their_leads_connector_a_bright_brass_oval_on_the_stud():
+    from generator.render.styles import get_style
+    from generator.run.shard import render_specs
+    from generator.shapes import kinds
+    from generator.spec import SampleSpec
+
+    studs = connectors = 0
+    for i in range(300):
+        items = dis.sample_distractors(np.random.default_rng(i), CTX, "negative")
+        sheets = [d for d in items if d.cls == dis.DEVICE_CLASS and d.kind == kinds.PHYS_SHEET]
+        steel = [d for d in sheets if d.material == "steel"]
+        brass = [d for d in sheets if d.material == "brass"]
+        studs, connectors = studs + len(steel), connectors + len(brass)
+        for c in brass:  # 1-2 mm from one of the film's studs, toward its wire
+            gap_mm = min(math.hypot((c.center_px[0] - s.center_px[0]) * CTX.spacing_mm[1],
+                                    (c.center_px[1] - s.center_px[1]) * CTX.spacing_mm[0]) for s in steel)
+            assert 1.0 - 1e-6 <= gap_mm <= 2.0 + 1e-6
+            assert 20 <= c.params["tilt_deg"] <= 50
+    assert studs > 200 and 0.62 < connectors / studs < 0.78  # CONNECTOR_P = 0.7
+
+    ctx = PlacementContext(height=96, width=96, spacing_mm=(0.25, 0.25))
+    style = get_style("physical")
+    c = next(c for seed in range(100) if (c := dis.lead_connector(np.random.default_rng(seed), ctx, (40.0, 48.0),
+                                                                  0.0)).params["tilt_deg"] > 40)  # clearly oval
+    spec = SampleSpec(index=0, key="0", source_index=0, source_id="s", label="none", style="physical",
+                      height=96, width=96, spacing_mm=(0.25, 0.25), objects=(), distractors=(c,),
+                      imaging={**style.sample_imaging(np.random.default_rng(2), ctx), "noise_sigma": 0.0})
+    film = torch.full((1, 96, 96), 0.3)
+    film[:, :, 88:] = 0.9
+    gain = (render_specs([spec], [film], style, torch.device("cpu"))[0] - film)[0, 0, :, :88]
+    assert float(gain.max()) > 0.2  # brass plate: bright
+    ys, xs = torch.nonzero(gain > 0.5 * float(gain.max()), as_tuple=True)
+    area_mm2 = len(ys) * 0.25 * 0.25
+    assert 25 < area_mm2 < 70  # a 7-10 mm plate seen at 40-50 degrees: pi r^2 cos(tilt)
+    pts = torch.stack([xs, ys], 1).float()
+    axes = torch.linalg.eigvalsh(torch.cov(pts.T)).sqrt()
+    tilt = math.radians(c.params["tilt_deg"])
+    assert float(axes[0] / axes[1]) == pytest.approx(math.cos(tilt), abs=0.08)  # an oval: cos(tilt) as wide
+    assert float(axes[0] / axes[1]) < 0.85  # not a disc
 
 
 def test_a_marker_holder_is_a_faint_plastic_block_round_the_letters_with_a_ring_on_top():
