@@ -46,8 +46,10 @@ numbers parsed from NIH names in memory only). Variants: all classes, shape-matc
 (`SHAPE_MATCHED_CLASSES`), detector-matched (synthetic objects that pass the detector's
 thresholds) and device-matched (the distractors of `--distractors negative`, our rendering
 of what the real detections are: electrodes, leads, clips, lead markers; same imaging, same
-kind of object, so what separates the two sides there is the rendering). `realism_report`
-returns counts and figures only, never file names.
+kind of object, so what separates the two sides there is the rendering). Each variant also
+gets `cues`: the AUROC of each simple measure alone (background level and texture, contrast,
+size, edge band, core texture: `realism_cues`), which says what a high AUROC is made of.
+`realism_report` returns counts and figures only, never file names.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ from generator.rng import sample_rng
 from generator.spec import SampleSpec
 from generator.tools.discriminator import crop, discriminate, patient_id
 from generator.tools.realism_config import CROP_MM, RealismConfig
+from generator.tools.realism_cues import cue_aurocs, strongest
 from generator.tools.realism_variants import CAVEATS, SHAPE_MATCHED_CLASSES, VARIANTS, devices
 
 WORK_PX = 512
@@ -366,7 +369,8 @@ def realism_report(config: RealismConfig, sheet: str | Path | None = None) -> di
             continue
         crops, groups, classes = _select(with_metal, keep, rng)
         result = discriminate(real_crops, real_groups, crops, groups, config.discriminator, config.seed)
-        variants[name] = {"description": description, **result, "synthetic_classes": classes}
+        variants[name] = {"description": description, **result, "synthetic_classes": classes,
+                          "cues": cue_aurocs(real_crops, crops, config.crop_mm / config.crop_px)}
         shown[f"synthetic, {name.replace('_', ' ')}"] = crops
     if sheet is not None:
         from generator.tools.crop_sheet import write_crop_sheet
@@ -400,8 +404,10 @@ def _auc_line(name: str, d: dict) -> str:
     if d.get("auc") is None:
         return f"{name:26s} n/a ({d.get('note', '')})"
     lo, hi = d["auc_ci95"] or (float("nan"), float("nan"))
+    cues = ", ".join(f"{cue} {auc:.2f}" for cue, auc in strongest(d["cues"]))
     return (f"{name:26s} {d['auc']:.3f}  seeds {d['auc_spread']['min']:.3f}-{d['auc_spread']['max']:.3f}"
-            f"  95% CI {lo:.3f}-{hi:.3f}  crops {d['crops']['real']} real / {d['crops']['synthetic']} synthetic")
+            f"  95% CI {lo:.3f}-{hi:.3f}  crops {d['crops']['real']} real / {d['crops']['synthetic']} synthetic"
+            f"\n{'':28s}strongest single cues (AUROC alone): {cues}")
 
 
 def format_report(result: dict) -> str:

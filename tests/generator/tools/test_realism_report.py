@@ -14,6 +14,7 @@ from PIL import Image
 
 from generator.tools.discriminator import DiscriminatorConfig
 from generator.tools.realism import SYNTHETIC_CLASSES, RealismConfig, format_report, realism_report
+from generator.tools.realism_cues import CUES
 
 REPO = Path(__file__).resolve().parents[3]
 NIH_NAME = re.compile(r"\d{8}_\d{3}")
@@ -53,6 +54,9 @@ def _check_shape(result: dict) -> None:
     assert {"crops", "patients", "epochs", "folds", "seeds", "auc_per_seed", "auc_ci95", "caveats",
             "variants"} <= set(d)
     assert set(d["variants"]) == {"shape_matched", "detector_matched", "device_matched"}
+    for v in (d, *d["variants"].values()):  # each selection's single cues, by name
+        assert set(v["cues"]) == set(CUES)
+        assert all(c["auc"] is None or 0.0 <= c["auc"] <= 1.0 for c in v["cues"].values())
     text = json.dumps(result)
     assert not NIH_NAME.search(text) and ".png" not in text  # counts only
 
@@ -78,6 +82,7 @@ def test_report_has_the_documented_keys_and_no_file_names(films):
     assert result["config"]["n_images"] == 8 and result["config"]["discriminator"]["epochs"] == 2
     table = format_report(result)
     assert "all classes" in table and "shape-matched" in table and "10000001" not in table
+    assert table.count("strongest single cues") == 4  # one line under each selection
 
 
 def test_realism_command_on_a_few_real_films_writes_the_json(tmp_path):
