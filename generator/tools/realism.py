@@ -44,11 +44,13 @@ quantisation), against as many crops of synthetic metal from the same film (cent
 object's densest pixel, outside the same border band), scored patient-grouped (patient
 numbers parsed from NIH names in memory only). Variants: all classes, shape-matched
 (`SHAPE_MATCHED_CLASSES`), detector-matched (synthetic objects that pass the detector's
-thresholds) and device-matched (the distractors of `--distractors negative`, our rendering
-of what the real detections are: electrodes, leads, clips, lead markers; same imaging, same
-kind of object, so what separates the two sides there is the rendering). Each variant also
-gets `cues`: the AUROC of each simple measure alone (background level and texture, contrast,
-size, edge band, core texture: `realism_cues`), which says what a high AUROC is made of.
+thresholds), device-matched (the distractors of `--distractors negative`, our rendering of
+what the real detections are: electrodes, leads, clips, lead markers; same imaging, same kind
+of object, so what separates the two sides there is the rendering) and position-matched (a
+foreign body on each real detection's mirror image across the film: like backgrounds). Each
+variant also gets `cues`: the AUROC of each simple measure alone (background level and
+texture, contrast, size, edge band, core texture: `realism_cues`), which says what a high
+AUROC is made of.
 `realism_report` returns counts and figures only, never file names.
 """
 
@@ -94,6 +96,7 @@ DEFAULT_SPACING_MM = (0.143 * 2.5, 0.143 * 2.5)
 _STREAM_EXTRA = 2
 _STREAM_SELECT = 3
 _STREAM_DEVICES = 4
+_STREAM_TWINS = 5
 
 
 @dataclass(frozen=True)
@@ -278,7 +281,7 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
         return SampleSpec(index=k, key=str(k), source_index=0, source_id="", label=cls, style="physical",
                           height=h, width=w, spacing_mm=sp, objects=objs, imaging=style.sample_imaging(rng, ctx))
 
-    specs = []
+    specs, first_twin = [], None
     for k, cls in enumerate(SYNTHETIC_CLASSES):
         specs.append(spec(k, cls, sample_rng(config.seed, n * len(SYNTHETIC_CLASSES) + k)))
     if points:
@@ -292,6 +295,11 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
         for _ in points:
             item = items[int(rng.integers(len(items)))]
             specs.append(replace(spec(len(specs), item.cls, rng, objects=()), distractors=(item,)))
+        first_twin, rng = len(specs), sample_rng(config.seed, n, _STREAM_TWINS)
+        for r, c in points:  # a foreign body on the real detection's mirror image across the film
+            cls = SYNTHETIC_CLASSES[int(rng.integers(len(SYNTHETIC_CLASSES)))]
+            twin = tuple(replace(o, center_px=(float(w - 1 - c), float(r))) for o in style.samplers[cls](rng, ctx)[:1])
+            specs.append(spec(len(specs), cls, rng, objects=twin))
     images, windows = render_specs(specs, [src] * len(specs), style, torch.device("cpu"))
     images_np = images[:, 0].numpy()  # (B, H, W)
     synthetic: dict[str, list[Measure]] = {c: [] for c in SYNTHETIC_CLASSES}
@@ -317,8 +325,9 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
                     synthetic[specs[b].label].append(m)
             if points and not _in_border(row, col, h, w):
                 q = q95.setdefault(b, float(np.quantile(img, 0.95)))
+                source = "class" if b < len(SYNTHETIC_CLASSES) else "twin" if b >= first_twin else "extra"
                 candidates.append((specs[b].label, crop(img, row, col, sp, config.crop_mm, config.crop_px),
-                                   _passes_detector(img, row, col, sp, q), b < len(SYNTHETIC_CLASSES)))
+                                   _passes_detector(img, row, col, sp, q), source))
     none = images_np[len(SYNTHETIC_CLASSES)] if points else None
     real_crops = [crop(none, r, c, sp, config.crop_mm, config.crop_px) for r, c in points]
     return _Film(patient_id(path.name), real, synthetic, real_crops, candidates)

@@ -27,18 +27,25 @@ def devices(rng: np.random.Generator, ctx: PlacementContext, tries: int = 50) ->
 
 
 # Which synthetic crops each discriminator variant may draw, per film, as many as the film
-# has real crops: (description, keep(class, passes_detector, per_class_render)).
+# has real crops: (description, keep(class, passes_detector, source)); source: "class" (one
+# object of each class per film), "extra" (the shape-matched and device renders) or "twin"
+# (a foreign body on each real detection's mirror image).
 VARIANTS = {
-    "all_classes": ("one object of each class per film, chosen at random", lambda c, d, p: p),
+    "all_classes": ("one object of each class per film, chosen at random", lambda c, d, s: s == "class"),
     "shape_matched": (f"{' and '.join(SHAPE_MATCHED_CLASSES)} only (wires, chains, studs, pins: the synthetic "
-                      "shapes closest to ECG leads and clips)", lambda c, d, p: c in SHAPE_MATCHED_CLASSES),
+                      "shapes closest to ECG leads and clips)",
+                      lambda c, d, s: c in SHAPE_MATCHED_CLASSES and s != "twin"),
     "detector_matched": ("only objects that pass the real detector's thresholds at their centre (top-hat and "
                          "95th percentile), as the real crops had to",
-                         lambda c, d, p: d and c not in DEVICE_MATCHED_CLASSES),
+                         lambda c, d, s: d and c not in DEVICE_MATCHED_CLASSES and s != "twin"),
     "device_matched": ("the film's own synthetic distractors (ECG electrodes and leads, lines, sternal wires, "
                        "clips, lead markers: what the real detections are), one alone on the film per real crop; "
                        "not foreign bodies, so this measures the imaging, not the foreign bodies' shapes",
-                       lambda c, d, p: c in DEVICE_MATCHED_CLASSES),
+                       lambda c, d, s: c in DEVICE_MATCHED_CLASSES),
+    "position_matched": ("a foreign body of a random class placed on each real detection's mirror image across "
+                         "the film (same row, the other side: the same anatomy, mirrored), so both sides sit on "
+                         "like backgrounds and what separates them is the objects, not where they lie",
+                         lambda c, d, s: s == "twin"),
 }
 CAVEATS = (
     "shape differs by construction: synthetic foreign bodies are not ECG leads or clips, so a high AUROC may be "
@@ -47,4 +54,7 @@ CAVEATS = (
     "that way; see the detector_matched variant",
     "few real crops (one to three per film with real metal): read the interval, not the third decimal",
     "a lower bound on separability: more epochs or a larger model can only tell the sides apart better",
+    "placement: foreign bodies lie where their classes are found (oesophagus, airways, stomach, clothing), real "
+    "detections where devices and markers are (chest wall, shoulders); the cues' background_level and "
+    "background_texture show how much of the AUROC that is; see the position_matched variant",
 )

@@ -53,7 +53,7 @@ def _check_shape(result: dict) -> None:
     assert d["auc"] == result["discriminator_auc"]
     assert {"crops", "patients", "epochs", "folds", "seeds", "auc_per_seed", "auc_ci95", "caveats",
             "variants"} <= set(d)
-    assert set(d["variants"]) == {"shape_matched", "detector_matched", "device_matched"}
+    assert set(d["variants"]) == {"shape_matched", "detector_matched", "device_matched", "position_matched"}
     for v in (d, *d["variants"].values()):  # each selection's single cues, by name
         assert set(v["cues"]) == set(CUES)
         assert all(c["auc"] is None or 0.0 <= c["auc"] <= 1.0 for c in v["cues"].values())
@@ -69,7 +69,7 @@ def test_report_has_the_documented_keys_and_no_file_names(films):
     assert result["films"]["used"] == 8 and result["films"]["patients"] == 4
     sheet = np.asarray(Image.open(films.parent / "sheet" / "crops.png"))
     assert sheet.ndim == 2 and sheet.shape[1] == 16 * (32 * 3 + 2) + 2  # 16 crops of 32 px, magnified 3x
-    assert sheet.shape[0] >= 5 * (14 + 32 * 3)  # real metal, then the four synthetic selections
+    assert sheet.shape[0] >= 6 * (14 + 32 * 3)  # real metal, then the five synthetic selections
     assert result["real"]["contrast"]["n"] >= 8  # the studs were found
     d = result["discriminator"]
     assert d["crops"]["real"] == d["crops"]["synthetic"] > 0  # as many synthetic crops as real, per film
@@ -79,10 +79,13 @@ def test_report_has_the_documented_keys_and_no_file_names(films):
     assert set(devices["synthetic_classes"]) <= {"medical_device", "lead_marker"}
     assert sum(devices["synthetic_classes"].values()) == devices["crops"]["synthetic"] > 0
     assert "medical_device" not in d["variants"]["detector_matched"]["synthetic_classes"]
+    twins = d["variants"]["position_matched"]  # foreign bodies on the real detections' mirror images
+    assert set(twins["synthetic_classes"]) <= set(SYNTHETIC_CLASSES)
+    assert sum(twins["synthetic_classes"].values()) == twins["crops"]["synthetic"] > 0
     assert result["config"]["n_images"] == 8 and result["config"]["discriminator"]["epochs"] == 2
     table = format_report(result)
     assert "all classes" in table and "shape-matched" in table and "10000001" not in table
-    assert table.count("strongest single cues") == 4  # one line under each selection
+    assert table.count("strongest single cues") == 5  # one line under each selection
 
 
 def test_realism_command_on_a_few_real_films_writes_the_json(tmp_path):
