@@ -20,6 +20,7 @@ STREAM_NOISE = 1
 # realism tool's), so switching them on or off moves no foreign body.
 STREAM_DISTRACTORS = 4
 STREAM_RANDOMISE = 5  # and 6: the laterality marker --randomise burns in
+STREAM_MAGNIFICATION = 7  # the objects' depth in the patient: drawn apart, it moves no object
 
 
 def sample_rng(seed: int, index: int, stream: int = STREAM_SPEC) -> np.random.Generator:

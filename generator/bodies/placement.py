@@ -42,7 +42,7 @@ from generator.anatomy.estimate import Anatomy, nominal_anatomy
 from generator.bodies.context import PlacementContext
 from generator.bodies.materials import mu_per_mm
 from generator.rng import cumulative, pick
-from generator.shapes.base import ParamTable
+from generator.shapes.base import ParamTable, object_spacing
 from generator.shapes.prism import PRISM_VERTICES
 from generator.shapes.registry import SHAPES
 from generator.shapes.spheres import SPHERE_SLOTS
@@ -121,8 +121,8 @@ def extent_px(obj: ObjectSpec, spacing_mm: tuple[float, float]) -> float:
     """Radius in output pixels of a circle about obj's centre that holds the whole object
     (its shape's rasterisation window half-size, a bound, not the tightest one)."""
     names = sorted(obj.params)
-    table = torch.tensor([[obj.params[name]] for name in names], dtype=torch.float32)
-    ext = float(SHAPES[obj.kind].extent_px(ParamTable(names, table), torch.tensor([spacing_mm])).reshape(-1)[0])
+    params = ParamTable(names, torch.tensor([[obj.params[name]] for name in names], dtype=torch.float32))
+    ext = float(SHAPES[obj.kind].extent_px(params, object_spacing(params, torch.tensor([spacing_mm]))).reshape(-1)[0])
     return ext if math.isfinite(ext) else 0.0
 
 

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import torch
 
-from generator.shapes.base import ParamTable
+from generator.shapes.base import ParamTable, object_spacing
 from generator.shapes.registry import SHAPES
 from generator.spec import ObjectSpec
 
@@ -75,7 +75,7 @@ def _rasterise_kind(kind, items, spacing_mm, device, cap: int | None = None) -> 
     table = torch.tensor([[o.params.get(name, 0.0) for _, _, o in items] for name in names], dtype=torch.float32,
                          device=device)
     batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
-    spacing = spacing_mm.to(device=device, dtype=torch.float32)[batch_index]  # (N, 2)
+    spacing = object_spacing(ParamTable(names, table), spacing_mm.to(device=device, dtype=torch.float32)[batch_index])
     # Window half-sizes: a CPU-GPU sync point, once per kind per batch.
     extent = torch.ceil(shape.extent_px(ParamTable(names, table), spacing)) + 1
     if cap is not None:  # NaN or inf from hostile metadata become the cap too

@@ -41,6 +41,8 @@ class Style:
     # more than a legacy render on CPU, so styles that place by image fractions skip them.
     needs_anatomy: bool = True
     cpu_batch_size: int = 64  # images per render batch on CPU: generator.names.CPU_BATCH_SIZES
+    # Whether objects inside the patient are drawn magnified (generator.bodies.magnification).
+    magnifies: bool = False
     # Class weights when --class-weights is not given (a class missing here weighs 1);
     # empty: every class equally.
     default_weights: Mapping[str, float] = field(default_factory=dict)
@@ -85,6 +87,7 @@ PHYSICAL = Style(
     composite=physical.composite,
     sample_imaging=physical.sample_imaging,
     cpu_batch_size=CPU_BATCH_SIZES["physical"],
+    magnifies=True,
     default_weights=PHYSICAL_WEIGHTS,
 )
 

@@ -22,6 +22,7 @@ from generator.bodies.context import PlacementContext
 from generator.bodies.distractors import attenuating, labelled
 from generator.bodies.distractors import marker as laterality_marker
 from generator.bodies.distractors import sample_distractors as distractors_of
+from generator.bodies.magnification import magnify, sample_magnification
 from generator.bodies.placement import on_film
 from generator.config import BuildConfig
 from generator.inputs.plausible import aspect_problem
@@ -41,7 +42,7 @@ from generator.render.encode import (
 from generator.render.randomise import sample_randomise, whole_film
 from generator.render.rasterise import object_masks, rasterise
 from generator.render.styles import NONE_CLASS, get_style
-from generator.rng import STREAM_DISTRACTORS, STREAM_RANDOMISE, cumulative, pick, sample_rng
+from generator.rng import STREAM_DISTRACTORS, STREAM_MAGNIFICATION, STREAM_RANDOMISE, cumulative, pick, sample_rng
 from generator.spec import SampleSpec, sample_key
 
 log = logging.getLogger(__name__)
@@ -182,8 +183,13 @@ class ShardRenderer:
         an = prep.anatomy
         ctx = PlacementContext(height=h, width=w, spacing_mm=prep.spacing_mm, anatomy=an,
                                display_levels=prep.display_levels, source_spacing_mm=prep.source_spacing_mm)
-        objects = () if plan.label == NONE_CLASS else on_film(self.style.samplers[plan.label](plan.rng, ctx), ctx)
         cfg = self.config
+        objects = () if plan.label == NONE_CLASS else self.style.samplers[plan.label](plan.rng, ctx)
+        if objects and self.style.magnifies:
+            m = sample_magnification(sample_rng(cfg.seed, plan.index, STREAM_MAGNIFICATION), prep.meta.get("view"),
+                                     prep.meta.get("age_years"))
+            objects = magnify(objects, m)
+        objects = on_film(objects, ctx)
         distractors = distractors_of(sample_rng(cfg.seed, plan.index, STREAM_DISTRACTORS), ctx, cfg.distractors)
         randomise, marker = sample_randomise(sample_rng(cfg.seed, plan.index, STREAM_RANDOMISE), cfg.randomise, h, w,
                                              prep.spacing_mm, [o.center_px for o in objects])

@@ -40,6 +40,20 @@ class Shape(Protocol):
         ...
 
 
+# An object's optional geometric magnification (generator.bodies.magnification): inside the
+# patient its shadow is M times its size, so every kind is drawn at the image's spacing / M.
+MAGNIFICATION = "magnification"
+
+
+def object_spacing(params: ParamTable, spacing_mm: torch.Tensor) -> torch.Tensor:
+    """(N, 2) mm per pixel at each object's own depth: the image's spacing (N, 2) divided by
+    the object's magnification where it has one (absent or 0: drawn at the detector, M = 1)."""
+    if MAGNIFICATION not in params:
+        return spacing_mm
+    m = params.table[params.names.index(MAGNIFICATION)]  # (N,)
+    return spacing_mm / torch.where(m > 0, m, torch.ones_like(m))[:, None]
+
+
 class ParamTable(Mapping[str, torch.Tensor]):
     """The parameters of N objects of one kind: a (P, N) table with one row per name.
 

@@ -69,6 +69,7 @@ from PIL import Image
 
 from generator.anatomy.estimate import estimate_anatomy
 from generator.bodies.context import PlacementContext
+from generator.bodies.magnification import magnify, sample_magnification
 from generator.render.calibrate import display_levels_np
 from generator.render.styles import get_style
 from generator.rng import sample_rng
@@ -97,6 +98,7 @@ _STREAM_EXTRA = 2
 _STREAM_SELECT = 3
 _STREAM_DEVICES = 4
 _STREAM_TWINS = 5
+_STREAM_DEPTH = 6
 
 
 @dataclass(frozen=True)
@@ -276,8 +278,12 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
     points = detect_metal(px, sp, stored)
     real = [m for m in (measure(px, r, c, sp) for r, c in points) if m]
 
+    depth = sample_rng(config.seed, n, _STREAM_DEPTH)  # magnifications, apart from the objects' own draws
+
     def spec(k: int, cls: str, rng: np.random.Generator, objects=None) -> SampleSpec:
         objs = style.samplers[cls](rng, ctx)[:1] if objects is None else objects
+        if objs and style.magnifies:  # as a build draws them (view and age unknown here)
+            objs = magnify(objs, sample_magnification(depth))
         return SampleSpec(index=k, key=str(k), source_index=0, source_id="", label=cls, style="physical",
                           height=h, width=w, spacing_mm=sp, objects=objs, imaging=style.sample_imaging(rng, ctx))
 
