@@ -24,7 +24,10 @@ not change.
 M is then 1.00-1.36 (typically about 1.07 on PA films and 1.12 on AP). Focal-spot blur
 (a 1.0-1.2 mm spot projects f (M - 1) = 0.0-0.4 mm wide, a s.d. under 0.1 mm) is below the
 detector PSF and not modelled. Distractors are drawn at the detector's scale: lead markers
-lie on it, and devices are not measured against a true size.
+lie on it, and devices are not measured against a true size. Not corrected: a DICOM whose
+Pixel Spacing was calibrated to the patient (ERMF applied, so smaller than its Imager Pixel
+Spacing) is read at that spacing (`generator.inputs.dicom`), and its objects come out about
+ERMF (~1.1) times too large.
 """
 
 from __future__ import annotations
