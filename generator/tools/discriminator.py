@@ -58,15 +58,25 @@ def crop(px: np.ndarray, row: float, col: float, spacing_mm: tuple[float, float]
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)[0, 0].numpy()
 
 
+def radius_map(p: int) -> np.ndarray:
+    """(P, P) distance of each pixel centre from a P x P crop's centre, as a fraction of P."""
+    yy, xx = np.mgrid[:p, :p] - (p - 1) / 2
+    return np.hypot(yy, xx) / p
+
+
+def background(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each crop's background ring (RING_FRACTION): its median (N,) and robust spread (N,),
+    1.4826 MAD, at least MIN_SPREAD. crops: (N, P, P)."""
+    d = radius_map(crops.shape[1])
+    ring = crops[:, (d >= RING_FRACTION[0]) & (d <= RING_FRACTION[1])]  # (N, R)
+    med = np.median(ring, axis=1)
+    return med, np.maximum(1.4826 * np.median(np.abs(ring - med[:, None]), axis=1), MIN_SPREAD)
+
+
 def normalise_crops(crops: np.ndarray) -> np.ndarray:
     """(N, P, P) float32 intensities -> (N, P, P) float32, each standardised by its own
     background ring (see the module docstring)."""
-    n, p, _ = crops.shape
-    yy, xx = np.mgrid[:p, :p] - (p - 1) / 2
-    d = np.hypot(yy, xx) / p
-    ring = crops[:, (d >= RING_FRACTION[0]) & (d <= RING_FRACTION[1])]  # (N, R)
-    med = np.median(ring, axis=1)
-    spread = np.maximum(1.4826 * np.median(np.abs(ring - med[:, None]), axis=1), MIN_SPREAD)
+    med, spread = background(crops)
     return np.arcsinh((crops - med[:, None, None]) / spread[:, None, None]).astype(np.float32)
 
 

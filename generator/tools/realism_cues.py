@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generator.tools.discriminator import MIN_SPREAD, RING_FRACTION, auroc
+from generator.tools.discriminator import MIN_SPREAD, auroc, background, radius_map
 
 CUES = ("background_level", "background_texture", "contrast", "relative_contrast", "area_mm2", "edge_band",
         "core_texture")
@@ -54,11 +54,8 @@ def cue_values(crops: np.ndarray, mm_per_px: float) -> dict[str, np.ndarray]:
         raise ValueError(f"crops: expected (N, P, P) with P >= 8, got {tuple(crops.shape)}")
     c = crops.astype(np.float64)
     n, p, _ = c.shape
-    yy, xx = np.mgrid[:p, :p] - (p - 1) / 2
-    d = np.hypot(yy, xx) / p
-    ring = c[:, (d >= RING_FRACTION[0]) & (d <= RING_FRACTION[1])]  # (N, R)
-    level = np.median(ring, axis=1)
-    spread = np.maximum(1.4826 * np.median(np.abs(ring - level[:, None]), axis=1), MIN_SPREAD)
+    d = radius_map(p)
+    level, spread = background(c)
     m = p // 2
     contrast = c[:, m - 2:m + 2, m - 2:m + 2].max(axis=(1, 2)) - level
     lap = _laplacian(c)
