@@ -75,15 +75,16 @@ def _rasterise_kind(kind, items, spacing_mm, device, cap: int | None = None) -> 
     table = torch.tensor([[o.params.get(name, 0.0) for _, _, o in items] for name in names], dtype=torch.float32,
                          device=device)
     batch_index = torch.tensor([b for b, _, _ in items], dtype=torch.int64, device=device)
-    spacing = object_spacing(ParamTable(names, table), spacing_mm.to(device=device, dtype=torch.float32)[batch_index])
+    params = ParamTable(names, table)
+    spacing = object_spacing(params, spacing_mm.to(device=device, dtype=torch.float32)[batch_index])  # (N, 2)
     # Window half-sizes: a CPU-GPU sync point, once per kind per batch.
-    extent = torch.ceil(shape.extent_px(ParamTable(names, table), spacing)) + 1
+    extent = torch.ceil(shape.extent_px(params, spacing)) + 1
     if cap is not None:  # NaN or inf from hostile metadata become the cap too
         extent = torch.nan_to_num(extent, nan=cap, posinf=cap).clamp(1, cap)
     halves = extent.to(torch.int64).tolist()
     buckets = _size_buckets(halves)
     if len(buckets) == 1:  # the usual case: no copies
-        return [_rasterise_bucket(shape, items, ParamTable(names, table), spacing, batch_index, max(halves), device)]
+        return [_rasterise_bucket(shape, items, params, spacing, batch_index, max(halves), device)]
     out = []
     for bucket in buckets:
         idx = torch.tensor(bucket, dtype=torch.int64, device=device)

@@ -50,8 +50,7 @@ of object, so what separates the two sides there is the rendering) and position-
 foreign body on each real detection's mirror image across the film: like backgrounds). Each
 variant also gets `cues`: the AUROC of each simple measure alone (background level and
 texture, contrast, size, edge band, core texture: `realism_cues`), which says what a high
-AUROC is made of.
-`realism_report` returns counts and figures only, never file names.
+AUROC is made of. `realism_report` returns counts and figures only, never file names.
 """
 
 from __future__ import annotations
