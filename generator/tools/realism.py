@@ -304,7 +304,8 @@ def _film(path: Path, n: int, spacing_mm: tuple[float, float], config: RealismCo
         for r, c in points:  # a foreign body on the real detection's mirror image across the film
             cls = SYNTHETIC_CLASSES[int(rng.integers(len(SYNTHETIC_CLASSES)))]
             twin = tuple(replace(o, center_px=(float(w - 1 - c), float(r))) for o in style.samplers[cls](rng, ctx)[:1])
-            specs.append(spec(len(specs), cls, rng, objects=twin))
+            if min(math.hypot((r - r2) * sp[0], (w - 1 - c - c2) * sp[1]) for r2, c2 in points) >= MIN_SEPARATION_MM:
+                specs.append(spec(len(specs), cls, rng, objects=twin))  # not on the other side's real metal
     images, windows = render_specs(specs, [src] * len(specs), style, torch.device("cpu"))
     images_np = images[:, 0].numpy()  # (B, H, W)
     synthetic: dict[str, list[Measure]] = {c: [] for c in SYNTHETIC_CLASSES}

@@ -43,8 +43,9 @@ VARIANTS = {
                        "not foreign bodies, so this measures the imaging, not the foreign bodies' shapes",
                        lambda c, d, s: c in DEVICE_MATCHED_CLASSES),
     "position_matched": ("a foreign body of a random class placed on each real detection's mirror image across "
-                         "the film (same row, the other side: the same anatomy, mirrored), so both sides sit on "
-                         "like backgrounds and what separates them is the objects, not where they lie",
+                         "the film (same row, the other side: the same anatomy, mirrored; none where real metal "
+                         "lies there), so both sides sit on like backgrounds and what separates them is the "
+                         "objects, not where they lie",
                          lambda c, d, s: s == "twin"),
 }
 CAVEATS = (
