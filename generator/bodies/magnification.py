@@ -49,8 +49,9 @@ DEPTH_SHARE = (0.05, 0.95)  # of the chest's AP diameter, object to detector
 
 
 def sample_magnification(rng: np.random.Generator, view: str | None = None, age_years: float | None = None) -> float:
-    """One M = SID / (SID - OID) for a film of `view` ("AP", "PA", or None: unknown) and
-    patient age (None: adult), from the ranges of the module docstring."""
+    """One M = SID / (SID - OID) for a film of `view` ("AP", "PA" in any case; anything else
+    or None: unknown) and patient age (None: adult), from the ranges of the module docstring."""
+    view = view.strip().upper() if isinstance(view, str) else None  # manifests write "ap", "PA "
     ap = view == "AP" if view in ("AP", "PA") else bool(rng.random() < AP_SHARE)
     sid = float(rng.uniform(*(SID_AP_CM if ap else SID_PA_CM)))
     child = age_years is not None and age_years < CHILD_BELOW_YEARS

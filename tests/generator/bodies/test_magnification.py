@@ -28,6 +28,7 @@ def test_magnification_follows_the_view_and_the_patient():
     assert np.median(child) < np.median(ap)  # a thinner chest
     assert np.median(pa) < np.median(unknown) < np.median(ap)  # unknown view: AP 4 times in 10
     assert _draws(view="LL").mean() == pytest.approx(unknown.mean())  # not AP or PA: unknown
+    assert np.array_equal(_draws(view=" ap "), ap)  # as a manifest may write it
 
 
 def _coin(center=(40.0, 40.0)) -> ObjectSpec:
