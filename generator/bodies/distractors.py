@@ -151,8 +151,8 @@ def lead_connector(rng: np.random.Generator, ctx: PlacementContext, stud_px: tup
     params = sheet_metal.sheet_params([(radius, 0.0, plate, 0.0, mu), (radius, radius - 0.6, 1.2, 0.0, mu)],
                                       tilt_deg=float(rng.uniform(20, 50)), angle_deg=math.degrees(turn))
     shift = float(rng.uniform(1.0, 2.0))
-    at = (stud_px[0] + shift * math.cos(turn) / ctx.spacing_mm[1],
-          stud_px[1] + shift * math.sin(turn) / ctx.spacing_mm[0])
+    dx, dy = _px(ctx, shift * math.cos(turn), shift * math.sin(turn))
+    at = (stud_px[0] + dx, stud_px[1] + dy)
     return ObjectSpec(cls=DEVICE_CLASS, kind=kinds.PHYS_SHEET, center_px=at, material="brass", params=params)
 
 

@@ -50,7 +50,7 @@ def object_spacing(params: ParamTable, spacing_mm: torch.Tensor) -> torch.Tensor
     the object's magnification where it has one (absent or 0: drawn at the detector, M = 1)."""
     if MAGNIFICATION not in params:
         return spacing_mm
-    m = params.table[params.names.index(MAGNIFICATION)]  # (N,)
+    m = params[MAGNIFICATION].reshape(-1)  # (N,)
     return spacing_mm / torch.where(m > 0, m, torch.ones_like(m))[:, None]
 
 
