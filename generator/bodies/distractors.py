@@ -29,8 +29,13 @@ the spec's `distractors`, never in `objects`, never in `labels` as a foreign bod
 |                |          | (commercial markers: 1-2 mm thick block letters 10-19 mm high    |
 |                |          | in a plastic holder), 6 times in 10 with two initials 0.45-0.6   |
 |                |          | as high below it, 4 times in 10 read from behind (mirrored, as   |
-|                |          | on several cxr-nih films), turned +-20 deg, in an upper outer    |
-|                |          | corner of the film and often over the shoulder; imaged like any  |
+|                |          | on several cxr-nih films), turned +-20 deg (1 in 7 laid on its   |
+|                |          | side, a further +-90), 3 in 10 of the initials stacked beside the|
+|                |          | letter (as tall as it) rather than below; at the film's outer    |
+|                |          | side, up to half off its                                         |
+|                |          | edge: 3 in 4 in an upper corner, often over the shoulder, the    |
+|                |          | rest lower down the side, over the arm or the lateral chest (as  |
+|                |          | the train-split cxr-nih films show them); imaged like any        |
 |                |          | metal (blur, scatter, processing), so it looks like metal, which |
 |                |          | it is. 7 in 10 sit in a PMMA block 5-8 thick, 2-4 wider than the |
 |                |          | letters all round (a faint rectangle); 4 blocks in 10 hang on a  |
@@ -92,6 +97,11 @@ INITIALS_P = 0.6
 LETTER_HEIGHT_MM = (10.0, 18.0)
 STROKE_SHARE = (0.17, 0.23)  # stroke width / letter height: block letters, 1.7-4.1 mm
 MIRROR_P = 0.4  # of the lead markers: read from behind (the marker faces the tube, or is turned over)
+SIDE_P = 0.25  # of the lead markers: lower down the film's side rather than in an upper corner
+LEAD_X_SHARE = (0.01, 0.2)  # of the width, from the film's side: a marker may hang half off the edge
+LEAD_Y_SHARE = {"corner": (0.02, 0.25), "side": (0.25, 0.85)}  # of the height, from the top
+QUARTER_TURN_P = 0.15  # of the lead markers: laid on their side
+BESIDE_P = 0.3  # of the initials: stacked beside the letter rather than below it
 HOLDER_P = 0.7  # of the lead markers: in a plastic block
 RING_P = 0.4  # of the blocks: a split ring through the top
 BLOCK_ARROW_SHARE = 0.75  # of the arrows: the block "upright" arrow, always pointing up
@@ -214,10 +224,10 @@ def burnt_in(text: str, centre_px: tuple[float, float], *, height_mm: float, val
                       material="none", params=params)
 
 
-def _upper_corner(rng: np.random.Generator, ctx: PlacementContext, x_share: tuple[float, float],
+def _at_side(rng: np.random.Generator, ctx: PlacementContext, x_share: tuple[float, float],
                   y_share: tuple[float, float]) -> tuple[float, float]:
-    """(x, y) px in the upper left or (mirrored) right corner: x_share of the width from the
-    film's side, y_share of the height from its top."""
+    """(x, y) px at the left or (mirrored) right side: x_share of the width from the film's
+    side, y_share of the height from its top (an upper corner for small y_share)."""
     right = rng.random() < 0.5
     lo, hi = (1.0 - x_share[1], 1.0 - x_share[0]) if right else x_share
     x = ctx.width * float(rng.uniform(lo, hi))
@@ -226,7 +236,7 @@ def _upper_corner(rng: np.random.Generator, ctx: PlacementContext, x_share: tupl
 
 def marker(rng: np.random.Generator, ctx: PlacementContext) -> ObjectSpec:
     """A laterality marker in an upper corner (also what `--randomise` burns in)."""
-    x, y = _upper_corner(rng, ctx, (0.05, 0.2), (0.04, 0.15))
+    x, y = _at_side(rng, ctx, (0.05, 0.2), (0.04, 0.15))
     return burnt_in("L" if rng.random() < 0.5 else "R", (x, y), height_mm=float(rng.uniform(8, 15)),
                     value=float(rng.uniform(0.85, 1.0)), box=bool(rng.random() < 0.5))
 
@@ -258,8 +268,9 @@ def _strokes(glyph, unit_mm: float, stroke_mm: float, at_mm: tuple[float, float]
 
 def lead_marker(rng: np.random.Generator, ctx: PlacementContext, initials_p: float = INITIALS_P,
                 mirror_p: float = MIRROR_P) -> ObjectSpec:
-    """A lead "L" or "R" lying flat on the detector in an upper outer corner (`phys_wire` strokes),
-    with two initials below it with probability `initials_p`, the whole read from behind
+    """A lead "L" or "R" lying flat on the detector at the film's outer side (`phys_wire`
+    strokes): in an upper corner, or lower down the side with probability `SIDE_P`; with two
+    initials below or beside it with probability `initials_p`, the whole read from behind
     (mirrored) with probability `mirror_p`."""
     letter = "L" if rng.random() < 0.5 else "R"
     height_mm = float(rng.uniform(*LETTER_HEIGHT_MM))
@@ -267,14 +278,20 @@ def lead_marker(rng: np.random.Generator, ctx: PlacementContext, initials_p: flo
     unit = height_mm / 7.0
     segs = _strokes(LEAD_GLYPHS[letter], unit, stroke_mm, (0.0, 0.0))
     angle = float(rng.uniform(-20, 20))
-    x, y = _upper_corner(rng, ctx, (0.04, 0.2), (0.04, 0.25))
+    if rng.random() < QUARTER_TURN_P:
+        angle += 90.0 if rng.random() < 0.5 else -90.0
+    x, y = _at_side(rng, ctx, LEAD_X_SHARE, LEAD_Y_SHARE["side" if rng.random() < SIDE_P else "corner"])
     mirrored = rng.random() < mirror_p  # drawn before the initials: the same with or without them
     if rng.random() < initials_p:
         small = unit * float(rng.uniform(0.45, 0.6))
-        top = 7 * unit + 2 * stroke_mm  # below the letter, a stroke's width of gap
+        gap = 2 * stroke_mm  # a stroke's width of clear space between the letter and its initials
+        beside = rng.random() < BESIDE_P
+        if beside:  # stacked one above the other, as tall together as the letter
+            small = (7 * unit - stroke_mm) / 14
         for k in range(2):
             glyph = INITIAL_GLYPHS[_INITIALS[int(rng.integers(len(_INITIALS)))]]
-            segs += _strokes(glyph, small, 0.7 * stroke_mm, (k * 5.5 * small, top))
+            at = (4 * unit + gap, k * (7 * small + stroke_mm)) if beside else (k * 5.5 * small, 7 * unit + gap)
+            segs += _strokes(glyph, small, 0.7 * stroke_mm, at)
     if mirrored:  # the whole marker read from behind: letter and initials flipped left to right
         flip = np.array([-1.0, 1.0, 1.0])
         segs = [(p0 * flip, p1 * flip, d) for p0, p1, d in segs]

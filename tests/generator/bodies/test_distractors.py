@@ -86,7 +86,7 @@ def test_class_mode_labels_only_the_devices(shards):
     assert any(d["cls"] == dis.LEAD_MARKER_CLASS for s in samples for d in s.spec["distractors"])
 
 
-def test_a_lead_marker_is_a_bright_letter_in_an_upper_corner_imaged_like_metal():
+def test_a_lead_marker_is_a_bright_letter_at_the_films_side_imaged_like_metal():
     from generator.render.styles import get_style
     from generator.run.shard import render_specs
     from generator.spec import SampleSpec
@@ -97,7 +97,7 @@ def test_a_lead_marker_is_a_bright_letter_in_an_upper_corner_imaged_like_metal()
         rng = np.random.default_rng(seed)
         m = dis.lead_marker(rng, ctx, initials_p=0.0)  # the letter alone (initials: the next test)
         x, y = m.center_px
-        assert (x < 0.2 * 128 or x > 0.8 * 128) and y <= 0.25 * 128  # an upper outer corner
+        assert (x < 0.2 * 128 or x > 0.8 * 128) and y <= 0.85 * 128  # at the outer side
         m = dataclasses.replace(m, center_px=(64.0, 64.0))  # whole on this small film
         spec = SampleSpec(index=0, key="0", source_index=0, source_id="s", label="none", style="physical",
                           height=128, width=128, spacing_mm=(0.5, 0.5), objects=(), distractors=(m,),
@@ -151,7 +151,7 @@ def test_block_arrows_point_up_as_portable_films_upright_arrow_does():
     assert width[0] < width[-1] < width.max()  # the narrow tip on top, the barb, the stem below
 
 
-def test_lead_markers_carry_two_initials_below_the_letter_six_times_in_ten():
+def test_lead_markers_carry_two_initials_below_or_beside_the_letter_six_times_in_ten():
     from generator.shapes.wire import WIRE_SLOTS
 
     ctx = PlacementContext(height=128, width=128, spacing_mm=(0.5, 0.5))
@@ -160,23 +160,40 @@ def test_lead_markers_carry_two_initials_below_the_letter_six_times_in_ten():
         k = sum(1 for name in m.params if name.endswith("_diameter_mm"))
         return np.array([[m.params[f"s{i}_{c}_mm"] for c in ("x0", "y0", "x1", "y1")] for i in range(k)])
 
-    counts = []
+    counts, beside = [], []
     for seed in range(200):
         m = dis.lead_marker(np.random.default_rng(seed), ctx)
         letter = dis.lead_marker(np.random.default_rng(seed), ctx, initials_p=0.0)
         assert len(strokes(m)) <= WIRE_SLOTS
         counts.append(len(strokes(m)) > len(strokes(letter)))  # more strokes than its letter: initials
-    assert 0.5 < np.mean(counts) < 0.7
-    rng = np.random.default_rng(3)
-    alone = dis.lead_marker(rng, ctx, initials_p=0.0)
-    named = dis.lead_marker(np.random.default_rng(3), ctx, initials_p=1.0)
-    assert named.center_px == alone.center_px  # the initials draw after the letter's own draws
-    a, b = strokes(alone), strokes(named)
-    assert len(b) >= len(a) + 4  # two initials of at least two strokes each
-    def height(s):
-        return np.ptp(np.concatenate([s[:, 1], s[:, 3]]))
+        alone = dis.lead_marker(np.random.default_rng(seed), ctx, initials_p=0.0, mirror_p=0.0)
+        named = dis.lead_marker(np.random.default_rng(seed), ctx, initials_p=1.0, mirror_p=0.0)
+        assert named.center_px == alone.center_px  # the initials draw after the letter's own draws
+        assert len(strokes(named)) >= len(strokes(alone)) + 4  # two initials of at least two strokes each
+        b = _upright(named)
+        letter, initials = b[:2 * len(strokes(alone))], b[2 * len(strokes(alone)):]  # its own frame: y down
+        below = initials[:, 1].min() > letter[:, 1].max()  # under the letter's foot
+        beside.append(initials[:, 0].min() > letter[:, 0].max())  # right of its rightmost stroke
+        assert below != beside[-1]
+        if beside[-1]:  # stacked, no taller than the letter
+            assert np.ptp(b[:, 1]) == pytest.approx(np.ptp(letter[:, 1]), abs=1e-3)
+    assert 0.5 < np.mean(counts) < 0.7  # INITIALS_P = 0.6
+    assert 0.2 < np.mean(beside) < 0.4  # BESIDE_P = 0.3
 
-    assert height(b) > 1.3 * height(a)  # below the letter (turned at most 20 degrees)
+
+def test_lead_markers_lie_along_the_films_side_some_laid_on_their_side():
+    ctx = PlacementContext(height=1000, width=1000, spacing_mm=(0.2, 0.2))
+    markers = [dis.lead_marker(np.random.default_rng(seed), ctx) for seed in range(600)]
+    xs = np.array([m.center_px[0] for m in markers]) / 1000
+    ys = np.array([m.center_px[1] for m in markers]) / 1000
+    assert np.all(np.minimum(xs, 1 - xs) <= 0.2) and np.all(np.minimum(xs, 1 - xs) >= 0.01)
+    assert 0.4 < np.mean(xs < 0.5) < 0.6  # either side
+    assert np.all((ys >= 0.02) & (ys <= 0.85))
+    assert 0.19 < np.mean(ys > 0.25) < 0.31  # SIDE_P = 0.25: lower down the side
+    assert np.mean(ys < 0.05) > 0.05  # and some at the very top
+    turn = np.abs(np.array([m.params["angle_deg"] for m in markers]))
+    assert np.all((turn <= 20) | ((turn >= 70) & (turn <= 110)))
+    assert 0.1 < np.mean(turn > 45) < 0.2  # QUARTER_TURN_P = 0.15
 
 
 def _upright(m) -> np.ndarray:
